@@ -1,0 +1,89 @@
+"""The store's ``config`` blob: format version, hash, chunker identity, codec.
+
+Written create-only by the first writer; every later client reads it and refuses to write
+with different chunker parameters, which would silently break deduplication.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import msgpack
+
+from flowpack.cas.chunker import ChunkerParams
+from flowpack.cas.errors import AlreadyExists, IncompatibleStore, MalformedData, NotFound
+from flowpack.cas.protocols import BlobStore
+
+FORMAT = "flowpack.store.v1"
+KEY = "config"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The decoded config of a store."""
+
+    store_id: str
+    chunker: ChunkerParams
+    hash: str = "blake3"
+    codec: str = "zstd"
+    format: str = FORMAT
+
+    def encode(self) -> bytes:
+        out: bytes = msgpack.packb(
+            {
+                "chunker": self.chunker.identity,
+                "codec": self.codec,
+                "format": self.format,
+                "hash": self.hash,
+                "id": self.store_id,
+            },
+            use_bin_type=True,
+        )
+        return out
+
+    @classmethod
+    def decode(cls, data: bytes) -> StoreConfig:
+        try:
+            doc = msgpack.unpackb(data, raw=False)
+            cfg = cls(
+                store_id=str(doc["id"]),
+                chunker=ChunkerParams.from_identity(str(doc["chunker"])),
+                hash=str(doc["hash"]),
+                codec=str(doc["codec"]),
+                format=str(doc["format"]),
+            )
+        except (ValueError, TypeError, KeyError, msgpack.ExtraData) as exc:
+            raise MalformedData(f"store config does not decode: {exc}") from exc
+        if cfg.format != FORMAT or cfg.hash != "blake3" or cfg.codec != "zstd":
+            raise IncompatibleStore(
+                f"store format {cfg.format} ({cfg.hash}, {cfg.codec}) is not supported by this "
+                "version of flowpack"
+            )
+        return cfg
+
+
+def load_config(blobs: BlobStore) -> StoreConfig | None:
+    """The store's config, or None for an empty (not yet initialised) store."""
+    try:
+        return StoreConfig.decode(blobs.get(KEY))
+    except NotFound:
+        return None
+
+
+def ensure_config(blobs: BlobStore, chunker: ChunkerParams | None = None) -> StoreConfig:
+    """Load the config, creating it (create-only, so racing creators agree) if absent."""
+    cfg = load_config(blobs)
+    if cfg is None:
+        fresh = StoreConfig(secrets.token_hex(16), chunker or ChunkerParams())
+        try:
+            blobs.put(KEY, fresh.encode(), create_only=True)
+        except AlreadyExists:
+            pass
+        cfg = load_config(blobs)
+        assert cfg is not None
+    if chunker is not None and chunker != cfg.chunker:
+        raise IncompatibleStore(
+            f"store uses chunker {cfg.chunker.identity}; refusing to write with {chunker.identity}"
+        )
+    return cfg

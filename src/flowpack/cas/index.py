@@ -1,0 +1,179 @@
+"""Index files and the in-memory index: where each chunk lives.
+
+An index file (``index/<hex>``, named by the blake3 of its stored bytes) is one byte of codec
+followed by the (usually zstd) encoding of::
+
+    {"v": 1, "packs": [[pack hash(32), pack size, frames], ...], "supersedes": [hash(32), ...]}
+    frames = [[offset, length, kind, depth, [[chunk hash(32), size], ...]], ...]
+
+``supersedes`` lists index files whose content this one replaces (written by ``gc``); readers
+ignore a superseded index.  Every client keeps a local cache of index files per store, so finding
+which chunks are missing costs one listing, not a request per chunk.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from flowpack.cas import codec
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import MalformedData
+from flowpack.cas.pack import FrameEntry
+
+MAX_INDEX = 256 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a chunk is: its pack, its frame, and its place in the frame's decoded bytes."""
+
+    pack: Digest
+    frame_offset: int
+    frame_length: int
+    kind: int
+    depth: int
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class PackEntry:
+    """One pack as an index file lists it."""
+
+    pack: Digest
+    frames: tuple[FrameEntry, ...]
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """The decoded content of one index file."""
+
+    packs: tuple[PackEntry, ...]
+    supersedes: tuple[str, ...] = ()
+
+    def encode(self) -> bytes:
+        doc = {
+            "packs": [[p.pack.raw, p.pack.size, _frames_doc(p.frames)] for p in self.packs],
+            "supersedes": [bytes.fromhex(h) for h in sorted(self.supersedes)],
+            "v": 1,
+        }
+        raw: bytes = msgpack.packb(doc, use_bin_type=True)
+        enc = codec.compress(raw, level=9)
+        return bytes([enc.codec]) + U64(len(raw)) + enc.payload
+
+    @classmethod
+    def decode(cls, data: bytes, name: str = "?") -> IndexFile:
+        try:
+            if len(data) < 9:
+                raise MalformedData("too short")
+            size = int.from_bytes(data[1:9], "little")
+            if size > MAX_INDEX:
+                raise MalformedData("claims an impossible size")
+            doc = msgpack.unpackb(codec.decompress(data[0], data[9:], size), raw=False)
+            if doc["v"] != 1:
+                raise MalformedData(f"unknown index version {doc['v']}")
+            packs = tuple(
+                PackEntry(Digest.from_raw(h, s), decode_frames_doc(fr)) for h, s, fr in doc["packs"]
+            )
+            return cls(packs, tuple(bytes(h).hex() for h in doc["supersedes"]))
+        except (MalformedData, ValueError, TypeError, KeyError, msgpack.ExtraData) as exc:
+            raise MalformedData(f"index {name} does not decode: {exc}") from exc
+
+
+def U64(n: int) -> bytes:  # noqa: N802 - mirrors struct naming
+    return n.to_bytes(8, "little")
+
+
+def encode_frames(frames: Iterable[FrameEntry]) -> bytes:
+    out: bytes = msgpack.packb(_frames_doc(frames), use_bin_type=True)
+    return out
+
+
+def decode_frames(data: bytes) -> tuple[FrameEntry, ...]:
+    try:
+        return decode_frames_doc(msgpack.unpackb(data, raw=False))
+    except (ValueError, TypeError, msgpack.ExtraData) as exc:
+        raise MalformedData(f"frame list does not decode: {exc}") from exc
+
+
+def _frames_doc(frames: Iterable[FrameEntry]) -> list[Any]:
+    return [
+        [f.offset, f.length, f.kind, f.depth, [[r.raw, r.size] for r in f.records]]
+        for f in frames
+    ]
+
+
+def decode_frames_doc(doc: Any) -> tuple[FrameEntry, ...]:
+    return tuple(
+        FrameEntry(int(o), int(n), int(k), int(d), tuple(Digest.from_raw(h, s) for h, s in recs))
+        for o, n, k, d, recs in doc
+    )
+
+
+class Index:
+    """The merged, in-memory view of a set of index files.  Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chunks: dict[bytes, Location] = {}
+        self._packs: dict[str, PackEntry] = {}
+        self.files: set[str] = set()
+
+    def add_pack(self, entry: PackEntry) -> None:
+        with self._lock:
+            self._add(entry)
+
+    def _add(self, entry: PackEntry) -> None:
+        self._packs[entry.pack.hex] = entry
+        for fr in entry.frames:
+            off = 0
+            for r in fr.records:
+                self._chunks.setdefault(
+                    r.raw, Location(entry.pack, fr.offset, fr.length, fr.kind, fr.depth, off, r.size)
+                )
+                off += r.size
+
+    def replace(self, files: dict[str, IndexFile]) -> None:
+        """Rebuild from the given index files, ignoring those another one supersedes."""
+        superseded = {h for f in files.values() for h in f.supersedes}
+        with self._lock:
+            self._chunks = {}
+            self._packs = {}
+            self.files = set()
+            for name, f in sorted(files.items()):
+                if name in superseded:
+                    continue
+                self.files.add(name)
+                for p in f.packs:
+                    self._add(p)
+
+    def get(self, digest: Digest) -> Location | None:
+        loc = self._chunks.get(digest.raw)
+        return loc if loc is not None and loc.size == digest.size else None
+
+    def __contains__(self, digest: object) -> bool:
+        return isinstance(digest, Digest) and self.get(digest) is not None
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def packs(self) -> list[PackEntry]:
+        with self._lock:
+            return list(self._packs.values())
+
+    def items(self) -> Iterator[tuple[Digest, Location]]:
+        with self._lock:
+            snapshot = list(self._chunks.items())
+        for raw, loc in snapshot:
+            yield Digest.from_raw(raw, loc.size), loc
+
+    def find_prefix(self, hex_prefix: str, kind: int | None = None) -> list[Digest]:
+        return [
+            d for d, loc in self.items()
+            if d.hex.startswith(hex_prefix) and (kind is None or loc.kind == kind)
+        ]

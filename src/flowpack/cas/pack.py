@@ -1,0 +1,213 @@
+"""Packs: the immutable unit of upload.
+
+Layout (all integers little-endian)::
+
+    b"FPACK001"                                magic
+    frame*                                     see below
+    trailer index                              zstd(msgpack(frames)), as in an index file
+    u32 trailer length, b"FPIDX001"            so one ranged read of the tail lists the pack
+
+    frame  = u32 header length, header, payload
+    header = msgpack [kind, codec, raw size, stored size, depth, [base...], [record...]]
+             base, record = [32-byte blake3, size]
+
+A frame is one zstd stream over the concatenated records it holds, optionally compressed
+against a raw-content dictionary made of its *base* chunks (typically the previous version of
+the same files).  ``depth`` is 0 without bases, else one more than the deepest base frame;
+writers bound it so a read never decodes a long chain.  A pack is named by the blake3 of all
+its bytes, so a damaged or truncated pack is detected by name alone.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgpack
+
+from flowpack.cas import codec
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import MalformedData
+
+MAGIC = b"FPACK001"
+TRAILER_MAGIC = b"FPIDX001"
+TRAILER = struct.Struct("<I8s")
+U32 = struct.Struct("<I")
+MAX_HEADER = 64 << 20
+MAX_FRAME_RAW = 256 << 20
+
+#: Frame kinds.
+DATA = 0
+MANIFEST = 1
+OBJECT = 2
+
+
+@dataclass(frozen=True)
+class FrameHeader:
+    """What a frame holds and how to decode it."""
+
+    kind: int
+    codec: int
+    raw_size: int
+    stored_size: int
+    depth: int
+    bases: tuple[Digest, ...]
+    records: tuple[Digest, ...]
+
+    def encode(self) -> bytes:
+        body: bytes = msgpack.packb(
+            [
+                self.kind,
+                self.codec,
+                self.raw_size,
+                self.stored_size,
+                self.depth,
+                [[b.raw, b.size] for b in self.bases],
+                [[r.raw, r.size] for r in self.records],
+            ],
+            use_bin_type=True,
+        )
+        return U32.pack(len(body)) + body
+
+    @classmethod
+    def decode(cls, body: bytes) -> FrameHeader:
+        try:
+            kind, cod, raw, stored, depth, bases, recs = msgpack.unpackb(body, raw=False)
+            h = cls(
+                int(kind),
+                int(cod),
+                int(raw),
+                int(stored),
+                int(depth),
+                tuple(Digest.from_raw(b, s) for b, s in bases),
+                tuple(Digest.from_raw(r, s) for r, s in recs),
+            )
+        except (ValueError, TypeError, msgpack.ExtraData) as exc:
+            raise MalformedData(f"frame header does not decode: {exc}") from exc
+        if sum(r.size for r in h.records) != h.raw_size or h.raw_size > MAX_FRAME_RAW:
+            raise MalformedData("frame header sizes are inconsistent")
+        return h
+
+
+@dataclass(frozen=True)
+class FrameEntry:
+    """A frame as the index records it: where it is and what it holds."""
+
+    offset: int
+    length: int
+    kind: int
+    depth: int
+    records: tuple[Digest, ...]
+
+
+@dataclass(frozen=True)
+class SealedPack:
+    """A finished pack: its bytes, name and frame list."""
+
+    data: bytes
+    digest: Digest
+    frames: tuple[FrameEntry, ...]
+
+
+class PackBuilder:
+    """Appends encoded frames; :meth:`build` returns the sealed pack.  Not thread-safe."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = [MAGIC]
+        self._size = len(MAGIC)
+        self._frames: list[FrameEntry] = []
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def add(self, header: FrameHeader, payload: bytes) -> None:
+        head = header.encode()
+        self._frames.append(
+            FrameEntry(self._size, len(head) + len(payload), header.kind, header.depth,
+                       header.records)
+        )
+        self._parts += [head, payload]
+        self._size += len(head) + len(payload)
+
+    def build(self) -> SealedPack:
+        from flowpack.cas.index import encode_frames
+
+        trailer = codec.compress(encode_frames(self._frames))
+        body = bytes([trailer.codec]) + trailer.payload
+        data = b"".join([*self._parts, body, TRAILER.pack(len(body), TRAILER_MAGIC)])
+        return SealedPack(data, Digest.of(data), tuple(self._frames))
+
+
+def encode_frame(
+    kind: int,
+    records: Sequence[tuple[Digest, bytes]],
+    *,
+    bases: Sequence[Digest] = (),
+    dictionary: bytes = b"",
+    depth: int = 0,
+    level: int = codec.DEFAULT_LEVEL,
+) -> tuple[FrameHeader, bytes]:
+    """Compress ``records`` as one frame; safe to call from many threads at once."""
+    raw = b"".join(data for _, data in records)
+    enc = codec.compress(raw, level=level, dictionary=dictionary if bases else b"")
+    used = tuple(bases) if enc.codec == codec.ZSTD_DICT else ()
+    header = FrameHeader(
+        kind, enc.codec, len(raw), len(enc.payload), depth if used else 0, used,
+        tuple(d for d, _ in records),
+    )
+    return header, enc.payload
+
+
+def split_frame(frame: bytes) -> tuple[FrameHeader, bytes]:
+    """Split a frame's bytes into its header and payload, checking the lengths."""
+    if len(frame) < U32.size:
+        raise MalformedData("truncated frame")
+    (hlen,) = U32.unpack_from(frame)
+    if hlen > MAX_HEADER or U32.size + hlen > len(frame):
+        raise MalformedData("frame header length out of range")
+    header = FrameHeader.decode(frame[U32.size : U32.size + hlen])
+    payload = frame[U32.size + hlen :]
+    if len(payload) != header.stored_size:
+        raise MalformedData("frame payload length disagrees with its header")
+    return header, payload
+
+
+def read_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes]:
+    """From the last bytes of a pack, the offset and bytes of its trailer index (may be short).
+
+    Returns ``(offset, body)`` where ``body`` is whatever part of the trailer ``tail`` holds;
+    callers re-read when ``len(body)`` is smaller than ``pack_size - offset - TRAILER.size``.
+    """
+    if len(tail) < TRAILER.size:
+        raise MalformedData("pack too short")
+    length, magic = TRAILER.unpack(tail[-TRAILER.size :])
+    if magic != TRAILER_MAGIC or length + TRAILER.size + len(MAGIC) > pack_size:
+        raise MalformedData("pack trailer is damaged")
+    offset = pack_size - TRAILER.size - length
+    start = len(tail) - TRAILER.size - length
+    return offset, tail[max(start, 0) : -TRAILER.size]
+
+
+def decode_trailer(body: bytes) -> tuple[FrameEntry, ...]:
+    """Decode the trailer index of a pack."""
+    from flowpack.cas.index import decode_frames
+
+    if not body:
+        raise MalformedData("empty pack trailer")
+    return decode_frames(codec.decompress(body[0], body[1:], _trailer_bound(body)))
+
+
+def _trailer_bound(body: bytes) -> int:
+    if body[0] == codec.RAW:
+        return len(body) - 1
+    import zstandard
+
+    size = zstandard.get_frame_parameters(body[1:]).content_size
+    if size < 0 or size > MAX_HEADER:
+        raise MalformedData("pack trailer size out of range")
+    return int(size)

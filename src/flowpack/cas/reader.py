@@ -1,0 +1,153 @@
+"""Reading chunks back: fetch frames, decode them against their bases, verify every record.
+
+Every chunk handed out has been re-hashed against its digest; a mismatch raises
+:class:`CorruptObject` naming the chunk and its pack.  Decoded frames are kept in a small
+byte-bounded LRU cache, and :meth:`ChunkReader.prefetch` fetches the frames a batch of chunks
+needs with one ranged read per run of nearby frames, so requests grow with packs, not chunks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import blake3
+
+from flowpack.cas import codec
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import CorruptObject, IntegrityError, NotFound
+from flowpack.cas.index import Index, Location
+from flowpack.cas.pack import split_frame
+from flowpack.cas.protocols import BlobStore
+
+CACHE_BYTES = 24 << 20
+#: Gaps smaller than this between wanted frames are read rather than split into two requests.
+COALESCE_GAP = 256 << 10
+MAX_DEPTH_READ = 64
+
+
+def pack_key(pack: Digest) -> str:
+    return f"packs/{pack.hex}"
+
+
+class ChunkReader:
+    """Verified chunk reads through an index.  Thread-safe."""
+
+    def __init__(self, blobs: BlobStore, index: Index, cache_bytes: int = CACHE_BYTES) -> None:
+        self.blobs = blobs
+        self.index = index
+        self._lock = threading.RLock()
+        self._frames: OrderedDict[tuple[str, int], dict[bytes, bytes]] = OrderedDict()
+        self._raw: dict[tuple[str, int], bytes] = {}
+        self._cached = 0
+        self._limit = cache_bytes
+        self.requests = 0
+
+    def get(self, digest: Digest) -> bytes:
+        """The verified bytes of chunk ``digest``; :class:`NotFound` if the index lacks it."""
+        if digest.size == 0:
+            return b""
+        loc = self.index.get(digest)
+        if loc is None:
+            raise NotFound(f"object {digest} is not in the store")
+        records = self._decoded(loc, 0)
+        data = records.get(digest.raw)
+        if data is None:
+            raise CorruptObject(f"object {digest} is missing from its frame in pack {loc.pack}",
+                                digest)
+        return data
+
+    def prefetch(self, digests: Iterable[Digest]) -> None:
+        """Fetch, with coalesced ranged reads, the raw frames that ``digests`` live in."""
+        wanted: dict[str, set[tuple[int, int]]] = {}
+        for d in digests:
+            loc = self.index.get(d)
+            if loc is not None and (loc.pack.hex, loc.frame_offset) not in self._frames:
+                wanted.setdefault(loc.pack.hex, set()).add((loc.frame_offset, loc.frame_length))
+        for pack_hex, spans in wanted.items():
+            ordered = sorted(spans)
+            run = [ordered[0]]
+            for span in ordered[1:]:
+                end = run[-1][0] + run[-1][1]
+                if span[0] - end <= COALESCE_GAP:
+                    run.append(span)
+                else:
+                    self._fetch_run(pack_hex, run)
+                    run = [span]
+            self._fetch_run(pack_hex, run)
+
+    def _fetch_run(self, pack_hex: str, run: list[tuple[int, int]]) -> None:
+        start = run[0][0]
+        end = max(o + n for o, n in run)
+        data = self._read(pack_hex, start, end - start)
+        with self._lock:
+            for o, n in run:
+                self._raw[(pack_hex, o)] = data[o - start : o - start + n]
+
+    def _read(self, pack_hex: str, offset: int, length: int) -> bytes:
+        self.requests += 1
+        try:
+            data = self.blobs.get(f"packs/{pack_hex}", offset, length)
+        except NotFound as exc:
+            raise CorruptObject(f"pack blake3:{pack_hex} is missing", pack_hex) from exc
+        if len(data) != length:
+            raise CorruptObject(f"pack blake3:{pack_hex} is truncated", pack_hex)
+        return data
+
+    def _decoded(self, loc: Location, depth: int) -> dict[bytes, bytes]:
+        key = (loc.pack.hex, loc.frame_offset)
+        with self._lock:
+            hit = self._frames.get(key)
+            if hit is not None:
+                self._frames.move_to_end(key)
+                return hit
+            raw = self._raw.pop(key, None)
+        if depth > MAX_DEPTH_READ:
+            raise CorruptObject(f"delta chain too deep in pack {loc.pack}", loc.pack)
+        if raw is None:
+            raw = self._read(loc.pack.hex, loc.frame_offset, loc.frame_length)
+        records = self._decode(loc, raw, depth)
+        with self._lock:
+            self._frames[key] = records
+            self._cached += sum(len(v) for v in records.values())
+            while self._cached > self._limit and len(self._frames) > 1:
+                _, old = self._frames.popitem(last=False)
+                self._cached -= sum(len(v) for v in old.values())
+            return records
+
+    def _decode(self, loc: Location, raw: bytes, depth: int) -> dict[bytes, bytes]:
+        where = f"pack {loc.pack} (frame at {loc.frame_offset})"
+        try:
+            header, payload = split_frame(raw)
+            dictionary = b"".join(self._base(b, depth) for b in header.bases)
+            data = codec.decompress(header.codec, payload, header.raw_size, dictionary=dictionary)
+        except IntegrityError as exc:
+            if isinstance(exc, CorruptObject):
+                raise
+            raise CorruptObject(f"{where} is damaged: {exc}", loc.pack) from exc
+        out: dict[bytes, bytes] = {}
+        off = 0
+        view = memoryview(data)
+        for rec in header.records:
+            piece = view[off : off + rec.size]
+            off += rec.size
+            if blake3.blake3(piece).digest() != rec.raw:
+                raise CorruptObject(f"object {rec} in {where} does not match its digest", rec)
+            out[rec.raw] = bytes(piece)
+        return out
+
+    def _base(self, base: Digest, depth: int) -> bytes:
+        loc = self.index.get(base)
+        if loc is None:
+            raise CorruptObject(f"base object {base} of a delta is missing", base)
+        rec = self._decoded(loc, depth + 1).get(base.raw)
+        if rec is None:
+            raise CorruptObject(f"base object {base} is missing from its frame", base)
+        return rec
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+            self._raw.clear()
+            self._cached = 0

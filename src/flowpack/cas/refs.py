@@ -1,0 +1,83 @@
+"""Ref operations on top of a :class:`RefStore`: digest-level compare-and-set with clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import NotFound, RefConflict
+from flowpack.cas.protocols import RefStore, Token
+from flowpack.cas.refname import check_ref_name
+
+MAX_FORCE_TRIES = 64
+
+
+class Refs:
+    """Named pointers at digests.  Every change is a compare-and-set."""
+
+    def __init__(self, store: RefStore) -> None:
+        self.backend = store
+
+    def get(self, name: str) -> Digest | None:
+        """The digest ``name`` points at, or None."""
+        cur = self.backend.read(check_ref_name(name))
+        return cur[0] if cur else None
+
+    def read(self, name: str) -> tuple[Digest, Token] | None:
+        return self.backend.read(check_ref_name(name))
+
+    def require(self, name: str) -> Digest:
+        """The digest ``name`` points at; :class:`NotFound` if there is no such ref."""
+        d = self.get(name)
+        if d is None:
+            raise NotFound(f"no ref named {name!r}")
+        return d
+
+    def iter(self, prefix: str = "") -> Iterator[tuple[str, Digest]]:
+        return self.backend.iter_refs(prefix)
+
+    def compare_and_set(self, name: str, new: Digest, expected: Digest | None) -> bool:
+        """Point ``name`` at ``new`` if it points at ``expected`` (None: must not exist)."""
+        cur = self.backend.read(check_ref_name(name))
+        if (cur[0] if cur else None) != expected:
+            return False
+        return self.backend.compare_and_set(name, new, cur[1] if cur else None)
+
+    def set(self, name: str, new: Digest, *, expected: Digest | None = None,
+            create: bool = False) -> None:
+        """Set ``name``: with ``expected`` (or ``create``) as a compare-and-set, else forcibly.
+
+        Raises :class:`RefConflict` (exit code 3) naming the current value on a lost race.
+        """
+        if create or expected is not None:
+            want = None if create else expected
+            if not self.compare_and_set(name, new, want):
+                raise _conflict(name, self.get(name), want)
+            return
+        for _ in range(MAX_FORCE_TRIES):
+            cur = self.backend.read(check_ref_name(name))
+            if cur and cur[0] == new:
+                return
+            if self.backend.compare_and_set(name, new, cur[1] if cur else None):
+                return
+        raise RefConflict(f"ref {name!r} kept changing; gave up after {MAX_FORCE_TRIES} tries")
+
+    def delete(self, name: str, *, expected: Digest | None = None) -> None:
+        """Remove ``name`` (only if it points at ``expected``, when given)."""
+        for _ in range(MAX_FORCE_TRIES):
+            cur = self.backend.read(check_ref_name(name))
+            if cur is None:
+                raise NotFound(f"no ref named {name!r}")
+            if expected is not None and cur[0] != expected:
+                raise _conflict(name, cur[0], expected)
+            if self.backend.compare_and_delete(name, cur[1]):
+                return
+            if expected is not None:
+                raise _conflict(name, self.get(name), expected)
+        raise RefConflict(f"ref {name!r} kept changing; gave up after {MAX_FORCE_TRIES} tries")
+
+
+def _conflict(name: str, current: Digest | None, expected: Digest | None) -> RefConflict:
+    now = str(current) if current else "nothing (absent)"
+    want = str(expected) if expected else "absent"
+    return RefConflict(f"ref {name!r} changed: expected {want}, it now points at {now}", current)

@@ -1,0 +1,87 @@
+"""Restoring a bundle into a directory: all of it, verified, or nothing.
+
+Every file is reassembled from verified chunks and checked against its file digest, then
+written to a temporary name beside its target.  Only when every file is written are they
+renamed into place; on any error the temporary files (and directories this restore created)
+are removed.  Chunks are fetched in batches with coalesced ranged reads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowpack.cas.errors import CorruptObject
+from flowpack.cas.manifest import Manifest
+from flowpack.cas.tree import check_link, plan_restore, safe_join
+
+if TYPE_CHECKING:
+    from flowpack.cas.store import Progress, Store
+
+BATCH_BYTES = 16 << 20
+
+
+def restore(
+    store: Store, manifest: Manifest, dest: Path, *, force: bool, progress: Progress | None
+) -> Manifest:
+    dest = Path(os.path.abspath(dest))
+    plan_restore(manifest, dest, force=force)
+    created_root = not dest.exists()
+    staged: list[tuple[Path, Path]] = []
+    made_dirs: list[Path] = []
+    try:
+        batch: list[int] = []
+        size = 0
+        files = manifest.files
+        for i, f in enumerate(files):
+            batch.append(i)
+            size += f.size
+            if size >= BATCH_BYTES or i == len(files) - 1:
+                store.reader.prefetch(c for j in batch for c in files[j].chunks)
+                for j in batch:
+                    staged.append(_stage(store, manifest, j, dest, made_dirs))
+                    if progress:
+                        progress("restore", len(staged), len(files))
+                batch, size = [], 0
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in staged:
+            if tmp.is_symlink() or tmp.exists():
+                tmp.unlink()
+        if created_root:
+            shutil.rmtree(dest, ignore_errors=True)
+        else:
+            for d in reversed(made_dirs):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+        raise
+    if not manifest.files:
+        dest.mkdir(parents=True, exist_ok=True)
+    return manifest
+
+
+def _stage(store: Store, manifest: Manifest, j: int, dest: Path, made: list[Path]) -> tuple[Path, Path]:
+    f = manifest.files[j]
+    data = b"".join(store.reader.get(c) for c in f.chunks)
+    if not f.digest.matches(data):
+        raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
+    target = safe_join(dest, f.path)
+    missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+    for p in reversed(missing):
+        p.mkdir()
+        made.append(p)
+    tmp = target.with_name(f".{target.name}.flowpack-{os.getpid()}")
+    if f.is_symlink:
+        link = data.decode("utf-8", errors="strict")
+        check_link(dest, f.path, link)
+        os.symlink(link, tmp)
+    else:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, f.mode)
+    return tmp, target

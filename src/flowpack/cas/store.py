@@ -1,0 +1,368 @@
+"""`Store`: a blob adapter, a ref adapter, and the core logic (packing, index, verification).
+
+Thread-safe: any number of threads may call a Store at once; pushes from many processes or
+machines to one backend are safe, since packs and index files are content-addressed and
+create-only and the ref compare-and-set is the only commit point.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flowpack.cas.chunker import Chunker, ChunkerParams
+from flowpack.cas.config import StoreConfig, ensure_config, load_config
+from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
+from flowpack.cas.errors import (
+    AmbiguousDigest,
+    CorruptObject,
+    FlowpackError,
+    InvalidDigest,
+    NotFound,
+)
+from flowpack.cas.index import Index, IndexFile
+from flowpack.cas.manifest import BUNDLE, FileEntry, Manifest, ManifestBuilder, decode_manifest
+from flowpack.cas.pack import DATA, MANIFEST, OBJECT
+from flowpack.cas.protocols import BlobStore, RefStore
+from flowpack.cas.reader import ChunkReader
+from flowpack.cas.refs import Refs
+from flowpack.cas.tree import SourceFile, scan_tree
+from flowpack.cas.writer import Writer
+
+#: ``progress(stage, done, total)``; total is 0 when unknown.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push stored and what it cost."""
+
+    digest: Digest
+    size: int
+    files: int
+    chunks: int
+    new_chunks: int
+    bytes_uploaded: int
+    packs_uploaded: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "digest": str(self.digest),
+            "size": self.size,
+            "files": self.files,
+            "chunks": self.chunks,
+            "new_chunks": self.new_chunks,
+            "bytes_uploaded": self.bytes_uploaded,
+            "packs_uploaded": self.packs_uploaded,
+        }
+
+
+class Store:
+    """A content-addressed store over one :class:`BlobStore` and one :class:`RefStore`."""
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        refs: RefStore,
+        *,
+        url: str = "",
+        cache_dir: Path | None = None,
+        chunker: ChunkerParams | None = None,
+        level: int = 3,
+        workers: int | None = None,
+    ) -> None:
+        self.blobs = blobs
+        self.refs = Refs(refs)
+        self.url = url
+        self.level = level
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self._chunker_params = chunker
+        self._cache_root = cache_dir
+        self._config: StoreConfig | None = None
+        self._lock = threading.RLock()
+        self.index = Index()
+        self._index_files: dict[str, IndexFile] = {}
+        self.reader = ChunkReader(blobs, self.index)
+
+    # -- configuration and index -------------------------------------------------------
+
+    @property
+    def config(self) -> StoreConfig:
+        """The store's config, created on first use (create-only)."""
+        with self._lock:
+            if self._config is None:
+                self._config = ensure_config(self.blobs, self._chunker_params)
+            return self._config
+
+    @property
+    def initialized(self) -> bool:
+        return self._config is not None or load_config(self.blobs) is not None
+
+    def _cache_dir(self) -> Path | None:
+        if self._cache_root is None or not self.blobs.capabilities.durable:
+            return None
+        return self._cache_root / self.config.store_id / "index"
+
+    def sync(self) -> None:
+        """Bring the in-memory index up to date: list ``index/``, fetch only new files."""
+        from flowpack.cas.indexcache import sync_index_files
+
+        with self._lock:
+            self._index_files = sync_index_files(self.blobs, self._index_files, self._cache_dir())
+            self.index.replace(self._index_files)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def put_tree(
+        self,
+        root: str | Path,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        parent: Digest | None = None,
+        progress: Progress | None = None,
+    ) -> PushResult:
+        """Store the directory (or single file) at ``root`` as a bundle."""
+        return self.put_files(
+            scan_tree(Path(root)), metadata=metadata, parent=parent, progress=progress
+        )
+
+    def put_files(
+        self,
+        files: Iterable[SourceFile],
+        *,
+        kind: str = BUNDLE,
+        metadata: Mapping[str, Any] | None = None,
+        links: Sequence[Digest] = (),
+        parent: Digest | None = None,
+        progress: Progress | None = None,
+    ) -> PushResult:
+        """Store ``files`` (plus metadata and links to other manifests) as one manifest.
+
+        ``parent`` names an earlier version (usually what the ref points at now): new chunks of
+        a file are compressed against that version's chunks at the same path, and the manifest
+        against the parent manifest, so a new version costs about what changed.
+        """
+        self.config  # noqa: B018 - creates the store on first write
+        self.sync()
+        for link in links:
+            if link not in self.index:
+                raise NotFound(f"linked object {link} is not in the store")
+        base_files = self._base_files(parent)
+        chunker = Chunker(self.config.chunker)
+        writer = Writer(self.blobs, self.index, self.reader, level=self.level,
+                        workers=self.workers)
+        builder = ManifestBuilder(kind)
+        files = list(files)
+        n_chunks = 0
+        try:
+            for i, sf in enumerate(files):
+                entry = self._add_file(writer, chunker, sf, base_files.get(sf.path))
+                builder.add_file(entry)
+                n_chunks += len(entry.chunks)
+                if progress:
+                    progress("pack", i + 1, len(files))
+            for link in links:
+                builder.add_link(link)
+            builder.metadata.update(metadata or {})
+            manifest = builder.build()
+            data = manifest.encode()
+            digest = Digest.of(data)
+            writer.seal(DATA)
+            writer.add(digest, data, kind=MANIFEST, bases=(parent,) if parent else ())
+            writer.seal(MANIFEST)
+            if progress:
+                progress("upload", 0, 0)
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        s = writer.stats
+        return PushResult(digest, manifest.size, len(manifest.files), n_chunks, s.new_chunks,
+                          s.bytes_uploaded, s.packs_uploaded)
+
+    def _base_files(self, parent: Digest | None) -> dict[str, FileEntry]:
+        if parent is None or parent not in self.index:
+            return {}
+        try:
+            return {f.path: f for f in self.get_manifest(parent).files}
+        except FlowpackError:
+            return {}
+
+    def _add_file(
+        self, writer: Writer, chunker: Chunker, sf: SourceFile, base: FileEntry | None
+    ) -> FileEntry:
+        data = sf.read()
+        digest = Digest.of(data)
+        view = memoryview(data)
+        spans = list(chunker.cut(view))
+        chunks: list[Digest] = []
+        for off, n in spans:
+            cd = digest if n == len(data) else Digest.of(view[off : off + n])
+            chunks.append(cd)
+            if not writer.has(cd):
+                writer.add(cd, bytes(view[off : off + n]), bases=_overlap(base, off, n))
+        return FileEntry(sf.path, sf.mode, len(data), digest, tuple(chunks))
+
+    def put_bytes(self, data: bytes) -> Digest:
+        """Store one object whole (no chunking) and return its digest."""
+        self.config  # noqa: B018
+        self.sync()
+        digest = Digest.of(data)
+        writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=1)
+        try:
+            writer.add(digest, data, kind=OBJECT)
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        return digest
+
+    # -- reading -------------------------------------------------------------------------
+
+    def has(self, digest: Digest) -> bool:
+        """Whether the store holds object ``digest`` (after a sync if needed)."""
+        if digest in self.index:
+            return True
+        self.sync()
+        return digest in self.index
+
+    def missing(self, digests: Iterable[Digest]) -> list[Digest]:
+        """Those of ``digests`` the store lacks, in order, found with one index sync."""
+        self.sync()
+        return [d for d in digests if d.size and d not in self.index]
+
+    def get_bytes(self, digest: Digest) -> bytes:
+        """The verified bytes of object ``digest``."""
+        if not self.has(digest):
+            raise NotFound(f"object {digest} is not in the store")
+        return self.reader.get(digest)
+
+    def get_manifest(self, digest: Digest) -> Manifest:
+        """The decoded, verified manifest ``digest`` names."""
+        return decode_manifest(self.get_bytes(digest), digest)
+
+    def read_file(self, digest: Digest, path: str) -> bytes:
+        """The verified content of ``path`` in bundle ``digest``."""
+        manifest = self.get_manifest(digest)
+        try:
+            entry = manifest.file(path)
+        except KeyError:
+            raise NotFound(f"no file {path!r} in bundle {digest}") from None
+        return self.file_bytes(entry)
+
+    def file_bytes(self, entry: FileEntry) -> bytes:
+        """Reassemble and verify one file of a manifest."""
+        self.reader.prefetch(entry.chunks)
+        data = b"".join(self.get_bytes(c) for c in entry.chunks)
+        if not entry.digest.matches(data):
+            raise CorruptObject(f"file {entry.path} does not match its digest {entry.digest}",
+                                entry.digest)
+        return data
+
+    def get_tree(
+        self, digest: Digest, dest: str | Path, *, force: bool = False,
+        progress: Progress | None = None,
+    ) -> Manifest:
+        """Restore bundle ``digest`` into ``dest``: all files or, on any error, none."""
+        from flowpack.cas.restore import restore
+
+        return restore(self, self.get_manifest(digest), Path(dest), force=force,
+                       progress=progress)
+
+    def resolve(self, text: str) -> Digest:
+        """A manifest digest from a full digest, a unique prefix (8+ hex), or a ref name."""
+        text = text.strip()
+        if looks_like_digest(text):
+            try:
+                prefix = parse_prefix(text)
+            except InvalidDigest:
+                prefix = ""
+            if prefix:
+                self.sync()
+                found = self.index.find_prefix(prefix, MANIFEST)
+                if len(found) == 1:
+                    return found[0]
+                if len(found) > 1:
+                    raise AmbiguousDigest(
+                        f"{text!r} matches {len(found)} objects; give more digits"
+                    )
+                if text.startswith("blake3:"):
+                    raise NotFound(f"no object {text} in the store")
+        ref = self.refs.get(text)
+        if ref is None:
+            raise NotFound(f"{text!r} is neither a ref nor an object in the store")
+        return ref
+
+    def set_ref(self, name: str, digest: Digest, *, expected: Digest | None = None,
+                create: bool = False) -> None:
+        """Point ref ``name`` at ``digest``, which must be stored (compare-and-set semantics)."""
+        if not self.has(digest):
+            raise NotFound(f"cannot point {name!r} at {digest}: it is not in the store")
+        self.refs.set(name, digest, expected=expected, create=create)
+
+    # -- whole-store operations ------------------------------------------------------------
+
+    def verify(self, targets: Sequence[Digest] | None = None, **kw: Any) -> Any:
+        """Check the store; see :func:`flowpack.cas.verify.verify`."""
+        from flowpack.cas.verify import verify
+
+        return verify(self, targets, **kw)
+
+    def gc(self, **kw: Any) -> Any:
+        """Remove unreachable packs safely; see :func:`flowpack.cas.gc.collect`."""
+        from flowpack.cas.gc import collect
+
+        return collect(self, **kw)
+
+    def export(self, digest: Digest, out: Path) -> int:
+        """Write bundle ``digest`` and everything it references as one pack file."""
+        from flowpack.cas.transfer import export_bundle
+
+        return export_bundle(self, digest, out)
+
+    def import_(self, src: Path) -> Digest:
+        """Verify a pack file made by :meth:`export`, then store what it holds."""
+        from flowpack.cas.transfer import import_bundle
+
+        return import_bundle(self, src)
+
+    def copy_to(self, dst: Store, digests: Sequence[Digest]) -> PushResult:
+        """Send ``dst`` the objects that ``digests`` reach and that it lacks."""
+        from flowpack.cas.transfer import copy_objects
+
+        return copy_objects(self, dst, digests)
+
+    def stats(self) -> dict[str, Any]:
+        """Objects, stored bytes, logical bytes and the dedup ratio."""
+        from flowpack.cas.stats import store_stats
+
+        return store_stats(self)
+
+    def close(self) -> None:
+        self.reader.clear()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _overlap(base: FileEntry | None, off: int, n: int) -> list[Digest]:
+    """The chunks of the previous version of a file that overlap bytes ``off..off+n``."""
+    if base is None or not base.chunks:
+        return []
+    out: list[Digest] = []
+    pos = 0
+    lo, hi = off - n // 2, off + n + n // 2
+    for c in base.chunks:
+        if pos < hi and pos + c.size > lo:
+            out.append(c)
+        pos += c.size
+        if pos >= hi or len(out) >= 4:
+            break
+    return out

@@ -1,0 +1,130 @@
+"""Trees on disk: scanning a directory into bundle entries, and restoring a bundle safely.
+
+Scanning records only what is content: relative path, the executable bit, and symlink targets.
+Restoring never writes outside the destination: every path is re-checked, symlinks whose
+target is absolute or leaves the destination are refused before anything is written, and
+existing files are replaced only with ``force``.  Files are written to a temporary name and
+renamed, so a failed restore leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from flowpack.cas.errors import AlreadyExists, NotFound, UnsafePath, UsageError
+from flowpack.cas.manifest import MODE_EXEC, MODE_FILE, MODE_SYMLINK, Manifest, check_path
+
+DEFAULT_IGNORE = frozenset({".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to put in a bundle: its path in the bundle, mode, and how to read its bytes."""
+
+    path: str
+    mode: int
+    read: Callable[[], bytes]
+
+    @classmethod
+    def from_bytes(cls, path: str, data: bytes, mode: int = MODE_FILE) -> SourceFile:
+        return cls(check_path(path), mode, lambda: data)
+
+
+def scan_tree(root: Path, ignore: frozenset[str] = DEFAULT_IGNORE) -> list[SourceFile]:
+    """Every regular file and symlink under ``root`` (a file alone is a one-file tree)."""
+    root = Path(root)
+    if not root.exists() and not root.is_symlink():
+        raise NotFound(f"no such file or directory: {root}")
+    if root.is_file():
+        return [_entry(root, root.name)]
+    out: list[SourceFile] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in ignore)
+        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
+        for name in filenames:
+            if name in ignore or name.endswith(".pyc"):
+                continue
+            rel = (rel_dir / name).as_posix() if str(rel_dir) != "." else name
+            out.append(_entry(Path(dirpath) / name, rel))
+        for d in list(dirnames):
+            if (Path(dirpath) / d).is_symlink():
+                dirnames.remove(d)
+                out.append(_entry(Path(dirpath) / d, (rel_dir / d).as_posix()))
+    return sorted(out, key=lambda f: f.path)
+
+
+def _entry(path: Path, rel: str) -> SourceFile:
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(path)
+        return SourceFile(check_path(rel), MODE_SYMLINK, lambda: target.encode("utf-8"))
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"not a regular file: {path}")
+    mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
+    return SourceFile(check_path(rel), mode, path.read_bytes)
+
+
+def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:
+    """Check, before writing anything, that restoring ``manifest`` into ``dest`` is safe."""
+    dest_abs = Path(os.path.abspath(dest))
+    for f in manifest.files:
+        target = safe_join(dest_abs, f.path)
+        if target.exists() and not force:
+            raise AlreadyExists(f"{target} exists (use --force to overwrite)")
+        if f.is_symlink:
+            # the link text is checked once its bytes are known, in check_link
+            continue
+        parent = target.parent
+        while parent != dest_abs:
+            if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
+                raise UnsafePath(f"{f.path}: a parent directory is a symlink or a file")
+            parent = parent.parent
+
+
+def check_link(dest: Path, path: str, link_target: str) -> None:
+    """Refuse a symlink whose target is absolute or resolves outside ``dest``."""
+    if os.path.isabs(link_target) or "\0" in link_target:
+        raise UnsafePath(f"{path}: symlink to an absolute path {link_target!r}")
+    base = PurePosixPath(path).parent
+    depth = len(base.parts)
+    for part in PurePosixPath(link_target).parts:
+        depth = depth - 1 if part == ".." else depth + (part != ".")
+        if depth < 0:
+            raise UnsafePath(f"{path}: symlink points outside the destination: {link_target!r}")
+
+
+def safe_join(dest: Path, rel: str) -> Path:
+    """``dest / rel`` after checking ``rel`` is a safe relative path."""
+    check_path(rel)
+    return dest.joinpath(*rel.split("/"))
+
+
+def write_file(target: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` atomically at ``target`` (temp file then rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink() or (target.exists() and target.is_dir()):
+        raise AlreadyExists(f"{target} exists and is not a regular file")
+    tmp = target.with_name(f".{target.name}.flowpack-tmp-{os.getpid()}")
+    if mode == MODE_SYMLINK:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(data.decode("utf-8"), tmp)
+    else:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+    os.replace(tmp, target)
+
+
+def iter_dirs(manifest: Manifest) -> Iterator[str]:
+    seen: set[str] = set()
+    for f in manifest.files:
+        for parent in PurePosixPath(f.path).parents:
+            s = parent.as_posix()
+            if s != "." and s not in seen:
+                seen.add(s)
+                yield s
