@@ -67,7 +67,7 @@ class Chunker:
             avg_size=p.avg_size,
             min_size=p.min_size,
             max_size=p.max_size,
-            normalized_chunking=p.normalization,
+            normalized_chunking=p.normalization,  # type: ignore[arg-type]
         )
 
     def cut(self, data: bytes | memoryview) -> Iterator[tuple[int, int]]:

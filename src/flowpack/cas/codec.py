@@ -38,9 +38,7 @@ def compress(data: bytes, *, level: int = DEFAULT_LEVEL, dictionary: bytes = b""
     if not data:
         return Encoded(RAW, b"")
     if dictionary:
-        zdict = zstandard.ZstdCompressionDict(
-            dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT
-        )
+        zdict = zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         cctx = zstandard.ZstdCompressor(
             level=level, dict_data=zdict, write_checksum=False, write_content_size=True
         )

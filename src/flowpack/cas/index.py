@@ -85,7 +85,7 @@ class IndexFile:
             raise MalformedData(f"index {name} does not decode: {exc}") from exc
 
 
-def U64(n: int) -> bytes:  # noqa: N802 - mirrors struct naming
+def U64(n: int) -> bytes:
     return n.to_bytes(8, "little")
 
 
@@ -103,8 +103,7 @@ def decode_frames(data: bytes) -> tuple[FrameEntry, ...]:
 
 def _frames_doc(frames: Iterable[FrameEntry]) -> list[Any]:
     return [
-        [f.offset, f.length, f.kind, f.depth, [[r.raw, r.size] for r in f.records]]
-        for f in frames
+        [f.offset, f.length, f.kind, f.depth, [[r.raw, r.size] for r in f.records]] for f in frames
     ]
 
 
@@ -134,7 +133,8 @@ class Index:
             off = 0
             for r in fr.records:
                 self._chunks.setdefault(
-                    r.raw, Location(entry.pack, fr.offset, fr.length, fr.kind, fr.depth, off, r.size)
+                    r.raw,
+                    Location(entry.pack, fr.offset, fr.length, fr.kind, fr.depth, off, r.size),
                 )
                 off += r.size
 
@@ -174,6 +174,7 @@ class Index:
 
     def find_prefix(self, hex_prefix: str, kind: int | None = None) -> list[Digest]:
         return [
-            d for d, loc in self.items()
+            d
+            for d, loc in self.items()
             if d.hex.startswith(hex_prefix) and (kind is None or loc.kind == kind)
         ]

@@ -21,7 +21,7 @@ def sync_index_files(
     blobs: BlobStore, known: dict[str, IndexFile], cache: Path | None
 ) -> dict[str, IndexFile]:
     """The index files the store lists now, reusing ``known`` and the on-disk ``cache``."""
-    names = {info.key[len(PREFIX):] for info in blobs.iter_keys(PREFIX)}
+    names = {info.key[len(PREFIX) :] for info in blobs.iter_keys(PREFIX)}
     out: dict[str, IndexFile] = {}
     for name in sorted(names):
         if name in known:

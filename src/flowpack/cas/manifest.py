@@ -189,8 +189,8 @@ def _decode_file(item: Any) -> FileEntry:
     digest = Digest.from_raw(raw, size)
     if chunks and len(chunks) < 2:
         raise MalformedData(f"{path}: a single chunk must be implicit")
-    parts = tuple(Digest.from_raw(r, s) for r, s in chunks) if chunks else (
-        (digest,) if size else ()
+    parts = (
+        tuple(Digest.from_raw(r, s) for r, s in chunks) if chunks else ((digest,) if size else ())
     )
     return FileEntry(path, mode, size, digest, parts)
 

@@ -128,8 +128,9 @@ class PackBuilder:
     def add(self, header: FrameHeader, payload: bytes) -> None:
         head = header.encode()
         self._frames.append(
-            FrameEntry(self._size, len(head) + len(payload), header.kind, header.depth,
-                       header.records)
+            FrameEntry(
+                self._size, len(head) + len(payload), header.kind, header.depth, header.records
+            )
         )
         self._parts += [head, payload]
         self._size += len(head) + len(payload)
@@ -157,7 +158,12 @@ def encode_frame(
     enc = codec.compress(raw, level=level, dictionary=dictionary if bases else b"")
     used = tuple(bases) if enc.codec == codec.ZSTD_DICT else ()
     header = FrameHeader(
-        kind, enc.codec, len(raw), len(enc.payload), depth if used else 0, used,
+        kind,
+        enc.codec,
+        len(raw),
+        len(enc.payload),
+        depth if used else 0,
+        used,
         tuple(d for d, _ in records),
     )
     return header, enc.payload

@@ -54,8 +54,9 @@ class ChunkReader:
         records = self._decoded(loc, 0)
         data = records.get(digest.raw)
         if data is None:
-            raise CorruptObject(f"object {digest} is missing from its frame in pack {loc.pack}",
-                                digest)
+            raise CorruptObject(
+                f"object {digest} is missing from its frame in pack {loc.pack}", digest
+            )
         return data
 
     def prefetch(self, digests: Iterable[Digest]) -> None:

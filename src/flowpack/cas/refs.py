@@ -43,8 +43,9 @@ class Refs:
             return False
         return self.backend.compare_and_set(name, new, cur[1] if cur else None)
 
-    def set(self, name: str, new: Digest, *, expected: Digest | None = None,
-            create: bool = False) -> None:
+    def set(
+        self, name: str, new: Digest, *, expected: Digest | None = None, create: bool = False
+    ) -> None:
         """Set ``name``: with ``expected`` (or ``create``) as a compare-and-set, else forcibly.
 
         Raises :class:`RefConflict` (exit code 3) naming the current value on a lost race.

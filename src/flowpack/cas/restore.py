@@ -65,7 +65,9 @@ def restore(
     return manifest
 
 
-def _stage(store: Store, manifest: Manifest, j: int, dest: Path, made: list[Path]) -> tuple[Path, Path]:
+def _stage(
+    store: Store, manifest: Manifest, j: int, dest: Path, made: list[Path]
+) -> tuple[Path, Path]:
     f = manifest.files[j]
     data = b"".join(store.reader.get(c) for c in f.chunks)
     if not f.digest.matches(data):

@@ -153,8 +153,7 @@ class Store:
                 raise NotFound(f"linked object {link} is not in the store")
         base_files = self._base_files(parent)
         chunker = Chunker(self.config.chunker)
-        writer = Writer(self.blobs, self.index, self.reader, level=self.level,
-                        workers=self.workers)
+        writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
         builder = ManifestBuilder(kind)
         files = list(files)
         n_chunks = 0
@@ -181,8 +180,15 @@ class Store:
             writer.abort()
             raise
         s = writer.stats
-        return PushResult(digest, manifest.size, len(manifest.files), n_chunks, s.new_chunks,
-                          s.bytes_uploaded, s.packs_uploaded)
+        return PushResult(
+            digest,
+            manifest.size,
+            len(manifest.files),
+            n_chunks,
+            s.new_chunks,
+            s.bytes_uploaded,
+            s.packs_uploaded,
+        )
 
     def _base_files(self, parent: Digest | None) -> dict[str, FileEntry]:
         if parent is None or parent not in self.index:
@@ -259,19 +265,23 @@ class Store:
         self.reader.prefetch(entry.chunks)
         data = b"".join(self.get_bytes(c) for c in entry.chunks)
         if not entry.digest.matches(data):
-            raise CorruptObject(f"file {entry.path} does not match its digest {entry.digest}",
-                                entry.digest)
+            raise CorruptObject(
+                f"file {entry.path} does not match its digest {entry.digest}", entry.digest
+            )
         return data
 
     def get_tree(
-        self, digest: Digest, dest: str | Path, *, force: bool = False,
+        self,
+        digest: Digest,
+        dest: str | Path,
+        *,
+        force: bool = False,
         progress: Progress | None = None,
     ) -> Manifest:
         """Restore bundle ``digest`` into ``dest``: all files or, on any error, none."""
         from flowpack.cas.restore import restore
 
-        return restore(self, self.get_manifest(digest), Path(dest), force=force,
-                       progress=progress)
+        return restore(self, self.get_manifest(digest), Path(dest), force=force, progress=progress)
 
     def resolve(self, text: str) -> Digest:
         """A manifest digest from a full digest, a unique prefix (8+ hex), or a ref name."""
@@ -297,8 +307,9 @@ class Store:
             raise NotFound(f"{text!r} is neither a ref nor an object in the store")
         return ref
 
-    def set_ref(self, name: str, digest: Digest, *, expected: Digest | None = None,
-                create: bool = False) -> None:
+    def set_ref(
+        self, name: str, digest: Digest, *, expected: Digest | None = None, create: bool = False
+    ) -> None:
         """Point ref ``name`` at ``digest``, which must be stored (compare-and-set semantics)."""
         if not self.has(digest):
             raise NotFound(f"cannot point {name!r} at {digest}: it is not in the store")

@@ -103,23 +103,6 @@ def safe_join(dest: Path, rel: str) -> Path:
     return dest.joinpath(*rel.split("/"))
 
 
-def write_file(target: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` atomically at ``target`` (temp file then rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_symlink() or (target.exists() and target.is_dir()):
-        raise AlreadyExists(f"{target} exists and is not a regular file")
-    tmp = target.with_name(f".{target.name}.flowpack-tmp-{os.getpid()}")
-    if mode == MODE_SYMLINK:
-        if tmp.is_symlink() or tmp.exists():
-            tmp.unlink()
-        os.symlink(data.decode("utf-8"), tmp)
-    else:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-    os.replace(tmp, target)
-
-
 def iter_dirs(manifest: Manifest) -> Iterator[str]:
     seen: set[str] = set()
     for f in manifest.files:

@@ -125,7 +125,11 @@ class Writer:
             total += b.size
         dictionary = b"".join(self.reader.get(b) for b in bases)
         return encode_frame(
-            pend.kind, pend.records, bases=bases, dictionary=dictionary, depth=depth,
+            pend.kind,
+            pend.records,
+            bases=bases,
+            dictionary=dictionary,
+            depth=depth,
             level=self.level,
         )
 
