@@ -1,0 +1,89 @@
+"""The CLI context: global options plus the store, opened on first use.
+
+Commands receive a :class:`CliContext` through :data:`pass_cli`.  Opening the store is deferred
+until a command needs it, so ``flowpack --help`` imports neither the store nor its codecs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from flowpack.cas.digest import Digest
+    from flowpack.cas.store import Store
+
+_SHORT_HEX = re.compile(r"^[0-9a-f]{8,63}$")
+
+
+@dataclass
+class CliContext:
+    """Global options (``--store``, ``--json``, ``--debug``) and the stores opened so far."""
+
+    store_url: str | None = None
+    json: bool = False
+    debug: bool = False
+    _store: Store | None = None
+    _opened: list[Store] = field(default_factory=list)
+
+    @property
+    def store(self) -> Store:
+        """The store named by ``--store`` (else ``$FLOWPACK_STORE``, else the default)."""
+        if self._store is None:
+            self._store = self.open(self.store_url)
+        return self._store
+
+    def open(self, url: str | None) -> Store:
+        """Open another store (``copy``); it is closed with the context."""
+        from flowpack.cas.opening import open_store
+
+        store = open_store(url)
+        self._opened.append(store)
+        return store
+
+    def close(self) -> None:
+        """Close every store this context opened."""
+        while self._opened:
+            self._opened.pop().close()
+        self._store = None
+
+    def resolve(self, text: str, store: Store | None = None) -> Digest:
+        """A manifest digest from a full digest, a unique prefix of 8+ hex digits, or a ref.
+
+        Raises :class:`~flowpack.cas.errors.InvalidDigest` or ``AmbiguousDigest`` (exit 2) and
+        :class:`~flowpack.cas.errors.NotFound` (exit 1).
+        """
+        from flowpack.cas.errors import NotFound
+
+        store = store or self.store
+        try:
+            return store.resolve(text)
+        except NotFound:
+            # The store reads short bare hex as a ref name first; fall back to a prefix.
+            short = text.strip().lower()
+            if not _SHORT_HEX.match(short):
+                raise
+            try:
+                return store.resolve(f"blake3:{short}")
+            except NotFound:
+                pass
+            raise
+
+    def resolve_expected(self, text: str) -> Digest:
+        """The value a compare-and-set expects: like :meth:`resolve`, but a full digest that is
+        not stored is still accepted (it simply will not match, and the race is reported)."""
+        from flowpack.cas.digest import Digest
+        from flowpack.cas.errors import NotFound
+
+        try:
+            return self.resolve(text)
+        except NotFound:
+            if not text.strip().startswith("blake3:"):
+                raise
+            return Digest.parse(text, 0)
+
+
+pass_cli = click.make_pass_decorator(CliContext)

@@ -1,0 +1,191 @@
+"""Whole-store commands: ``verify``, ``gc``, ``stats``, ``export``, ``import`` and ``copy``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flowpack.cli.context import CliContext, pass_cli
+from flowpack.cli.params import Duration, Subset
+from flowpack.cli.progress import progress_bars
+from flowpack.cli.render import human_bytes, print_json, table
+
+if TYPE_CHECKING:
+    from flowpack.cas.digest import Digest
+
+DEFAULT_GRACE = "24h"
+
+
+@click.command()
+@click.argument("targets", nargs=-1, metavar="[DIGEST|REF]...")
+@click.option("--all", "all_refs", is_flag=True, help="Check everything every ref reaches.")
+@click.option(
+    "--read-data",
+    is_flag=True,
+    help="Also read, decompress and re-hash the data (not just the structure).",
+)
+@click.option(
+    "--subset",
+    type=Subset(),
+    metavar="N/T",
+    help="With --read-data, read only the N-th of T slices of the packs.",
+)
+@pass_cli
+def verify(
+    cli: CliContext,
+    targets: tuple[str, ...],
+    all_refs: bool,
+    read_data: bool,
+    subset: tuple[int, int] | None,
+) -> None:
+    """Check the store (or the given bundles) for damage.
+
+    Exits 0 when clean and 1 when damage is found, listing every damaged object and what
+    references it.  With no DIGEST and no --all, the whole store is checked.
+    """
+    digests = [cli.resolve(t) for t in targets] or None
+    with progress_bars(cli.json) as progress:
+        report = cli.store.verify(
+            digests, all_refs=all_refs, read_data=read_data, subset=subset, progress=progress
+        )
+    if cli.json:
+        print_json(report.as_dict())
+    else:
+        for problem in report.problems:
+            click.echo(f"damaged {problem.object}: {problem.message}")
+            if problem.referenced_by:
+                click.echo(f"  referenced by: {', '.join(problem.referenced_by)}")
+        checked = ", ".join(f"{n} {what}" for what, n in report.checked.items())
+        status = "ok" if report.ok else f"{len(report.problems)} problem(s) found"
+        click.echo(f"{status}; checked {checked}" if checked else status)
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--dry-run", "-n", is_flag=True, help="Report what would be deleted; delete nothing.")
+@click.option(
+    "--grace",
+    type=Duration(),
+    default=DEFAULT_GRACE,
+    show_default=True,
+    metavar="DURATION",
+    help="Never delete anything written within this long (30s, 15m, 24h, 7d, 0).",
+)
+@pass_cli
+def gc(cli: CliContext, dry_run: bool, grace: float) -> None:
+    """Delete packs no ref can reach.
+
+    Two-phase: nothing written within the grace period is deleted, so a concurrent push never
+    loses data.
+    """
+    with progress_bars(cli.json) as progress:
+        report = cli.store.gc(grace=grace, dry_run=dry_run, progress=progress)
+    if cli.json:
+        print_json(report.as_dict())
+    else:
+        click.echo(report.summary())
+
+
+_STATS_ORDER = ("objects", "packs", "stored_bytes", "logical_bytes", "dedup_ratio", "refs")
+
+
+@click.command()
+@pass_cli
+def stats(cli: CliContext) -> None:
+    """Objects, packs, stored and logical bytes, and the dedup ratio."""
+    data = cli.store.stats()
+    if cli.json:
+        print_json(data)
+        return
+    keys = [k for k in _STATS_ORDER if k in data] + sorted(k for k in data if k not in _STATS_ORDER)
+    click.echo("\n".join(table((k.replace("_", " "), _stat_text(k, data[k])) for k in keys)))
+
+
+def _stat_text(key: str, value: Any) -> str:
+    if key.endswith("bytes") and isinstance(value, int):
+        return f"{value} ({human_bytes(value)})"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+@click.command()
+@click.argument("digest", metavar="DIGEST|REF")
+@click.option(
+    "--output",
+    "-o",
+    "out",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The pack file to write.",
+)
+@pass_cli
+def export(cli: CliContext, digest: str, out: Path) -> None:
+    """Write a bundle and everything it references as one pack file."""
+    d = cli.resolve(digest)
+    written = cli.store.export(d, out)
+    if cli.json:
+        print_json({"digest": str(d), "file": str(out), "bytes": written})
+    else:
+        click.echo(f"exported {d} to {out} ({human_bytes(written)})")
+
+
+@click.command(name="import")
+@click.argument("src", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_cli
+def import_command(cli: CliContext, src: Path) -> None:
+    """Store a pack file made by ``export`` and print the bundle's digest.
+
+    The whole file is verified before anything is stored.
+    """
+    d = cli.store.import_(src)
+    if cli.json:
+        print_json({"digest": str(d), "size": d.size})
+    else:
+        click.echo(str(d))
+
+
+@click.command()
+@click.argument("src_url", metavar="SRC_URL")
+@click.argument("dst_url", metavar="DST_URL")
+@click.argument("names", nargs=-1, metavar="[REF]...")
+@pass_cli
+def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...]) -> None:
+    """Copy refs (default: every ref) and what they reach from SRC_URL to DST_URL.
+
+    Only objects DST lacks are sent.  Each ref is then set on DST by compare-and-set from the
+    value it had there; a ref changed on DST meanwhile exits 3.
+    """
+    src, dst = cli.open(src_url), cli.open(dst_url)
+    wanted: list[tuple[str, Digest]] = (
+        [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter(""))
+    )
+    result = src.copy_to(dst, [d for _, d in wanted]) if wanted else None
+    moved: dict[str, str] = {}
+    for name, digest in wanted:
+        current = dst.refs.get(name)
+        if current != digest:
+            dst.set_ref(name, digest, expected=current, create=current is None)
+            moved[name] = str(digest)
+    if cli.json:
+        doc: dict[str, Any] = (
+            result.as_dict() if result else {"bytes_uploaded": 0, "packs_uploaded": 0}
+        )
+        doc.pop("digest", None)
+        doc["refs"] = {n: str(d) for n, d in wanted}
+        doc["refs_updated"] = sorted(moved)
+        print_json(doc)
+        return
+    sent = result.bytes_uploaded if result else 0
+    packs = result.packs_uploaded if result else 0
+    click.echo(
+        f"copied {len(wanted)} refs ({len(moved)} updated): "
+        f"{human_bytes(sent)} in {packs} packs sent"
+    )
+
+
+COMMANDS = (verify, gc, stats, export, import_command, copy)

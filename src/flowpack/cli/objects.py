@@ -1,0 +1,189 @@
+"""Bundle commands: ``push``, ``pull``, ``cat``, ``ls`` and ``diff``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flowpack.cli.context import CliContext, pass_cli
+from flowpack.cli.params import split_object_path
+from flowpack.cli.progress import progress_bars
+from flowpack.cli.render import (
+    entry_dict,
+    human_bytes,
+    manifest_dict,
+    mode_octal,
+    mode_text,
+    print_json,
+    table,
+)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--ref",
+    "ref_name",
+    metavar="NAME",
+    help="Then point ref NAME at the new bundle (compare-and-set from its value now; "
+    "the new version is stored as a delta against that value).",
+)
+@pass_cli
+def push(cli: CliContext, path: Path, ref_name: str | None) -> None:
+    """Store the directory or file PATH as a bundle and print its digest.
+
+    Only chunks the store lacks are uploaded.  With --ref, a ref moved by someone else in the
+    meantime makes the command exit 3, naming the ref's current value.
+    """
+    store = cli.store
+    parent = store.refs.get(ref_name) if ref_name else None
+    with progress_bars(cli.json) as progress:
+        result = store.put_tree(path, parent=parent, progress=progress)
+    if ref_name:
+        store.set_ref(ref_name, result.digest, expected=parent, create=parent is None)
+    if cli.json:
+        print_json(result.as_dict())
+    else:
+        click.echo(str(result.digest))
+
+
+@click.command()
+@click.argument("digest", metavar="DIGEST|REF")
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--force", "-f", is_flag=True, help="Overwrite files that already exist in DEST.")
+@pass_cli
+def pull(cli: CliContext, digest: str, dest: Path, force: bool) -> None:
+    """Restore a bundle into the directory DEST.
+
+    Nothing is written outside DEST; existing files are replaced only with --force.  Every file
+    is verified before it is renamed into place, so on error DEST is left as it was.
+    """
+    d = cli.resolve(digest)
+    with progress_bars(cli.json) as progress:
+        manifest = cli.store.get_tree(d, dest, force=force, progress=progress)
+    if cli.json:
+        print_json(
+            {
+                "digest": str(d),
+                "dest": str(dest),
+                "files": len(manifest.files),
+                "size": manifest.size,
+            }
+        )
+    else:
+        click.echo(
+            f"restored {len(manifest.files)} files ({human_bytes(manifest.size)}) "
+            f"of {d} into {dest}"
+        )
+
+
+@click.command()
+@click.argument("target", metavar="DIGEST[:PATH]")
+@pass_cli
+def cat(cli: CliContext, target: str) -> None:
+    """Print one file of a bundle (raw bytes), or the manifest itself as JSON.
+
+    TARGET is DIGEST:PATH or REF:PATH for a file, DIGEST or REF for the manifest.
+    """
+    obj, path = split_object_path(target)
+    d = cli.resolve(obj)
+    if path is None:
+        print_json(manifest_dict(d, cli.store.get_manifest(d)))
+        return
+    manifest = cli.store.get_manifest(d)
+    try:
+        entry = manifest.file(path)
+    except KeyError:
+        from flowpack.cas.errors import NotFound
+
+        raise NotFound(f"no file {path!r} in bundle {d}") from None
+    data = cli.store.file_bytes(entry)
+    if cli.json:
+        doc = entry_dict(entry)
+        try:
+            doc.update(encoding="utf-8", content=data.decode("utf-8"))
+        except UnicodeDecodeError:
+            import base64
+
+            doc.update(encoding="base64", content=base64.b64encode(data).decode("ascii"))
+        print_json(doc)
+        return
+    out = click.get_binary_stream("stdout")
+    out.write(data)
+    out.flush()
+
+
+@click.command(name="ls")
+@click.argument("digest", metavar="DIGEST|REF")
+@pass_cli
+def ls_command(cli: CliContext, digest: str) -> None:
+    """List the files of a bundle: mode, size and path."""
+    d = cli.resolve(digest)
+    manifest = cli.store.get_manifest(d)
+    if cli.json:
+        print_json([entry_dict(f) for f in manifest.files])
+        return
+    rows = [(mode_text(f.mode), str(f.size), f.path) for f in manifest.files]
+    for line in table(rows, right=frozenset({1})):
+        click.echo(line)
+
+
+@click.command()
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@click.option("--name-only", is_flag=True, help="List changed paths only, without text diffs.")
+@pass_cli
+def diff(cli: CliContext, a: str, b: str, name_only: bool) -> None:
+    """Show what changed from bundle A to bundle B.
+
+    Lists files added, removed and changed, then a unified diff of each changed text file
+    (binary files are only reported as differing).
+    """
+    from flowpack.cli.treediff import compare, unified
+
+    da, db = cli.resolve(a), cli.resolve(b)
+    store = cli.store
+    changes = compare(store.get_manifest(da), store.get_manifest(db))
+    if cli.json:
+        changed: list[dict[str, Any]] = []
+        for old, new in changes.changed:
+            item: dict[str, Any] = {
+                "path": new.path,
+                "old": entry_dict(old),
+                "new": entry_dict(new),
+            }
+            if not name_only:
+                lines, reason = unified(store, old, new)
+                item.update(diff="\n".join(lines) + "\n" if lines else None, note=reason)
+            changed.append(item)
+        print_json(
+            {
+                "a": str(da),
+                "b": str(db),
+                "added": [entry_dict(f) for f in changes.added],
+                "removed": [entry_dict(f) for f in changes.removed],
+                "changed": changed,
+            }
+        )
+        return
+    rows = [("added", f.path) for f in changes.added]
+    rows += [("removed", f.path) for f in changes.removed]
+    rows += [("changed", new.path) for _, new in changes.changed]
+    for line in table(sorted(rows, key=lambda r: r[1])):
+        click.echo(line)
+    if name_only:
+        return
+    for old, new in changes.changed:
+        click.echo("")
+        if old.mode != new.mode:
+            click.echo(f"mode {mode_octal(old.mode)} -> {mode_octal(new.mode)}: {new.path}")
+        lines, reason = unified(store, old, new)
+        if reason:
+            click.echo(reason)
+        for line in lines:
+            click.echo(line)
+
+
+COMMANDS = (push, pull, cat, ls_command, diff)
