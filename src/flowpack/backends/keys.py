@@ -4,7 +4,7 @@ on all of them.
 A key is 1 to 1024 ASCII characters: slash-separated segments of ``[A-Za-z0-9._-]`` (at most 255
 each) that do not start with ``.``.  So a key is never absolute, never contains ``.``, ``..`` or
 empty segments, and never collides with an adapter's hidden working files (temporary uploads,
-lock files), which all start with a dot.
+lock files), which all start with a dot.  Byte ranges for ``get`` are checked here too.
 """
 
 from __future__ import annotations
@@ -57,3 +57,9 @@ def check_key_prefix(prefix: str) -> str:
     if segments[-1] == "..":
         raise UnsafePath(f"invalid key prefix {prefix!r}: must be relative, without '..'")
     return prefix
+
+
+def check_range(offset: int, length: int | None) -> None:
+    """Raise :class:`UsageError` unless ``offset >= 0`` and ``length`` is None or ``>= 0``."""
+    if offset < 0 or (length is not None and length < 0):
+        raise UsageError(f"invalid byte range: offset={offset}, length={length}")

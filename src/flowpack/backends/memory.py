@@ -12,12 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 
+from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, NotFound, UsageError
 from flowpack.cas.protocols import BlobInfo, BlobStore, Capabilities, RefStore, Token
 from flowpack.cas.refname import check_ref_name
 from flowpack.cas.refvalue import decode_ref_value, encode_ref_value
-from flowpack.backends.keys import check_blob_key, check_key_prefix
 
 __all__ = ["MemoryBlobStore", "MemoryRefStore", "open_memory"]
 
@@ -51,7 +51,7 @@ class MemoryBlobStore:
     def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
         """The bytes of ``key`` in ``[offset, offset + length)``; :class:`NotFound` if absent."""
         check_blob_key(key)
-        _check_range(offset, length)
+        check_range(offset, length)
         with self._lock:
             entry = self._blobs.get(key)
         if entry is None:
@@ -160,8 +160,3 @@ def open_memory(url: str) -> tuple[BlobStore, RefStore]:
         if pair is None:
             pair = _named[name] = (MemoryBlobStore(), MemoryRefStore())
     return pair
-
-
-def _check_range(offset: int, length: int | None) -> None:
-    if offset < 0 or (length is not None and length < 0):
-        raise UsageError(f"invalid range: offset={offset}, length={length}")

@@ -1,0 +1,98 @@
+"""Finding the adapter for a store URL.
+
+Adapters register an ``open(url) -> (BlobStore, RefStore)`` function in the
+``flowpack.backends`` entry-point group under their URL scheme (``file``, ``memory``, ``s3``,
+``oci+https``, ...), so the core imports no backend: an adapter is imported only when a URL of
+its scheme is opened.  A plain path (no ``scheme://``) opens with ``file``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
+from typing import cast
+
+from flowpack.cas.errors import MissingDependency, UsageError
+from flowpack.cas.protocols import BlobStore, RefStore
+from flowpack.cas.urls import redact
+
+__all__ = ["GROUP", "extra_for_scheme", "known_schemes", "open_backend", "url_scheme"]
+
+GROUP = "flowpack.backends"
+DEFAULT_SCHEME = "file"
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+#: The pip extra that provides each scheme's optional dependencies.
+_EXTRAS = {
+    "s3": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "az": "azure",
+    "abfs": "azure",
+    "oci+http": "oci",
+    "oci+https": "oci",
+    "http": "server",
+    "https": "server",
+}
+
+Opener = Callable[[str], tuple[BlobStore, RefStore]]
+
+
+def url_scheme(url: str) -> str:
+    """The lowercased scheme of ``url``; ``file`` for a plain path (``/srv/x``, ``C:\\x``)."""
+    m = _SCHEME.match(url)
+    return m.group(1).lower() if m else DEFAULT_SCHEME
+
+
+def extra_for_scheme(scheme: str) -> str | None:
+    """The ``flowpack[EXTRA]`` that provides ``scheme``, or None if the core has it."""
+    if scheme.startswith("git+"):
+        return "git"
+    return _EXTRAS.get(scheme)
+
+
+def known_schemes() -> list[str]:
+    """The schemes of every installed adapter, sorted."""
+    return sorted(_entry_points())
+
+
+def open_backend(url: str) -> tuple[BlobStore, RefStore]:
+    """Open the blob and ref stores at ``url`` with the adapter registered for its scheme.
+
+    Raises :class:`UsageError` for a scheme no installed adapter handles (the message lists
+    the known ones), :class:`MissingDependency` with the ``pip install 'flowpack[EXTRA]'``
+    line when the adapter's optional dependencies are missing, and whatever the adapter raises
+    for a bad URL or an unreachable store.  Messages carry the URL redacted.
+    """
+    scheme = url_scheme(url)
+    found = _entry_points().get(scheme)
+    if found is None:
+        raise UsageError(
+            f"no storage backend for {scheme}:// (in {redact(url)}); known schemes: "
+            + ", ".join(known_schemes())
+        )
+    try:
+        opener = cast(Opener, found.load())
+        return opener(url)
+    except MissingDependency:
+        raise
+    except ImportError as exc:
+        raise MissingDependency(_missing_message(scheme, exc)) from exc
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=GROUP):
+        found.setdefault(ep.name.lower(), ep)  # an editable install may list one twice
+    return found
+
+
+def _missing_message(scheme: str, exc: ImportError) -> str:
+    what = f" ({exc.name})" if exc.name else ""
+    extra = extra_for_scheme(scheme)
+    if extra is None:
+        return f"the {scheme}:// backend failed to import{what}: {exc}"
+    return (
+        f"the {scheme}:// backend needs an optional dependency{what}: "
+        f"install it with: pip install 'flowpack[{extra}]'"
+    )

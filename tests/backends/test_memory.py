@@ -1,0 +1,66 @@
+"""memory:// passes the shared suites; named stores are shared within the process."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from flowpack.backends.memory import MemoryBlobStore, MemoryRefStore, open_memory
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import UsageError
+from flowpack.cas.protocols import BlobStore, RefStore
+from flowpack.cas.testing import BlobStoreConformance, RefStoreConformance
+
+
+class TestMemoryBlobStore(BlobStoreConformance):
+    @pytest.fixture
+    def blob_store(self) -> BlobStore:
+        return MemoryBlobStore()
+
+
+class TestMemoryRefStore(RefStoreConformance):
+    @pytest.fixture
+    def ref_store(self) -> RefStore:
+        return MemoryRefStore()
+
+    def corrupt_ref(self, store: RefStore, name: str) -> None:
+        assert isinstance(store, MemoryRefStore)
+        value, token = store._refs[name]
+        store._refs[name] = (value.replace(b"blake3:", b"blake3:f", 1)[:-2] + b"\n", token)
+
+
+def test_named_stores_share_state() -> None:
+    url = f"memory://{uuid.uuid4().hex}"
+    blobs1, refs1 = open_memory(url)
+    blobs2, refs2 = open_memory(url)
+    assert blobs1 is blobs2 and refs1 is refs2
+    blobs1.put("config", b"x")
+    assert blobs2.get("config") == b"x"
+    assert refs1.compare_and_set("tags/t", Digest.of(b"x"), None)
+    assert refs2.read("tags/t") is not None
+
+
+def test_unnamed_stores_are_private() -> None:
+    blobs1, _ = open_memory("memory://")
+    blobs2, _ = open_memory("memory://")
+    blobs1.put("config", b"x")
+    assert list(blobs2.iter_keys()) == []
+
+
+def test_different_names_are_separate() -> None:
+    a, _ = open_memory(f"memory://{uuid.uuid4().hex}")
+    b, _ = open_memory(f"memory://{uuid.uuid4().hex}")
+    a.put("config", b"x")
+    assert list(b.iter_keys()) == []
+
+
+def test_capabilities_are_not_durable() -> None:
+    blobs, refs = open_memory("memory://")
+    assert blobs.capabilities.durable is False
+    assert refs.capabilities.durable is False
+
+
+def test_other_schemes_are_rejected() -> None:
+    with pytest.raises(UsageError):
+        open_memory("file:///tmp/x")
