@@ -122,16 +122,20 @@ def test_a_directory_is_not_a_blob(tmp_path: Path) -> None:
     assert blobs.get("packs/aa") == b"x"
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores modes")
-def test_permission_errors_are_translated(tmp_path: Path) -> None:
+def test_permission_errors_are_translated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write the OS refuses (EACCES; root ignores modes, so the refusal is injected)."""
     blobs = LocalBlobStore(tmp_path)
     blobs.put("packs/aa", b"x")
-    (tmp_path / "packs").chmod(0o500)
-    try:
-        with pytest.raises(PermissionDenied):
-            blobs.put("packs/bb", b"y")
-    finally:
-        (tmp_path / "packs").chmod(0o700)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "packs"))
+
+    monkeypatch.setattr("flowpack.backends.local.os.link", refuse)
+    with pytest.raises(PermissionDenied):
+        blobs.put("packs/bb", b"y")
+    monkeypatch.undo()
+    assert [i.key for i in blobs.iter_keys("packs/")] == ["packs/aa"]
+    assert [p.name for p in (tmp_path / "packs").iterdir()] == ["aa"]
 
 
 def test_nothing_is_created_before_the_first_write(tmp_path: Path) -> None:
