@@ -56,11 +56,19 @@ class CliContext:
         Raises :class:`~flowpack.cas.errors.InvalidDigest` or ``AmbiguousDigest`` (exit 2) and
         :class:`~flowpack.cas.errors.NotFound` (exit 1).
         """
-        from flowpack.cas.errors import NotFound
+        from flowpack.cas.digest import parse_prefix
+        from flowpack.cas.errors import InvalidDigest, InvalidRefName, NotFound
 
         store = store or self.store
+        if text.strip().startswith("blake3:"):
+            parse_prefix(text)  # a clear InvalidDigest rather than a ref-name complaint
         try:
             return store.resolve(text)
+        except InvalidRefName:
+            raise InvalidDigest(
+                f"{text[:80]!r} is neither a digest, a digest prefix of 8+ hex digits, "
+                "nor a valid ref name"
+            ) from None
         except NotFound:
             # The store reads short bare hex as a ref name first; fall back to a prefix.
             short = text.strip().lower()

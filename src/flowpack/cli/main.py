@@ -56,7 +56,9 @@ def _options(ctx: click.Context) -> CliContext:
     return CliContext(json=bool(ctx.params.get("json_output")), debug=bool(ctx.params.get("debug")))
 
 
-@click.group(cls=FlowpackGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="flowpack", cls=FlowpackGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--store",
     "store_url",

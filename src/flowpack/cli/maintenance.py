@@ -138,7 +138,7 @@ def export(cli: CliContext, digest: str, out: Path) -> None:
 @click.argument("src", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_cli
 def import_command(cli: CliContext, src: Path) -> None:
-    """Store a pack file made by ``export`` and print the bundle's digest.
+    """Store a pack file made by "flowpack export" and print the bundle's digest.
 
     The whole file is verified before anything is stored.
     """

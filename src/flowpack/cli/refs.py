@@ -80,7 +80,10 @@ def list_refs(cli: CliContext, prefix: str) -> None:
 )
 @pass_cli
 def remove_ref(cli: CliContext, name: str, expect: str | None) -> None:
-    """Remove ref NAME.  The objects it pointed at stay until ``gc`` finds them unreachable."""
+    """Remove ref NAME.
+
+    The objects it pointed at stay until "flowpack gc" finds them unreachable.
+    """
     expected = cli.resolve_expected(expect) if expect is not None else None
     previous = cli.store.refs.get(name) if cli.json and expected is None else expected
     cli.store.refs.delete(name, expected=expected)
