@@ -42,7 +42,14 @@ def push(cli: CliContext, path: Path, ref_name: str | None) -> None:
     with progress_bars(cli.json) as progress:
         result = store.put_tree(path, parent=parent, progress=progress)
     if ref_name:
-        store.set_ref(ref_name, result.digest, expected=parent, create=parent is None)
+        from flowpack.cas.errors import RefConflict
+
+        try:
+            store.set_ref(ref_name, result.digest, expected=parent, create=parent is None)
+        except RefConflict as exc:
+            raise RefConflict(
+                f"{exc}; {result.digest} was stored but the ref was not moved", exc.current
+            ) from exc
     if cli.json:
         print_json(result.as_dict())
     else:
