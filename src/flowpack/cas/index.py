@@ -7,8 +7,12 @@ followed by the (usually zstd) encoding of::
     frames = [[offset, length, kind, depth, [[chunk hash(32), size], ...]], ...]
 
 ``supersedes`` lists index files whose content this one replaces (written by ``gc``); readers
-ignore a superseded index.  Every client keeps a local cache of index files per store, so finding
-which chunks are missing costs one listing, not a request per chunk.
+ignore a superseded index.  Packs that ``gc`` has *condemned* (see :mod:`flowpack.cas.condemned`)
+stay readable, but the index does not count their chunks as held (``in``), so writers store
+such chunks again instead of deduplicating against a pack that may soon be deleted.
+
+Every client keeps a local cache of index files per store, so finding which chunks are missing
+costs one listing, not a request per chunk.
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ class Index:
         self._lock = threading.Lock()
         self._chunks: dict[bytes, Location] = {}
         self._packs: dict[str, PackEntry] = {}
+        self._condemned: frozenset[str] = frozenset()
         self.files: set[str] = set()
 
     def add_pack(self, entry: PackEntry) -> None:
@@ -129,21 +134,28 @@ class Index:
 
     def _add(self, entry: PackEntry) -> None:
         self._packs[entry.pack.hex] = entry
+        doomed = entry.pack.hex in self._condemned
         for fr in entry.frames:
             off = 0
             for r in fr.records:
-                self._chunks.setdefault(
-                    r.raw,
-                    Location(entry.pack, fr.offset, fr.length, fr.kind, fr.depth, off, r.size),
-                )
+                cur = self._chunks.get(r.raw)
+                if cur is None or (not doomed and cur.pack.hex in self._condemned):
+                    self._chunks[r.raw] = Location(
+                        entry.pack, fr.offset, fr.length, fr.kind, fr.depth, off, r.size
+                    )
                 off += r.size
 
-    def replace(self, files: dict[str, IndexFile]) -> None:
-        """Rebuild from the given index files, ignoring those another one supersedes."""
+    def replace(self, files: dict[str, IndexFile], condemned: frozenset[str] = frozenset()) -> None:
+        """Rebuild from the given index files, ignoring those another one supersedes.
+
+        ``condemned`` names packs (by hex) that gc may delete: their chunks stay readable
+        (:meth:`get`) but are not held (``in``), and a copy elsewhere is preferred.
+        """
         superseded = {h for f in files.values() for h in f.supersedes}
         with self._lock:
             self._chunks = {}
             self._packs = {}
+            self._condemned = frozenset(condemned)
             self.files = set()
             for name, f in sorted(files.items()):
                 if name in superseded:
@@ -152,12 +164,22 @@ class Index:
                 for p in f.packs:
                     self._add(p)
 
+    @property
+    def condemned(self) -> frozenset[str]:
+        """Hexes of the packs gc has condemned (readable, but not counted as held)."""
+        return self._condemned
+
     def get(self, digest: Digest) -> Location | None:
+        """Where to read ``digest`` (a condemned pack only when no other copy is indexed)."""
         loc = self._chunks.get(digest.raw)
         return loc if loc is not None and loc.size == digest.size else None
 
     def __contains__(self, digest: object) -> bool:
-        return isinstance(digest, Digest) and self.get(digest) is not None
+        """Whether ``digest`` is held for writers to reuse: indexed outside condemned packs."""
+        if not isinstance(digest, Digest):
+            return False
+        loc = self.get(digest)
+        return loc is not None and loc.pack.hex not in self._condemned
 
     def __len__(self) -> int:
         return len(self._chunks)

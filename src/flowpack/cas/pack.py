@@ -213,7 +213,10 @@ def _trailer_bound(body: bytes) -> int:
         return len(body) - 1
     import zstandard
 
-    size = zstandard.get_frame_parameters(body[1:]).content_size
+    try:
+        size = zstandard.get_frame_parameters(body[1:]).content_size
+    except zstandard.ZstdError as exc:
+        raise MalformedData(f"pack trailer is not a zstd frame: {exc}") from exc
     if size < 0 or size > MAX_HEADER:
         raise MalformedData("pack trailer size out of range")
     return int(size)

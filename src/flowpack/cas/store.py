@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flowpack.cas.chunker import Chunker, ChunkerParams
+from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, ensure_config, load_config
 from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
 from flowpack.cas.errors import (
@@ -86,6 +87,7 @@ class Store:
         self._lock = threading.RLock()
         self.index = Index()
         self._index_files: dict[str, IndexFile] = {}
+        self._notices: Notices | None = None
         self.reader = ChunkReader(blobs, self.index)
 
     # -- configuration and index -------------------------------------------------------
@@ -108,12 +110,23 @@ class Store:
         return self._cache_root / self.config.store_id / "index"
 
     def sync(self) -> None:
-        """Bring the in-memory index up to date: list ``index/``, fetch only new files."""
+        """Bring the in-memory index up to date: list ``index/``, fetch only new files.
+
+        Also lists gc's condemnation notices: chunks in condemned packs stay readable but are
+        not counted as held, so writers store them again (see :mod:`flowpack.cas.gc`).
+        """
         from flowpack.cas.indexcache import sync_index_files
 
         with self._lock:
             self._index_files = sync_index_files(self.blobs, self._index_files, self._cache_dir())
-            self.index.replace(self._index_files)
+            self._notices = load_notices(self.blobs, self._notices)
+            self.index.replace(self._index_files, self._notices.condemned())
+
+    @property
+    def index_files(self) -> dict[str, IndexFile]:
+        """The index files (by hex name) the last :meth:`sync` found, superseded ones included."""
+        with self._lock:
+            return dict(self._index_files)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -149,8 +162,9 @@ class Store:
         self.config  # noqa: B018 - creates the store on first write
         self.sync()
         for link in links:
-            if link not in self.index:
+            if not self.has(link):
                 raise NotFound(f"linked object {link} is not in the store")
+        self._revive(links)
         base_files = self._base_files(parent)
         chunker = Chunker(self.config.chunker)
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
@@ -230,14 +244,17 @@ class Store:
     # -- reading -------------------------------------------------------------------------
 
     def has(self, digest: Digest) -> bool:
-        """Whether the store holds object ``digest`` (after a sync if needed)."""
-        if digest in self.index:
+        """Whether the store can read object ``digest`` (after a sync if needed)."""
+        if self.index.get(digest) is not None:
             return True
         self.sync()
-        return digest in self.index
+        return self.index.get(digest) is not None
 
     def missing(self, digests: Iterable[Digest]) -> list[Digest]:
-        """Those of ``digests`` the store lacks, in order, found with one index sync."""
+        """Those of ``digests`` a writer must send, in order, found with one index sync.
+
+        Objects only in packs gc has condemned count as missing: they may soon be deleted.
+        """
         self.sync()
         return [d for d in digests if d.size and d not in self.index]
 
@@ -313,7 +330,18 @@ class Store:
         """Point ref ``name`` at ``digest``, which must be stored (compare-and-set semantics)."""
         if not self.has(digest):
             raise NotFound(f"cannot point {name!r} at {digest}: it is not in the store")
+        self._revive([digest])
         self.refs.set(name, digest, expected=expected, create=create)
+
+    def _revive(self, digests: Sequence[Digest]) -> None:
+        """Store again what ``digests`` reach that lies only in condemned packs.
+
+        Pointing a ref (or a link) at such objects would otherwise race with gc deleting them.
+        """
+        if digests and self.index.condemned:
+            from flowpack.cas.transfer import copy_objects
+
+            copy_objects(self, self, digests)
 
     # -- whole-store operations ------------------------------------------------------------
 

@@ -8,8 +8,9 @@ compressed or sent.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -17,13 +18,15 @@ from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists
 from flowpack.cas.index import Index, IndexFile, PackEntry
-from flowpack.cas.pack import DATA, FrameHeader, PackBuilder, SealedPack, encode_frame
+from flowpack.cas.pack import DATA, OBJECT, FrameHeader, PackBuilder, encode_frame
 from flowpack.cas.protocols import BlobStore
 from flowpack.cas.reader import ChunkReader, pack_key
 
 PACK_TARGET = 16 << 20
 FRAME_TARGET = 256 << 10
 MAX_DEPTH = 12
+#: Where a chain that reached MAX_DEPTH restarts (see Writer._usable_bases).
+SKIP_DEPTH = MAX_DEPTH // 2
 MAX_DICT = 4 << 20
 
 
@@ -116,7 +119,7 @@ class Writer:
         bases: list[Digest] = []
         depth = 0
         total = 0
-        for b in pend.bases:
+        for b in self._usable_bases(pend.bases):
             loc = self.index.get(b)
             if loc is None or loc.depth + 1 > MAX_DEPTH or total + b.size > MAX_DICT:
                 continue
@@ -133,6 +136,29 @@ class Writer:
             level=self.level,
         )
 
+    def _usable_bases(self, wanted: Iterable[Digest]) -> list[Digest]:
+        """Skip-delta: a base whose chain is already ``MAX_DEPTH`` long is replaced by its
+        nearest ancestors at most ``MAX_DEPTH // 2`` deep, so chains stay bounded without
+        ever falling back to compressing a new version from scratch."""
+        out: dict[Digest, None] = {}
+        seen: set[Digest] = set()
+        frontier = list(wanted)
+        for _ in range(MAX_DEPTH + 1):
+            deeper: list[Digest] = []
+            for d in frontier:
+                loc = self.index.get(d)
+                if d in seen or loc is None:
+                    continue
+                seen.add(d)
+                if loc.depth < (MAX_DEPTH if d in wanted else SKIP_DEPTH):
+                    out[d] = None
+                else:
+                    deeper.extend(self.reader.bases_of(d))
+            if not deeper:
+                break
+            frontier = deeper
+        return list(out)
+
     def _flush_pack(self, *, final: bool) -> None:
         builder = PackBuilder()
         done = 0
@@ -141,24 +167,30 @@ class Writer:
             builder.add(header, payload)
             done += 1
             if builder.size >= self.pack_target and (done < len(self._frames) or final):
-                self._upload(builder.build())
+                self._upload(builder)
                 builder = PackBuilder()
         self._frames = []
         self._frames_bytes = 0
         if len(builder):
-            self._upload(builder.build())
+            self._upload(builder)
 
-    def _upload(self, pack: SealedPack) -> None:
-        self._uploads.append(self._io.submit(self._put_pack, pack))
+    def _upload(self, builder: PackBuilder) -> None:
+        self._uploads.append(self._io.submit(self._put_pack, builder))
 
-    def _put_pack(self, pack: SealedPack) -> PackEntry:
+    def _put_pack(self, builder: PackBuilder) -> PackEntry:
+        pack = builder.build()
         try:
             self.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
-            with self._lock:
-                self.stats.bytes_uploaded += len(pack.data)
-                self.stats.packs_uploaded += 1
         except AlreadyExists:
-            pass
+            # An identical pack exists: one a crashed push left unindexed, or one gc has
+            # condemned.  gc may be deleting it right now, so never rely on it: make this
+            # pack distinct with a nonce frame and store that instead.
+            builder.add(*encode_frame(OBJECT, [_nonce()]))
+            pack = builder.build()
+            self.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
+        with self._lock:
+            self.stats.bytes_uploaded += len(pack.data)
+            self.stats.packs_uploaded += 1
         return PackEntry(pack.digest, pack.frames)
 
     def finish(self) -> IndexFile | None:
@@ -190,3 +222,8 @@ class Writer:
         """Drop queued work; packs already uploaded stay invisible until gc removes them."""
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._io.shutdown(wait=True, cancel_futures=True)
+
+
+def _nonce() -> tuple[Digest, bytes]:
+    data = b"flowpack-nonce:" + os.urandom(16)
+    return Digest.of(data), data

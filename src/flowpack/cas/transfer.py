@@ -1,0 +1,266 @@
+"""Moving bundles between stores: export to one file, import from it, and store-to-store copy.
+
+Export format: one pack file in exactly the ``packs/`` format (:mod:`flowpack.cas.pack`),
+self-contained (no frame has bases, so it decodes without any store):
+
+* frame 0, kind MANIFEST, holds a single record: a tiny manifest of kind
+  ``flowpack.export.v1`` with no files and exactly one link, the exported root (a bundle or a
+  record);
+* then every manifest the root reaches (records reach their bundle and parent records), then
+  every chunk those manifests list, grouped into frames of about 256 KiB;
+* then the usual trailer index.
+
+An import reads the whole file and checks it before storing anything: the magic and the
+trailer, frames that tile the file exactly and agree with the trailer, no bases, every frame
+decoded within the size its header records (a zstd bomb fails before it grows), every record
+re-hashed, every manifest decoded (unsafe paths refused), and everything the root reaches
+present.  Only then are the objects written, through a :class:`Writer`, so what the store
+already holds is not stored twice.  A file that fails any check is refused with one
+:class:`IntegrityError` and nothing is stored.  Exports and imports are held in memory, which
+suits bundles (flows) rather than arbitrarily large datasets; imports are capped at
+:data:`MAX_IMPORT` bytes of content.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import blake3
+
+from flowpack.cas import codec
+from flowpack.cas.config import ensure_config
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import IntegrityError, MalformedData, NotFound, UnsafePath, UsageError
+from flowpack.cas.manifest import Manifest, decode_manifest
+from flowpack.cas.pack import (
+    DATA,
+    MAGIC,
+    MANIFEST,
+    OBJECT,
+    PackBuilder,
+    decode_trailer,
+    encode_frame,
+    read_trailer,
+    split_frame,
+)
+from flowpack.cas.reach import Reach, manifest_loader, walk
+from flowpack.cas.writer import FRAME_TARGET, Writer
+
+if TYPE_CHECKING:
+    from flowpack.cas.store import PushResult, Store
+
+EXPORT_KIND = "flowpack.export.v1"
+#: The most content (decoded bytes) an import accepts.
+MAX_IMPORT = 1 << 30
+#: How much a copy reads from the source before handing it to the writer.
+COPY_BATCH = 16 << 20
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+def export_bundle(store: Store, digest: Digest, out: Path) -> int:
+    """Write ``digest`` and everything it reaches to ``out`` (atomically); returns its size."""
+    store.sync()
+    reach = walk([digest], manifest_loader(store))
+    header = Manifest(EXPORT_KIND, links=(digest,)).encode()
+    builder = PackBuilder()
+    builder.add(*encode_frame(MANIFEST, [(Digest.of(header), header)], level=store.level))
+    manifests = list(reversed(reach.manifests))
+    _add_frames(store, builder, MANIFEST, manifests)
+    for kind in (DATA, OBJECT):
+        _add_frames(store, builder, kind, [d for d in reach.objects if _kind(store, d) == kind])
+    data = builder.build().data
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return len(data)
+
+
+def _kind(store: Store, d: Digest) -> int:
+    loc = store.index.get(d)
+    return DATA if loc is None or loc.kind == MANIFEST else loc.kind
+
+
+def _add_frames(store: Store, builder: PackBuilder, kind: int, digests: list[Digest]) -> None:
+    batch: list[tuple[Digest, bytes]] = []
+    size = 0
+    for d in digests:
+        if d.size == 0:
+            continue
+        data = store.get_bytes(d)
+        batch.append((d, data))
+        size += len(data)
+        if size >= FRAME_TARGET:
+            builder.add(*encode_frame(kind, batch, level=store.level))
+            batch, size = [], 0
+    if batch:
+        builder.add(*encode_frame(kind, batch, level=store.level))
+
+
+# -- import ------------------------------------------------------------------------------
+
+
+def import_bundle(store: Store, src: Path) -> Digest:
+    """Check the export file ``src`` completely, then store it; returns the root digest."""
+    src = Path(src)
+    try:
+        if src.stat().st_size > MAX_IMPORT:
+            raise MalformedData(f"is larger than the {MAX_IMPORT} byte limit")
+        data = src.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"no such file: {src}") from None
+    except IntegrityError as exc:
+        raise type(exc)(f"refusing to import {src}: {exc}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {src}: {exc.strerror or exc}") from exc
+    try:
+        root, reach, objects = read_export(data)
+    except IntegrityError as exc:
+        raise type(exc)(f"refusing to import {src}: {exc}") from exc
+    store.config  # noqa: B018 - creates the store on first write
+    store.sync()
+    writer = _writer(store)
+    try:
+        for d in reach.objects:
+            if d.size:
+                kind, body = objects[d]
+                writer.add(d, body, kind=kind)
+        writer.seal(DATA)
+        writer.seal(OBJECT)
+        for d in reversed(reach.manifests):
+            writer.add(d, objects[d][1], kind=MANIFEST)
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    return root
+
+
+def read_export(data: bytes) -> tuple[Digest, Reach, dict[Digest, tuple[int, bytes]]]:
+    """Decode and check a whole export; :class:`IntegrityError` says what is wrong."""
+    if data[: len(MAGIC)] != MAGIC:
+        raise MalformedData("not a flowpack export (bad magic)")
+    end, body = read_trailer(data, len(data))
+    frames = sorted(decode_trailer(body), key=lambda f: f.offset)
+    pos = len(MAGIC)
+    for fr in frames:
+        if fr.offset != pos or fr.length <= 0:
+            raise MalformedData("its frames do not tile the file")
+        pos += fr.length
+    if pos != end or not frames:
+        raise MalformedData("its frames do not tile the file")
+    if sum(r.size for fr in frames for r in fr.records) > MAX_IMPORT:
+        raise MalformedData(f"it claims more than {MAX_IMPORT} bytes of content")
+    objects: dict[Digest, tuple[int, bytes]] = {}
+    for fr in frames:
+        header, payload = split_frame(data[fr.offset : fr.offset + fr.length])
+        if header.records != fr.records or header.kind != fr.kind:
+            raise MalformedData(f"frame at {fr.offset} disagrees with the trailer")
+        if header.bases:
+            raise MalformedData(f"frame at {fr.offset} needs bases; an export must not")
+        decoded = codec.decompress(header.codec, payload, header.raw_size)
+        view = memoryview(decoded)
+        off = 0
+        for rec in header.records:
+            piece = view[off : off + rec.size]
+            off += rec.size
+            if blake3.blake3(piece).digest() != rec.raw:
+                raise MalformedData(f"object {rec} does not match its digest")
+            objects[rec] = (header.kind, bytes(piece))
+    first = frames[0]
+    if first.kind != MANIFEST or len(first.records) != 1:
+        raise MalformedData("it does not start with an export header")
+    head = _decode(objects[first.records[0]][1], first.records[0])
+    if head.kind != EXPORT_KIND or head.files or len(head.links) != 1:
+        raise MalformedData("it does not start with an export header")
+    root = head.links[0]
+
+    def load(d: Digest) -> Manifest | None:
+        if d.size == 0:
+            return None
+        if d not in objects:
+            raise MalformedData(f"it lacks object {d}, which the bundle needs")
+        kind, body = objects[d]
+        return _decode(body, d) if kind == MANIFEST else None
+
+    return root, walk([root], load), objects
+
+
+def _decode(body: bytes, d: Digest) -> Manifest:
+    try:
+        return decode_manifest(body, d)
+    except UnsafePath as exc:
+        raise MalformedData(f"manifest {d}: {exc}") from exc
+
+
+# -- store to store ----------------------------------------------------------------------
+
+
+def copy_objects(src: Store, dst: Store, digests: Sequence[Digest]) -> PushResult:
+    """Send ``dst`` what ``digests`` reach in ``src`` and ``dst`` lacks (verified reads).
+
+    Returns a :class:`PushResult` describing the last digest; ``bytes_uploaded`` and
+    ``packs_uploaded`` count everything sent.  ``src`` may be ``dst``: objects that lie only
+    in condemned packs are then stored again (see :mod:`flowpack.cas.gc`).
+    """
+    from flowpack.cas.store import PushResult
+
+    if not digests:
+        raise UsageError("nothing to copy: no digests given")
+    src.sync()
+    reach = walk(digests, manifest_loader(src))
+    if not dst.initialized:
+        ensure_config(dst.blobs, src.config.chunker)
+    dst.config  # noqa: B018
+    missing = set(dst.missing(reach.all()))
+    writer = _writer(dst)
+    try:
+        _send(src, writer, [d for d in reach.objects if d in missing])
+        writer.seal(DATA)
+        writer.seal(OBJECT)
+        _send(src, writer, [d for d in reversed(reach.manifests) if d in missing])
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    last = digests[-1]
+    m = reach.manifests.get(last)
+    s = writer.stats
+    return PushResult(
+        last,
+        m.size if m else last.size,
+        len(m.files) if m else 0,
+        sum(len(f.chunks) for f in m.files) if m else 0,
+        s.new_chunks,
+        s.bytes_uploaded,
+        s.packs_uploaded,
+    )
+
+
+def _send(src: Store, writer: Writer, digests: list[Digest]) -> None:
+    i = 0
+    while i < len(digests):
+        batch: list[Digest] = []
+        size = 0
+        while i < len(digests) and size < COPY_BATCH:
+            batch.append(digests[i])
+            size += digests[i].size
+            i += 1
+        src.reader.prefetch(batch)
+        for d in batch:
+            loc = src.index.get(d)
+            kind = loc.kind if loc is not None else DATA
+            writer.add(d, src.get_bytes(d), kind=kind)
+
+
+def _writer(store: Store) -> Writer:
+    return Writer(store.blobs, store.index, store.reader, level=store.level, workers=store.workers)
