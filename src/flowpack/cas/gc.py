@@ -1,0 +1,305 @@
+"""``gc``: delete the packs no ref reaches, in two phases, without locks.
+
+*Mark.*  Live objects are everything the refs reach (manifests through their links, records
+being manifests too, and the chunks of their files).  A pack is live when the index resolves a
+live object to it, or when it holds a base that a frame of a live pack is compressed against
+(followed to a fixed point, so a kept frame always stays decodable).  A partly live pack is
+kept whole: gc never repacks, so the unreachable chunks in it stay until every chunk in it is
+unreachable.  A damaged ref, index file, manifest or live pack stops gc before it deletes
+anything (run ``verify``): what cannot be read cannot be proved dead.
+
+*Condemn.*  A dead pack is not deleted at once: it is named in a create-only notice
+``gc/condemned-<hex>`` (:mod:`flowpack.cas.condemned`) with the time.  From then on every
+writer that syncs treats the pack's chunks as missing and stores them again in a new pack, so
+no new push can come to rely on it; readers can still read it.
+
+*Sweep* (a later run).  A pack condemned at least ``grace`` seconds ago and still dead is
+deleted; a condemned pack that is live again (a ref was pointed at it) is un-condemned.  Packs
+that no index lists (left by a crashed push) are deleted once older than ``grace`` by their
+backend time; nothing younger than ``grace`` is ever deleted, and a pack of unknown age is kept.
+Deletion order, so a crash at any point leaves a consistent store: (1) write the new notices,
+(2) write a new index file (create-only, content-addressed) that supersedes the index files
+mentioning the doomed packs and keeps all their other entries, (3) delete the packs, (4) delete
+the superseded index files (and index files left empty), (5) delete the processed notices.
+
+The safety argument: a push that synced before a pack was condemned may dedup against it, but
+finishes (moves its ref) within ``grace``; the sweep, ``grace`` later, marks again and sees that
+ref.  A push that syncs later never uses the pack.  A writer whose new pack is byte-identical
+to an existing one (say, a condemned one) adds a nonce frame instead of relying on it.  So the
+only requirement is that no push takes longer than ``grace``; ``grace=0`` is for a store that
+nothing else writes to.  Run one gc at a time per store.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowpack.cas.condemned import Notice, Notices, load_notices
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import AlreadyExists, CorruptObject, IntegrityError, NotFound
+from flowpack.cas.index import IndexFile, PackEntry
+from flowpack.cas.pack import U32, FrameHeader
+from flowpack.cas.reach import manifest_loader, scan_refs, walk
+from flowpack.cas.reader import pack_key
+
+if TYPE_CHECKING:
+    from flowpack.cas.store import Progress, Store
+
+#: How much of a frame to read first to find its header (re-read if the header is longer).
+HEAD_READ = 4096
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What a gc run found and did (or, with ``dry_run``, would do).  Packs by hex."""
+
+    dry_run: bool
+    grace: float
+    live_packs: int
+    partial_packs: int
+    condemned: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    uncondemned: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    orphans_deleted: list[str] = field(default_factory=list)
+    orphans_kept: int = 0
+    freed_bytes: int = 0
+    index_written: list[str] = field(default_factory=list)
+    index_deleted: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "grace": self.grace,
+            "live_packs": self.live_packs,
+            "partial_packs": self.partial_packs,
+            "condemned": list(self.condemned),
+            "pending": list(self.pending),
+            "uncondemned": list(self.uncondemned),
+            "deleted": list(self.deleted),
+            "orphans_deleted": list(self.orphans_deleted),
+            "orphans_kept": self.orphans_kept,
+            "freed_bytes": self.freed_bytes,
+            "index_written": list(self.index_written),
+            "index_deleted": list(self.index_deleted),
+        }
+
+    def summary(self) -> str:
+        """One line for humans."""
+        verb = "would delete" if self.dry_run else "deleted"
+        gone = len(self.deleted) + len(self.orphans_deleted)
+        parts = [
+            f"{self.live_packs} packs live ({self.partial_packs} partly)",
+            f"{len(self.condemned)} newly condemned",
+            f"{len(self.pending)} condemned within the grace period",
+        ]
+        if self.uncondemned:
+            parts.append(f"{len(self.uncondemned)} live again")
+        parts.append(f"{verb} {gone} packs ({len(self.orphans_deleted)} unindexed)")
+        parts.append(f"freeing {_human(self.freed_bytes)}")
+        if self.orphans_kept:
+            parts.append(f"{self.orphans_kept} unindexed packs kept (too young)")
+        return "gc: " + ", ".join(parts)
+
+
+def collect(
+    store: Store,
+    *,
+    grace: float = 86400.0,
+    dry_run: bool = False,
+    now: float | None = None,
+    progress: Progress | None = None,
+) -> GcReport:
+    """Mark, condemn and sweep as the module docstring describes."""
+    now = time.time() if now is None else now
+    # Packs are listed before the refs and the index are read: a pack whose index appears
+    # later is then seen as unindexed but young, never as dead.
+    listed = {info.key[len("packs/") :]: info for info in store.blobs.iter_keys("packs/")}
+    scan = scan_refs(store.refs)
+    if scan.damaged:
+        name = sorted(scan.damaged)[0]
+        raise IntegrityError(f"gc stopped: ref {name!r} is damaged; run flowpack verify")
+    store.sync()
+    notices = load_notices(store.blobs)
+    if progress:
+        progress("mark", 0, len(scan.good))
+    try:
+        reach = walk(scan.good.values(), manifest_loader(store))
+    except (IntegrityError, NotFound) as exc:
+        raise IntegrityError(f"gc stopped: {exc}; run flowpack verify") from exc
+    live_objects = {d for d in [*reach.objects, *reach.manifests] if d.size}
+    entries = {p.pack.hex: p for p in store.index.packs()}
+    live = _live_packs(store, live_objects, entries)
+    partial = sum(
+        1
+        for h in live
+        if any(r not in live_objects for fr in entries[h].frames for r in fr.records)
+    )
+    dead = set(entries) - live
+    since = notices.since()
+    sweep = sorted(h for h in dead if h in since and now - since[h] >= grace)
+    pending = sorted(h for h in dead if h in since and h not in sweep)
+    fresh = sorted(h for h in dead if h not in since)
+    uncondemned = sorted(h for h in since if h in live)
+    orphans, young = _orphans(store, listed, entries, now, grace)
+    report = GcReport(
+        dry_run,
+        grace,
+        len(live),
+        partial,
+        condemned=fresh,
+        pending=pending,
+        uncondemned=uncondemned,
+        deleted=sweep,
+        orphans_deleted=orphans,
+        orphans_kept=young,
+        freed_bytes=sum(_size(h, listed, entries) for h in [*sweep, *orphans]),
+    )
+    if dry_run:
+        return report
+    if progress:
+        progress("sweep", 0, len(sweep) + len(orphans))
+    _sweep(store, report, notices, set(pending), now)
+    store.sync()
+    return report
+
+
+def _live_packs(store: Store, live: set[Digest], entries: dict[str, PackEntry]) -> set[str]:
+    """The packs live objects resolve to, closed over the bases of their delta frames."""
+    packs: set[str] = set()
+    for d in live:
+        loc = store.index.get(d)
+        if loc is None:
+            raise IntegrityError(f"gc stopped: object {d} is missing; run flowpack verify")
+        packs.add(loc.pack.hex)
+    todo = sorted(packs)
+    while todo:
+        entry = entries[todo.pop()]
+        for base in _frame_bases(store, entry):
+            loc = store.index.get(base)
+            if loc is not None and loc.pack.hex not in packs:
+                packs.add(loc.pack.hex)
+                todo.append(loc.pack.hex)
+    return packs
+
+
+def _frame_bases(store: Store, entry: PackEntry) -> set[Digest]:
+    """The bases of every delta frame of a pack, read from the frame headers."""
+    out: set[Digest] = set()
+    key = pack_key(entry.pack)
+    for fr in entry.frames:
+        if fr.depth == 0:
+            continue
+        try:
+            head = store.blobs.get(key, fr.offset, min(fr.length, HEAD_READ))
+            (hlen,) = U32.unpack_from(head) if len(head) >= U32.size else (-1,)
+            if hlen >= 0 and U32.size + hlen > len(head):
+                head = store.blobs.get(key, fr.offset, min(fr.length, U32.size + hlen))
+            if hlen < 0 or U32.size + hlen > len(head):
+                raise CorruptObject(f"frame at {fr.offset} of pack {entry.pack} is cut short")
+            out.update(FrameHeader.decode(head[U32.size : U32.size + hlen]).bases)
+        except (IntegrityError, NotFound) as exc:
+            raise IntegrityError(
+                f"gc stopped: cannot read the frames of live pack {entry.pack}: {exc};"
+                " run flowpack verify"
+            ) from exc
+    return out
+
+
+def _orphans(
+    store: Store, listed: dict[str, Any], entries: dict[str, PackEntry], now: float, grace: float
+) -> tuple[list[str], int]:
+    """Unindexed packs older than ``grace`` (to delete), and how many younger ones remain."""
+    old: list[str] = []
+    young = 0
+    for h, info in sorted(listed.items()):
+        if h in entries:
+            continue
+        mtime = info.mtime
+        if mtime is None:
+            try:
+                mtime = store.blobs.stat(info.key).mtime
+            except NotFound:
+                continue
+        if mtime is not None and now - mtime >= grace:
+            old.append(h)
+        else:
+            young += 1
+    return old, young
+
+
+def _size(h: str, listed: dict[str, Any], entries: dict[str, PackEntry]) -> int:
+    if h in listed:
+        return int(listed[h].size)
+    return entries[h].pack.size if h in entries else 0
+
+
+def _sweep(store: Store, report: GcReport, notices: Notices, pending: set[str], now: float) -> None:
+    doomed = set(report.deleted)
+    # (1) notices: a new one for the fresh condemnations, and a replacement for every notice
+    # some of whose packs were processed (deleted, live again, or no longer indexed).
+    stale = set(notices.damaged)
+    if report.condemned:
+        _put_notice(store, Notice(now, tuple(report.condemned)))
+    for key, notice in notices.valid.items():
+        keep = tuple(h for h in notice.packs if h in pending)
+        if len(keep) != len(notice.packs):
+            stale.add(key)
+            if keep:
+                _put_notice(store, Notice(notice.time, keep))
+    # (2) a superseding index file for the index files that mention doomed packs.
+    files = store.index_files
+    live_names = set(store.index.files)
+    affected = sorted(n for n in live_names if any(p.pack.hex in doomed for p in files[n].packs))
+    gone = {n for n in files if n not in live_names}
+    if affected:
+        kept: dict[str, PackEntry] = {}
+        for n in affected:
+            for p in files[n].packs:
+                if p.pack.hex not in doomed:
+                    kept.setdefault(p.pack.hex, p)
+        supersedes = set(affected) | {s for n in affected for s in files[n].supersedes}
+        new = IndexFile(tuple(kept.values()), tuple(sorted(s for s in supersedes if s in files)))
+        data = new.encode()
+        name = Digest.of(data).hex
+        try:
+            store.blobs.put(f"index/{name}", data, create_only=True)
+        except AlreadyExists:
+            pass
+        report.index_written.append(name)
+        files[name] = new
+        live_names.add(name)
+        gone |= set(affected)
+    # (3) the packs.
+    for h in [*report.deleted, *report.orphans_deleted]:
+        store.blobs.delete(f"packs/{h}")
+    # (4) superseded index files, then index files left with nothing to list or supersede.
+    for n in sorted(gone):
+        store.blobs.delete(f"index/{n}")
+        report.index_deleted.append(n)
+    for n in sorted(live_names):
+        f = files[n]
+        if not f.packs and not any(s in files and s not in gone for s in f.supersedes):
+            store.blobs.delete(f"index/{n}")
+            report.index_deleted.append(n)
+    # (5) the notices this run replaced or fully processed.
+    for key in sorted(stale):
+        store.blobs.delete(key)
+
+
+def _put_notice(store: Store, notice: Notice) -> None:
+    try:
+        store.blobs.put(notice.key, notice.encode(), create_only=True)
+    except AlreadyExists:
+        pass
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
