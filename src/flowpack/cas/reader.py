@@ -40,6 +40,7 @@ class ChunkReader:
         self._lock = threading.RLock()
         self._frames: OrderedDict[tuple[str, int], dict[bytes, bytes]] = OrderedDict()
         self._raw: dict[tuple[str, int], bytes] = {}
+        self._bases: dict[tuple[str, int], tuple[Digest, ...]] = {}
         self._cached = 0
         self._limit = cache_bytes
         self.requests = 0
@@ -121,6 +122,8 @@ class ChunkReader:
         where = f"pack {loc.pack} (frame at {loc.frame_offset})"
         try:
             header, payload = split_frame(raw)
+            with self._lock:
+                self._bases[(loc.pack.hex, loc.frame_offset)] = header.bases
             dictionary = b"".join(self._base(b, depth) for b in header.bases)
             data = codec.decompress(header.codec, payload, header.raw_size, dictionary=dictionary)
         except IntegrityError as exc:
@@ -146,6 +149,16 @@ class ChunkReader:
         if rec is None:
             raise CorruptObject(f"base object {base} is missing from its frame", base)
         return rec
+
+    def bases_of(self, digest: Digest) -> tuple[Digest, ...]:
+        """The base chunks the frame holding ``digest`` was compressed against."""
+        loc = self.index.get(digest)
+        if loc is None:
+            raise NotFound(f"object {digest} is not in the store")
+        key = (loc.pack.hex, loc.frame_offset)
+        if key not in self._bases:
+            self._decoded(loc, 0)
+        return self._bases.get(key, ())
 
     def clear(self) -> None:
         with self._lock:

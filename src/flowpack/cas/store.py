@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowpack.cas.bases import BaseFinder
 from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, ensure_config, load_config
@@ -21,7 +22,6 @@ from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
 from flowpack.cas.errors import (
     AmbiguousDigest,
     CorruptObject,
-    FlowpackError,
     InvalidDigest,
     NotFound,
 )
@@ -73,7 +73,7 @@ class Store:
         url: str = "",
         cache_dir: Path | None = None,
         chunker: ChunkerParams | None = None,
-        level: int = 3,
+        level: int = 9,
         workers: int | None = None,
     ) -> None:
         self.blobs = blobs
@@ -165,7 +165,7 @@ class Store:
             if not self.has(link):
                 raise NotFound(f"linked object {link} is not in the store")
         self._revive(links)
-        base_files = self._base_files(parent)
+        bases = BaseFinder(parent, self.index, self.reader, self.get_manifest)
         chunker = Chunker(self.config.chunker)
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
         builder = ManifestBuilder(kind)
@@ -173,7 +173,7 @@ class Store:
         n_chunks = 0
         try:
             for i, sf in enumerate(files):
-                entry = self._add_file(writer, chunker, sf, base_files.get(sf.path))
+                entry = self._add_file(writer, chunker, sf, bases)
                 builder.add_file(entry)
                 n_chunks += len(entry.chunks)
                 if progress:
@@ -185,7 +185,7 @@ class Store:
             data = manifest.encode()
             digest = Digest.of(data)
             writer.seal(DATA)
-            writer.add(digest, data, kind=MANIFEST, bases=(parent,) if parent else ())
+            writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
             writer.seal(MANIFEST)
             if progress:
                 progress("upload", 0, 0)
@@ -204,16 +204,8 @@ class Store:
             s.packs_uploaded,
         )
 
-    def _base_files(self, parent: Digest | None) -> dict[str, FileEntry]:
-        if parent is None or parent not in self.index:
-            return {}
-        try:
-            return {f.path: f for f in self.get_manifest(parent).files}
-        except FlowpackError:
-            return {}
-
     def _add_file(
-        self, writer: Writer, chunker: Chunker, sf: SourceFile, base: FileEntry | None
+        self, writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder
     ) -> FileEntry:
         data = sf.read()
         digest = Digest.of(data)
@@ -224,7 +216,7 @@ class Store:
             cd = digest if n == len(data) else Digest.of(view[off : off + n])
             chunks.append(cd)
             if not writer.has(cd):
-                writer.add(cd, bytes(view[off : off + n]), bases=_overlap(base, off, n))
+                writer.add(cd, bytes(view[off : off + n]), bases=bases.for_chunk(sf.path, off, n))
         return FileEntry(sf.path, sf.mode, len(data), digest, tuple(chunks))
 
     def put_bytes(self, data: bytes) -> Digest:
@@ -389,19 +381,3 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _overlap(base: FileEntry | None, off: int, n: int) -> list[Digest]:
-    """The chunks of the previous version of a file that overlap bytes ``off..off+n``."""
-    if base is None or not base.chunks:
-        return []
-    out: list[Digest] = []
-    pos = 0
-    lo, hi = off - n // 2, off + n + n // 2
-    for c in base.chunks:
-        if pos < hi and pos + c.size > lo:
-            out.append(c)
-        pos += c.size
-        if pos >= hi or len(out) >= 4:
-            break
-    return out

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from flowpack.cas import codec
+from flowpack.cas.bases import MAX_DEPTH
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists
 from flowpack.cas.index import Index, IndexFile, PackEntry
@@ -24,9 +25,6 @@ from flowpack.cas.reader import ChunkReader, pack_key
 
 PACK_TARGET = 16 << 20
 FRAME_TARGET = 256 << 10
-MAX_DEPTH = 12
-#: Where a chain that reached MAX_DEPTH restarts (see Writer._usable_bases).
-SKIP_DEPTH = MAX_DEPTH // 2
 MAX_DICT = 4 << 20
 
 
@@ -119,7 +117,7 @@ class Writer:
         bases: list[Digest] = []
         depth = 0
         total = 0
-        for b in self._usable_bases(pend.bases):
+        for b in pend.bases:
             loc = self.index.get(b)
             if loc is None or loc.depth + 1 > MAX_DEPTH or total + b.size > MAX_DICT:
                 continue
@@ -135,29 +133,6 @@ class Writer:
             depth=depth,
             level=self.level,
         )
-
-    def _usable_bases(self, wanted: Iterable[Digest]) -> list[Digest]:
-        """Skip-delta: a base whose chain is already ``MAX_DEPTH`` long is replaced by its
-        nearest ancestors at most ``MAX_DEPTH // 2`` deep, so chains stay bounded without
-        ever falling back to compressing a new version from scratch."""
-        out: dict[Digest, None] = {}
-        seen: set[Digest] = set()
-        frontier = list(wanted)
-        for _ in range(MAX_DEPTH + 1):
-            deeper: list[Digest] = []
-            for d in frontier:
-                loc = self.index.get(d)
-                if d in seen or loc is None:
-                    continue
-                seen.add(d)
-                if loc.depth < (MAX_DEPTH if d in wanted else SKIP_DEPTH):
-                    out[d] = None
-                else:
-                    deeper.extend(self.reader.bases_of(d))
-            if not deeper:
-                break
-            frontier = deeper
-        return list(out)
 
     def _flush_pack(self, *, final: bool) -> None:
         builder = PackBuilder()
