@@ -338,8 +338,8 @@ class _Verifier:
                 if up not in seen:
                     seen.add(up)
                     todo.append(up)
-                    if up[0] in ("ref", "manifest", "file") and up != node:
-                        out.add(up)
+                    if up[0] in ("ref", "manifest", "file") and up[1:] != node[1:]:
+                        out.add(up)  # (a manifest is not listed as using its own bytes)
         order = {"ref": 0, "manifest": 1, "file": 2}
         return [_label(n) for n in sorted(out, key=lambda n: (order[n[0]], n[1:]))]
 
