@@ -160,7 +160,9 @@ def decode_manifest(data: bytes, digest: Digest | None = None) -> Manifest:
 
 def check_path(path: str) -> str:
     """Return ``path`` if it is a safe relative POSIX path, else raise :class:`UnsafePath`."""
-    if not isinstance(path, str) or not path:
+    if not isinstance(path, str):
+        raise UnsafePath(f"path in bundle is not text: {path!r:.80}")
+    if not path:
         raise UnsafePath("empty path in bundle")
     if path.startswith("/") or "\\" in path or "\0" in path or re.match(r"^[A-Za-z]:", path):
         raise UnsafePath(f"absolute or non-POSIX path in bundle: {path!r}")
