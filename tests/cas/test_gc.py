@@ -1,0 +1,282 @@
+"""gc: two-phase deletion that never loses data a ref reaches, even with pushes in between."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from wholestore import (
+    blob_keys,
+    file_store,
+    flipped,
+    packs_on_disk,
+    push,
+    random_bytes,
+    read_tree,
+    text_bytes,
+)
+
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import IntegrityError
+from flowpack.cas.index import IndexFile
+from flowpack.cas.pack import DATA, PackBuilder, encode_frame
+from flowpack.cas.store import Store
+
+A_FILES = {"a.py": text_bytes(5000, 1), "a.bin": random_bytes(90_000, 2)}
+B_FILES = {"b.py": text_bytes(4000, 3), "b.bin": random_bytes(70_000, 4)}
+
+
+def pack_of(store: Store, digest: Digest) -> str:
+    store.sync()
+    loc = store.index.get(digest)
+    assert loc is not None
+    return loc.pack.hex
+
+
+def clean(root: Path) -> bool:
+    report = file_store(root).verify(read_data=True)
+    assert report.ok, report.as_dict()
+    return True
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+def test_two_runs_with_no_grace_remove_dead_data(root: Path, tmp_path: Path) -> None:
+    store = file_store(root)
+    a = push(store, A_FILES).digest
+    store.set_ref("flows/a", a)
+    b = push(store, B_FILES).digest
+    a_pack, b_pack = pack_of(store, a), pack_of(store, b)
+
+    first = store.gc(grace=0)
+    assert first.condemned == [b_pack] and first.deleted == [] and first.live_packs == 1
+    assert packs_on_disk(root) == {a_pack, b_pack}
+    # condemned data is still readable ...
+    assert file_store(root).read_file(b, "b.py") == B_FILES["b.py"]
+    # ... but no longer counts as held, so a writer would store it again
+    assert file_store(root).missing([b]) == [b]
+    assert clean(root)
+
+    second = store.gc(grace=0)
+    assert second.deleted == [b_pack] and second.freed_bytes > 70_000
+    assert packs_on_disk(root) == {a_pack}
+    assert not file_store(root).has(b)
+    assert blob_keys(store, "gc/") == set()
+    assert clean(root)
+    file_store(root).get_tree(a, tmp_path / "out")
+    assert read_tree(tmp_path / "out") == A_FILES
+    third = store.gc(grace=0)
+    assert (third.condemned, third.deleted, third.index_written) == ([], [], [])
+
+
+def test_a_push_between_the_runs_never_loses_data(root: Path, tmp_path: Path) -> None:
+    store = file_store(root)
+    a = push(store, A_FILES).digest
+    store.set_ref("flows/a", a)
+    b = push(store, B_FILES).digest
+    old_b_pack = pack_of(store, b)
+    assert store.gc(grace=0).condemned == [old_b_pack]
+
+    # another client pushes B again: it must upload it, not rely on the condemned pack
+    other = file_store(root)
+    again = push(other, B_FILES)
+    assert again.digest == b
+    assert again.new_chunks > 0 and again.packs_uploaded == 1
+    new_b_pack = pack_of(other, b)
+    assert new_b_pack != old_b_pack
+    other.set_ref("flows/b", b)
+
+    report = store.gc(grace=0)
+    assert report.deleted == [old_b_pack]
+    assert packs_on_disk(root) == {pack_of(store, a), new_b_pack}
+    assert clean(root)
+    fresh = file_store(root)
+    fresh.get_tree(fresh.resolve("flows/b"), tmp_path / "b")
+    assert read_tree(tmp_path / "b") == B_FILES
+
+
+def test_a_ref_to_condemned_data_revives_it(root: Path) -> None:
+    store = file_store(root)
+    b = push(store, B_FILES).digest
+    old = pack_of(store, b)
+    assert store.gc(grace=0).condemned == [old]
+    file_store(root).set_ref("flows/b", b)  # stores the objects again, outside the pack
+    report = store.gc(grace=0)
+    assert report.deleted == [old]
+    assert file_store(root).read_file(b, "b.bin") == B_FILES["b.bin"]
+    assert clean(root)
+
+
+def test_a_condemned_pack_that_became_live_is_uncondemned(root: Path) -> None:
+    store = file_store(root)
+    b = push(store, B_FILES).digest
+    pack = pack_of(store, b)
+    assert store.gc(grace=0).condemned == [pack]
+    # a ref set by a client that synced before the condemnation (no revive)
+    store.refs.set("flows/b", b)
+    report = store.gc(grace=0)
+    assert report.uncondemned == [pack] and report.deleted == []
+    assert packs_on_disk(root) == {pack}
+    assert blob_keys(store, "gc/") == set()
+    assert file_store(root).has(b) and not file_store(root).missing([b])
+    assert clean(root)
+
+
+def test_nothing_younger_than_grace_is_deleted(root: Path) -> None:
+    store = file_store(root)
+    b = push(store, B_FILES).digest
+    pack = pack_of(store, b)
+    t0 = time.time()
+    hour = 3600.0
+    assert store.gc(grace=hour, now=t0).condemned == [pack]
+    later = store.gc(grace=hour, now=t0 + hour / 2)
+    assert later.pending == [pack] and later.deleted == [] and pack in packs_on_disk(root)
+    dry = store.gc(grace=hour, now=t0 + 2 * hour, dry_run=True)
+    assert dry.deleted == [pack] and dry.dry_run and pack in packs_on_disk(root)
+    assert "would delete 1 packs" in dry.summary()
+    done = store.gc(grace=hour, now=t0 + 2 * hour)
+    assert done.deleted == [pack] and packs_on_disk(root) == set()
+    assert "deleted 1 packs" in done.summary() and done.as_dict()["deleted"] == [pack]
+
+
+def test_dry_run_changes_nothing(root: Path) -> None:
+    store = file_store(root)
+    push(store, B_FILES)
+    before = blob_keys(store)
+    report = store.gc(grace=0, dry_run=True)
+    assert len(report.condemned) == 1
+    assert blob_keys(store) == before
+
+
+def _orphan(root: Path, store: Store, age: float) -> str:
+    """A pack as a crashed push leaves it: uploaded, but listed by no index file."""
+    data = random_bytes(5000, 99)
+    builder = PackBuilder()
+    builder.add(*encode_frame(DATA, [(Digest.of(data), data)]))
+    pack = builder.build()
+    store.blobs.put(f"packs/{pack.digest.hex}", pack.data)
+    when = time.time() - age
+    os.utime(root / "packs" / pack.digest.hex, (when, when))
+    return pack.digest.hex
+
+
+def test_unindexed_packs_are_deleted_only_once_old(root: Path) -> None:
+    store = file_store(root)
+    a = push(store, A_FILES).digest
+    store.set_ref("flows/a", a)
+    young = _orphan(root, store, age=60)
+    report = store.gc(grace=3600)
+    assert report.orphans_deleted == [] and report.orphans_kept == 1
+    assert young in packs_on_disk(root)
+    os.utime(root / "packs" / young, (time.time() - 7200,) * 2)
+    report = store.gc(grace=3600)
+    assert report.orphans_deleted == [young]
+    assert packs_on_disk(root) == {pack_of(store, a)}
+    assert clean(root)
+
+
+def test_superseding_index_keeps_the_other_entries(root: Path, tmp_path: Path) -> None:
+    store = file_store(root)
+    a = push(store, A_FILES).digest
+    b = push(store, B_FILES).digest
+    store.set_ref("flows/a", a)
+    # merge the two index files into one that lists both packs (as one push of both would)
+    store.sync()
+    files = store.index_files
+    assert len(files) == 2
+    merged = IndexFile(tuple(p for f in files.values() for p in f.packs))
+    data = merged.encode()
+    store.blobs.put(f"index/{Digest.of(data).hex}", data)
+    for name in files:
+        store.blobs.delete(f"index/{name}")
+    assert len(blob_keys(store, "index/")) == 1
+
+    store.gc(grace=0)
+    report = store.gc(grace=0)
+    assert len(report.deleted) == 1
+    (written,) = report.index_written
+    assert blob_keys(store, "index/") == {f"index/{written}"}
+    fresh = file_store(root)
+    assert fresh.has(a) and not fresh.has(b)
+    assert clean(root)
+    fresh.get_tree(a, tmp_path / "a")
+    assert read_tree(tmp_path / "a") == A_FILES
+
+
+def test_partly_live_packs_are_kept_whole(root: Path) -> None:
+    store = file_store(root)
+    both = push(store, {**A_FILES, **B_FILES}).digest
+    only_a = push(store, A_FILES).digest  # dedups: only a new manifest is stored
+    store.set_ref("flows/a", only_a)
+    big = pack_of(store, both)
+    store.gc(grace=0)
+    report = store.gc(grace=0)
+    assert big in packs_on_disk(root)
+    assert report.partial_packs >= 1
+    assert pack_of(store, both) not in report.deleted
+    assert clean(root)
+
+
+def test_packs_holding_bases_of_live_frames_are_kept(root: Path, tmp_path: Path) -> None:
+    store = file_store(root)
+    v1 = text_bytes(200_000, 5)
+    d1 = push(store, {"flow.py": v1}).digest
+    # a small change every 3000 bytes: no chunk is shared, but each has a base in v1
+    v2 = bytes(c ^ 1 if i % 3000 == 0 else c for i, c in enumerate(v1))
+    r2 = push(store, {"flow.py": v2}, parent=d1)
+    d2 = r2.digest
+    v1_pack = pack_of(store, d1)
+    v2_pack = next(p for p in store.index.packs() if p.pack.hex == pack_of(store, d2))
+    assert all(f.depth > 0 for f in v2_pack.frames)  # compressed against v1's chunks
+    assert all(pack_of(store, c) != v1_pack for c in store.get_manifest(d2).files[0].chunks)
+    store.set_ref("flows/f", d2)  # v1 itself is unreachable now
+    store.gc(grace=0)
+    store.gc(grace=0)
+    assert v1_pack in packs_on_disk(root)
+    assert clean(root)
+    assert file_store(root).read_file(d2, "flow.py") == v2
+
+
+def test_damaged_ref_stops_gc_before_anything_is_deleted(root: Path) -> None:
+    store = file_store(root)
+    push(store, B_FILES)
+    a = push(store, A_FILES).digest
+    store.set_ref("flows/a", a)
+    store.gc(grace=0)
+    before = blob_keys(store)
+    with flipped(root / "refs" / "flows" / "a", 3), pytest.raises(IntegrityError, match="flows/a"):
+        file_store(root).gc(grace=0)
+    assert blob_keys(store) == before
+
+
+def test_damaged_notice_is_ignored_by_writers_and_replaced(root: Path) -> None:
+    store = file_store(root)
+    b = push(store, B_FILES).digest
+    store.blobs.put("gc/condemned-" + "0" * 64, b"\xc1 not msgpack")
+    assert file_store(root).has(b) and file_store(root).missing([b]) == []
+    assert not file_store(root).verify().ok
+    report = store.gc(grace=0)
+    assert report.condemned == [pack_of(store, b)]
+    assert "gc/condemned-" + "0" * 64 not in blob_keys(store)
+    store.gc(grace=0)
+    assert not file_store(root).has(b)
+    assert clean(root)
+
+
+def test_memory_store(tmp_path: Path) -> None:
+    from flowpack.cas.opening import open_store
+
+    store = open_store("memory://", cache_dir=None)
+    a = push(store, A_FILES).digest
+    store.set_ref("flows/a", a)
+    push(store, B_FILES)
+    store.gc(grace=0)
+    report = store.gc(grace=0)
+    assert len(report.deleted) == 1
+    assert store.verify(read_data=True).ok
+    assert len(store.index.packs()) == 1
