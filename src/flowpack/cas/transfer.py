@@ -192,7 +192,11 @@ def read_export(data: bytes) -> tuple[Digest, Reach, dict[Digest, tuple[int, byt
         kind, body = objects[d]
         return _decode(body, d) if kind == MANIFEST else None
 
-    return root, walk([root], load), objects
+    reach = walk([root], load)
+    for d in reach.objects:
+        if d.size and d not in objects:
+            raise MalformedData(f"it lacks object {d}, which the bundle needs")
+    return root, reach, objects
 
 
 def _decode(body: bytes, d: Digest) -> Manifest:
