@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowpack.cas.errors import CorruptObject
+from flowpack.cas.errors import CorruptObject, MalformedData
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
@@ -79,7 +79,10 @@ def _stage(
         made.append(p)
     tmp = target.with_name(f".{target.name}.flowpack-{os.getpid()}")
     if f.is_symlink:
-        link = data.decode("utf-8", errors="strict")
+        try:
+            link = data.decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise MalformedData(f"{f.path}: symlink target is not UTF-8") from None
         check_link(dest, f.path, link)
         os.symlink(link, tmp)
     else:

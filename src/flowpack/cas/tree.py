@@ -73,11 +73,10 @@ def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:
     dest_abs = Path(os.path.abspath(dest))
     for f in manifest.files:
         target = safe_join(dest_abs, f.path)
-        if target.exists() and not force:
+        if (target.exists() or target.is_symlink()) and not force:
             raise AlreadyExists(f"{target} exists (use --force to overwrite)")
-        if f.is_symlink:
-            # the link text is checked once its bytes are known, in check_link
-            continue
+        # A symlink's text is checked once its bytes are known, in check_link; where the
+        # link itself is created is checked here, like any file.
         parent = target.parent
         while parent != dest_abs:
             if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
@@ -86,15 +85,26 @@ def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:
 
 
 def check_link(dest: Path, path: str, link_target: str) -> None:
-    """Refuse a symlink whose target is absolute or resolves outside ``dest``."""
-    if os.path.isabs(link_target) or "\0" in link_target:
-        raise UnsafePath(f"{path}: symlink to an absolute path {link_target!r}")
-    base = PurePosixPath(path).parent
-    depth = len(base.parts)
-    for part in PurePosixPath(link_target).parts:
-        depth = depth - 1 if part == ".." else depth + (part != ".")
-        if depth < 0:
-            raise UnsafePath(f"{path}: symlink points outside the destination: {link_target!r}")
+    """Refuse a symlink whose target is absolute or may resolve outside ``dest``.
+
+    Every ``..`` must come first: the leading ``..`` climb through the real directories that
+    hold the link (never past ``dest``), and the rest only descends.  A ``..`` after a name is
+    refused, since that name may itself be a symlink of the bundle (``b -> .`` makes ``b/..``
+    the parent of ``dest``, which no lexical count can see).
+    """
+    if not link_target or os.path.isabs(link_target) or "\0" in link_target:
+        raise UnsafePath(f"{path}: symlink to an empty or absolute path {link_target!r}")
+    depth = len(PurePosixPath(path).parent.parts)
+    descended = False
+    for part in link_target.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                raise UnsafePath(f"{path}: symlink points outside the destination: {link_target!r}")
+            if descended:
+                raise UnsafePath(f"{path}: symlink has '..' after a name: {link_target!r}")
+        elif part not in ("", "."):
+            descended = True
 
 
 def safe_join(dest: Path, rel: str) -> Path:
