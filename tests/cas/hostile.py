@@ -7,8 +7,10 @@ through the validating builders, so the tests see what an attacker could put in 
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import blake3
@@ -152,3 +154,48 @@ def plant_frame(store: Store, header: FrameHeader, payload: bytes) -> Digest:
     store.blobs.put(f"index/{Digest.of(index).hex}", index, create_only=True)
     store.sync()
     return pack.digest
+
+
+def craft_export(
+    root: bytes,
+    manifests: Sequence[bytes] = (),
+    chunks: Sequence[bytes] = (),
+    *,
+    extra_frames: Sequence[tuple[FrameHeader, bytes]] = (),
+) -> bytes:
+    """An export file (see :mod:`flowpack.cas.transfer`) holding ``root`` unchecked.
+
+    The header links to ``root``; ``manifests`` (besides the root) and ``chunks`` follow,
+    then ``extra_frames`` exactly as given (to smuggle in a bomb).
+    """
+    from flowpack.cas.pack import encode_frame
+    from flowpack.cas.transfer import EXPORT_KIND
+
+    root_d = Digest.of(root)
+    header = raw_manifest([], kind=EXPORT_KIND, links=[[root_d.raw, root_d.size]])
+    builder = PackBuilder()
+    builder.add(*encode_frame(MANIFEST, [(Digest.of(header), header)]))
+    builder.add(*encode_frame(MANIFEST, [(Digest.of(m), m) for m in [root, *manifests]]))
+    if chunks:
+        builder.add(*encode_frame(DATA, [(Digest.of(c), c) for c in chunks]))
+    for frame in extra_frames:
+        builder.add(*frame)
+    return builder.build().data
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, str]]:
+    """Everything under ``root`` (not following links): kind and content hash or link text."""
+    out: dict[str, tuple[str, str]] = {}
+    if not root.exists() and not root.is_symlink():
+        return out
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            rel = p.relative_to(root).as_posix()
+            if p.is_symlink():
+                out[rel] = ("link", os.readlink(p))
+            elif p.is_dir():
+                out[rel] = ("dir", oct(p.stat().st_mode))
+            else:
+                out[rel] = ("file", blake3.blake3(p.read_bytes()).hexdigest())
+    return out
