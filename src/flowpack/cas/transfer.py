@@ -192,6 +192,9 @@ def read_export(data: bytes) -> tuple[Digest, Reach, dict[Digest, tuple[int, byt
         kind, body = objects[d]
         return _decode(body, d) if kind == MANIFEST else None
 
+    for d, (kind, body) in objects.items():
+        if kind == MANIFEST:
+            _decode(body, d)  # even one the root does not reach must be well formed
     reach = walk([root], load)
     for d in reach.objects:
         if d.size and d not in objects:
