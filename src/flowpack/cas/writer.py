@@ -17,14 +17,28 @@ from dataclasses import dataclass, field
 from flowpack.cas import codec
 from flowpack.cas.bases import MAX_DEPTH
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import AlreadyExists
+from flowpack.cas.errors import AlreadyExists, UsageError
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.pack import DATA, OBJECT, FrameHeader, PackBuilder, encode_frame
 from flowpack.cas.protocols import BlobStore
 from flowpack.cas.reader import ChunkReader, pack_key
 
-PACK_TARGET = 16 << 20
+#: Environment variable overriding :data:`PACK_TARGET` (bytes, at least 64 KiB), so that tests
+#: can make small trees span several packs.
+ENV_PACK_TARGET = "FLOWPACK_PACK_TARGET"
 FRAME_TARGET = 256 << 10
+
+
+def _pack_target(default: int = 16 << 20) -> int:
+    text = os.environ.get(ENV_PACK_TARGET, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 64 << 10:
+        raise UsageError(f"{ENV_PACK_TARGET} must be a number of bytes >= 65536, not {text!r}")
+    return int(text)
+
+
+PACK_TARGET = _pack_target()
 MAX_DICT = 4 << 20
 
 
