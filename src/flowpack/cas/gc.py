@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 #: How much of a frame to read first to find its header (re-read if the header is longer).
 HEAD_READ = 4096
+#: A live pack with more delta frames than this is read whole to find their bases.
+WHOLE_PACK_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -186,25 +188,34 @@ def _live_packs(store: Store, live: set[Digest], entries: dict[str, PackEntry]) 
 
 
 def _frame_bases(store: Store, entry: PackEntry) -> set[Digest]:
-    """The bases of every delta frame of a pack, read from the frame headers."""
-    out: set[Digest] = set()
+    """The bases of every delta frame of a pack, read from the frame headers.
+
+    A pack with many delta frames is read whole (one request); otherwise each delta frame's
+    header is read with a small ranged read.
+    """
+    deltas = [fr for fr in entry.frames if fr.depth > 0]
+    if not deltas:
+        return set()
     key = pack_key(entry.pack)
-    for fr in entry.frames:
-        if fr.depth == 0:
-            continue
-        try:
-            head = store.blobs.get(key, fr.offset, min(fr.length, HEAD_READ))
+    out: set[Digest] = set()
+    try:
+        whole = store.blobs.get(key) if len(deltas) > WHOLE_PACK_FRAMES else None
+        for fr in deltas:
+            if whole is not None:
+                head = whole[fr.offset : fr.offset + fr.length]
+            else:
+                head = store.blobs.get(key, fr.offset, min(fr.length, HEAD_READ))
             (hlen,) = U32.unpack_from(head) if len(head) >= U32.size else (-1,)
-            if hlen >= 0 and U32.size + hlen > len(head):
+            if whole is None and hlen >= 0 and U32.size + hlen > len(head):
                 head = store.blobs.get(key, fr.offset, min(fr.length, U32.size + hlen))
             if hlen < 0 or U32.size + hlen > len(head):
                 raise CorruptObject(f"frame at {fr.offset} of pack {entry.pack} is cut short")
             out.update(FrameHeader.decode(head[U32.size : U32.size + hlen]).bases)
-        except (IntegrityError, NotFound) as exc:
-            raise IntegrityError(
-                f"gc stopped: cannot read the frames of live pack {entry.pack}: {exc};"
-                " run flowpack verify"
-            ) from exc
+    except (IntegrityError, NotFound) as exc:
+        raise IntegrityError(
+            f"gc stopped: cannot read the frames of live pack {entry.pack}: {exc};"
+            " run flowpack verify"
+        ) from exc
     return out
 
 
