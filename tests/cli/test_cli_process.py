@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,34 @@ def test_help_imports_no_codec(env: dict[str, str]) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Usage: flowpack" in proc.stdout
     assert proc.stderr.strip() == "[]"
+
+
+def test_interrupt_exits_130(env: dict[str, str], tree: Path, tmp_path: Path) -> None:
+    """A command blocked reading a ref (a FIFO here) and interrupted exits 130, quietly."""
+    assert run("push", tree, "--ref", "flows/slow", env=env).returncode == 0
+    found = [p for p in (tmp_path / "store").rglob("slow") if p.is_file()]
+    assert len(found) == 1, found
+    found[0].unlink()
+    os.mkfifo(found[0])
+    assert FLOWPACK
+    proc = subprocess.Popen(
+        [FLOWPACK, "ref", "get", "flows/slow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    writer = -1
+    while writer < 0:  # opening the write end succeeds once flowpack is reading the FIFO
+        try:
+            writer = os.open(found[0], os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(writer)
+    assert proc.returncode == 130
+    assert out == b"" and err == b"flowpack: interrupted\n"
