@@ -285,3 +285,58 @@ def test_memory_store(tmp_path: Path) -> None:
     assert len(report.deleted) == 1
     assert store.verify(read_data=True).ok
     assert len(store.index.packs()) == 1
+
+
+def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
+    """Writers push, re-push, point and drop refs while gc loops (grace > the slowest push)."""
+    import random
+    import threading
+
+    contents = [{f"f{i}.bin": random_bytes(30_000, 100 + i), "x.py": b"%d" % i} for i in range(10)]
+    file_store(root).config  # noqa: B018 - create the store before the threads race
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    deleted: list[int] = []
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        store = file_store(root)
+        try:
+            while not stop.is_set():
+                i = rng.randrange(len(contents))
+                digest = push(store, contents[i]).digest
+                name = f"flows/w{seed}/c{i}"
+                if rng.random() < 0.6:
+                    time.sleep(0.15)  # a slow push: its ref moves well after its index sync
+                    store.set_ref(name, digest)
+                elif store.refs.get(name) is not None:
+                    store.refs.delete(name)
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    def collector() -> None:
+        store = file_store(root)
+        try:
+            while not stop.is_set():
+                report = store.gc(grace=0.4)
+                deleted.append(len(report.deleted))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    threads.append(threading.Thread(target=collector))
+    for t in threads:
+        t.start()
+    time.sleep(2.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(deleted) > 0  # gc did delete while the writers ran
+    fresh = file_store(root)
+    refs = dict(fresh.refs.iter())
+    assert refs
+    for name, digest in refs.items():
+        i = int(name.rsplit("c", 1)[1])
+        assert {p: fresh.read_file(digest, p) for p in contents[i]} == contents[i]
+    assert clean(root)
