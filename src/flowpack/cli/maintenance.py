@@ -57,7 +57,7 @@ def verify(
             click.echo(f"damaged {problem.object}: {problem.message}")
             if problem.referenced_by:
                 click.echo(f"  referenced by: {', '.join(problem.referenced_by)}")
-        checked = ", ".join(f"{n} {what}" for what, n in report.checked.items())
+        checked = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in report.checked.items())
         status = "ok" if report.ok else f"{len(report.problems)} problem(s) found"
         click.echo(f"{status}; checked {checked}" if checked else status)
     if not report.ok:
@@ -172,12 +172,13 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...]) ->
             dst.set_ref(name, digest, expected=current, create=current is None)
             moved[name] = str(digest)
     if cli.json:
-        doc: dict[str, Any] = (
-            result.as_dict() if result else {"bytes_uploaded": 0, "packs_uploaded": 0}
-        )
-        doc.pop("digest", None)
-        doc["refs"] = {n: str(d) for n, d in wanted}
-        doc["refs_updated"] = sorted(moved)
+        doc: dict[str, Any] = {
+            "refs": {n: str(d) for n, d in wanted},
+            "refs_updated": sorted(moved),
+            "new_chunks": result.new_chunks if result else 0,
+            "bytes_uploaded": result.bytes_uploaded if result else 0,
+            "packs_uploaded": result.packs_uploaded if result else 0,
+        }
         print_json(doc)
         return
     sent = result.bytes_uploaded if result else 0
