@@ -144,3 +144,11 @@ def test_store_from_environment_and_default(
     result = runner.invoke(cli, ["push", str(tree)])
     assert result.exit_code == 0 and result.stdout.strip() == digest
     assert (tmp_path / "data" / "flowpack" / "store" / "config").exists()
+
+
+def test_json_may_follow_the_command(invoke: Invoke, tree: Path) -> None:
+    doc = json.loads(invoke("push", tree, "--json").stdout)
+    assert doc["files"] == 5
+    assert json.loads(invoke("ref", "ls", "--json").stdout) == []
+    err = json.loads(invoke("ref", "get", "flows/none", "--json", code=1).stderr)
+    assert err["type"] == "NotFound"

@@ -84,8 +84,32 @@ def cli(ctx: click.Context, store_url: str | None, json_output: bool, debug: boo
     ctx.call_on_close(state.close)
 
 
+def _json_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(CliContext).json = True
+
+
+def _accept_json_everywhere(command: click.Command) -> None:
+    """Let ``--json`` follow any command too (``flowpack push dir --json``)."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_json_everywhere(sub)
+        return
+    if not any("--json" in p.opts for p in command.params if isinstance(p, click.Option)):
+        command.params.append(
+            click.Option(
+                ["--json"],
+                is_flag=True,
+                expose_value=False,
+                callback=_json_flag,
+                help="Print results (and errors) as JSON.",
+            )
+        )
+
+
 for _family in FAMILIES:
     for _command in _family.COMMANDS:
+        _accept_json_everywhere(_command)
         cli.add_command(_command)
 
 
