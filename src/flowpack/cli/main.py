@@ -20,7 +20,8 @@ from flowpack.cli import failure, maintenance, objects, refs
 from flowpack.cli.context import CliContext
 
 #: Command families registered on the top-level group, in help order.  A family is a module
-#: with a ``COMMANDS`` tuple; add new families (e.g. ``flows``) here.
+#: with a ``COMMANDS`` tuple of click commands, importing only click and the stdlib at its top.
+#: To add one (e.g. ``cli/flows.py``), import it above and list it here.
 FAMILIES = (objects, refs, maintenance)
 
 
