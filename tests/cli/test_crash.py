@@ -1,11 +1,12 @@
 """Crash consistency: ``flowpack push --ref`` killed with SIGKILL at random moments.
 
 Each trial pushes a ~2 MB tree into a fresh ``file://`` store, with a small pack target so
-that the push writes several packs, and kills the process after a random delay up to the
-duration of an undisturbed push (but not before the interpreter has started: a kill during
-start-up tests nothing).  After every kill the store must verify clean (reading
-all data), the ref must be absent or name a complete bundle, and pushing the same tree again
-must succeed and pull back identical.
+that the push writes several packs (``FLOWPACK_PACK_TARGET``), and kills it with SIGKILL after
+a random delay within the window in which an undisturbed push writes to the store (widened
+before its first write; a kill while the interpreter is still starting tests nothing).  After
+every kill the store must verify clean (reading all data), the ref must be absent or name a
+complete bundle, and pushing the same tree again (the CLI, in this process) must succeed and
+pull back identical.
 """
 
 from __future__ import annotations
