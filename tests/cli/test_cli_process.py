@@ -135,6 +135,11 @@ def test_interrupt_exits_130(env: dict[str, str], tree: Path, tmp_path: Path) ->
         except OSError:
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.02)
+    # Signal once flowpack is blocked reading (a signal landing just as open() returns is
+    # only acted on after the next read, on some Python versions).
+    wchan = Path(f"/proc/{proc.pid}/wchan")
+    while time.monotonic() < deadline and "pipe_read" not in wchan.read_text():
+        time.sleep(0.02)
     try:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
