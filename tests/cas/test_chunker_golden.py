@@ -14,7 +14,9 @@ import blake3
 
 from flowpack.cas.chunker import Chunker, ChunkerParams
 
-DEFAULT_IDENTITY = "fastcdc2020:min=4096,avg=16384,max=65536,norm=2"
+DEFAULT_IDENTITY = "fastcdc2020:min=16384,avg=65536,max=262144,norm=2"
+#: The parameters the 16 KiB vectors below were taken with (the default before 64 KiB).
+P16 = ChunkerParams(avg_size=16384, min_size=4096, max_size=65536)
 
 RANDOM_1MIB_HASH = "7de55f911468aaa9d41ac62ab094b916893c111781686e5748a8c0d52825121c"
 RANDOM_1MIB_CUTS = [
@@ -31,6 +33,25 @@ TEXT_CUTS = [
     22857, 31155, 23773, 21328, 30829, 14016, 19959, 16842, 20088, 17128, 18960, 6066, 16589,
     21937, 19707, 15441, 23284, 16705, 17865, 17256, 16914, 26314, 9592,
 ]  # fmt: skip
+
+DEFAULT_RANDOM_CUTS = [
+    67266,
+    82017,
+    66565,
+    71171,
+    65785,
+    68551,
+    45744,
+    73930,
+    74469,
+    74898,
+    72059,
+    86983,
+    73087,
+    65761,
+    60290,
+]
+DEFAULT_TEXT_CUTS = [85384, 68222, 66200, 20405, 104988, 75771, 100768, 35148, 75726, 52204]
 
 SMALL = ChunkerParams(avg_size=1024, min_size=256, max_size=4096, normalization=1)
 SMALL_CUTS = [
@@ -62,13 +83,15 @@ def test_default_identity_is_pinned() -> None:
 def test_random_mebibyte_cut_points() -> None:
     data = random_input()
     assert blake3.blake3(data).hexdigest() == RANDOM_1MIB_HASH, "the input itself changed"
-    assert lengths(Chunker(), data) == RANDOM_1MIB_CUTS
+    assert lengths(Chunker(P16), data) == RANDOM_1MIB_CUTS
+    assert lengths(Chunker(), data) == DEFAULT_RANDOM_CUTS
 
 
 def test_text_cut_points() -> None:
     data = text_input()
     assert blake3.blake3(data).hexdigest() == TEXT_HASH, "the input itself changed"
-    assert lengths(Chunker(), data) == TEXT_CUTS
+    assert lengths(Chunker(P16), data) == TEXT_CUTS
+    assert lengths(Chunker(), data) == DEFAULT_TEXT_CUTS
 
 
 def test_small_parameter_cut_points() -> None:

@@ -36,7 +36,7 @@ def small(tmp_path: Path) -> tuple[Path, dict[str, bytes], Digest]:
     """A store with one bundle (one pack of three frames) under ``REF``."""
     files = {
         "flow.py": text_bytes(3000, 1),
-        "data/blob.bin": random_bytes(300_000, 2),  # more than one frame of data
+        "data/blob.bin": random_bytes(700_000, 2),  # more than one frame of data
         "empty.txt": b"",
     }
     root = tmp_path / "store"

@@ -21,9 +21,9 @@ ALGORITHM = "fastcdc2020"
 class ChunkerParams:
     """FastCDC 2020 parameters.  ``identity`` is what the store's config records."""
 
-    avg_size: int = 16384
-    min_size: int = 4096
-    max_size: int = 65536
+    avg_size: int = 65536
+    min_size: int = 16384
+    max_size: int = 262144
     normalization: int = 2
 
     def __post_init__(self) -> None:
