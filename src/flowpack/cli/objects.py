@@ -117,9 +117,7 @@ def cat(cli: CliContext, target: str) -> None:
             doc.update(encoding="base64", content=base64.b64encode(data).decode("ascii"))
         print_json(doc)
         return
-    out = click.get_binary_stream("stdout")
-    out.write(data)
-    out.flush()
+    click.echo(data, nl=False)  # bytes go to the binary stdout untouched
 
 
 @click.command(name="ls")
