@@ -82,7 +82,7 @@ def test_inserting_at_the_front_shifts_later_cuts(seed: int, size: int, prefix: 
 
 
 def test_default_chunker_resynchronises_after_an_insertion() -> None:
-    data = seeded(7, 1 << 20)
+    data = seeded(7, 4 << 20)
     old = [off + n for off, n in DEFAULT_CHUNKER.cut(data)]
     for prefix in (b"x", b"#!/usr/bin/env python\n", seeded(8, 10_000)):
         new = {off + n - len(prefix) for off, n in DEFAULT_CHUNKER.cut(prefix + data)}
