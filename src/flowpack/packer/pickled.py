@@ -1,0 +1,161 @@
+"""Pickled flows: cloudpickle (protocol 5) in an envelope of versions, as deterministic as can be.
+
+The bundle holds one file, ``flow.pkl``; its metadata (the *envelope*) records the Python
+``major.minor``, cloudpickle and flowpack versions it was made with.  Loading compares them
+with the running ones *before* unpickling and raises one
+:class:`~flowpack.cas.errors.EnvironmentMismatch` naming every difference, never an
+unpickling traceback.
+
+Determinism (measured in ``tests/packer/test_pickled.py``, written up in ``docs/flows.md``):
+
+- sets and frozensets (including the frozenset constants of code objects, ``x in {"a", "b"}``)
+  are written in sorted order, so string hash randomisation (``PYTHONHASHSEED``) does not
+  change the bytes;
+- dicts keep their insertion order, which is deterministic whenever the program is (sorting
+  them would change what the unpickled program observes); cloudpickle >= 3 orders function
+  globals by first use itself;
+- a flow's ``storage`` is left out (it names places on this host), as is where the flow's file
+  lives; scripts are compiled under project-relative names by :mod:`flowpack.packer.script`;
+- the project's own modules a script imports are pickled by value, so the pickle does not need
+  them installed where it is loaded.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import cloudpickle
+
+import flowpack
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import EnvironmentMismatch, FlowError
+from flowpack.cas.store import PushResult, Store
+from flowpack.cas.tree import SourceFile
+from flowpack.packer.bundle import FlowBundle, LoadedFlow, flow_metadata
+
+PICKLE_FILE = "flow.pkl"
+PROTOCOL = 5
+ENVELOPE_KEYS = ("python", "cloudpickle", "flowpack")
+
+
+def current_versions() -> dict[str, str]:
+    """The versions an envelope records, for this process."""
+    return {
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "cloudpickle": str(cloudpickle.__version__),
+        "flowpack": flowpack.__version__,
+    }
+
+
+class DeterministicPickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """A cloudpickle pickler that writes sets and frozensets in sorted order."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is set or kind is frozenset:
+            return kind, (ordered(obj),)
+        return super().reducer_override(obj)
+
+
+def ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
+    """``items`` sorted: by value when comparable, else by (type name, repr)."""
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=lambda x: (type(x).__qualname__, repr(x)))
+
+
+def dumps(flow: Any, by_value: Sequence[str] = ()) -> bytes:
+    """The deterministic pickle of ``flow`` (modules ``by_value`` pickled by value)."""
+    buf = io.BytesIO()
+    with _without_storage(flow), _by_value(by_value):
+        DeterministicPickler(buf, protocol=PROTOCOL).dump(flow)
+    return buf.getvalue()
+
+
+@contextmanager
+def _without_storage(flow: Any) -> Iterator[None]:
+    storage = getattr(flow, "storage", None)
+    if storage is None:
+        yield
+        return
+    try:
+        flow.storage = None
+    except Exception:
+        yield
+        return
+    try:
+        yield
+    finally:
+        flow.storage = storage
+
+
+@contextmanager
+def _by_value(names: Sequence[str]) -> Iterator[None]:
+    registered = []
+    for name in names:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        try:
+            cloudpickle.register_pickle_by_value(module)
+        except ValueError:
+            continue
+        registered.append(module)
+    try:
+        yield
+    finally:
+        for module in registered:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def pack_pickle(
+    store: Store, flow: Any, *, by_value: Sequence[str] = (), parent: Digest | None = None
+) -> PushResult:
+    """Store ``flow`` as a pickle bundle (``parent``: the previous version, for deltas)."""
+    try:
+        data = dumps(flow, by_value)
+    except Exception as exc:
+        raise FlowError(f"cannot pickle flow {flow.name!r}: {type(exc).__name__}: {exc}") from exc
+    meta = flow_metadata(
+        kind="pickle", name=flow.name, file=PICKLE_FILE, protocol=PROTOCOL, **current_versions()
+    )
+    return store.put_files([SourceFile.from_bytes(PICKLE_FILE, data)], metadata=meta, parent=parent)
+
+
+def check_envelope(info: dict[str, Any], name: str) -> None:
+    """Raise :class:`EnvironmentMismatch` naming every version that differs from this process."""
+    here = current_versions()
+    diffs = [
+        (key, str(info.get(key)), here[key]) for key in ENVELOPE_KEYS if info.get(key) != here[key]
+    ]
+    if not diffs:
+        return
+    then = ", ".join(f"{k} {v}" for k, v, _ in diffs)
+    now = ", ".join(f"{k} {h}" for k, _, h in diffs)
+    raise EnvironmentMismatch(
+        f"cannot load pickled flow {name!r}: it was pickled under {then}, but this environment"
+        f" has {now}; register it again here, or store it as a script (stored_as_script=True)"
+    )
+
+
+def load_pickle(store: Store, bundle: FlowBundle) -> LoadedFlow:
+    """Check the envelope, read ``flow.pkl`` verified, and unpickle it."""
+    check_envelope(bundle.info, bundle.name)
+    data = store.read_file(bundle.digest, str(bundle.info.get("file", PICKLE_FILE)))
+    try:
+        flow = cloudpickle.loads(data)
+    except ImportError as exc:
+        raise FlowError(
+            f"cannot load pickled flow {bundle.name!r}: {exc}; a module it uses by reference is"
+            " not installed here (or store the flow as a script)"
+        ) from exc
+    except Exception as exc:
+        raise FlowError(
+            f"cannot load pickled flow {bundle.name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return LoadedFlow(flow, bundle)

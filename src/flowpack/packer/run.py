@@ -1,0 +1,161 @@
+"""Running a registered flow and recording the run, whether it succeeds or fails.
+
+``run_registration`` checks the recorded secrets are set, loads the bundle the registration
+pins (verified: see :func:`flowpack.packer.bundle.load_flow`), runs the flow with the given
+parameters, then appends a ``flowpack.run.v1`` record to ``runs/<project>/<flow>``.  Anything
+that goes wrong after the registration is found (damaged bundle, version mismatch, missing
+secret, an exception in a task) makes a *failed* run record with a one-line error; the
+exception is returned to the caller, never swallowed silently.
+
+How a flow is run: a :class:`flowpack.Flow` with ``flow.run(parameters=...)``; another
+object with a ``run`` method (Prefect 1) the same way, a returned state whose ``is_failed()``
+is true counting as a failure; a callable (Prefect 2/3) as ``flow(**parameters)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from flowpack import __version__
+from flowpack.cas.errors import FlowError, RefConflict, UsageError
+from flowpack.cas.store import Store
+from flowpack.packer import environment
+from flowpack.packer.bundle import load_flow
+from flowpack.packer.flow import Flow
+from flowpack.packer.lookup import find_registration
+from flowpack.packer.records import (
+    FAILED,
+    SUCCESS,
+    Registration,
+    RunRecord,
+    read_run,
+    run_ref,
+    write_run,
+)
+
+MAX_TRIES = 16
+
+
+@dataclass
+class RunOutcome:
+    """A finished run: its record, the registration it ran, and its result or exception."""
+
+    record: RunRecord
+    registration: Registration
+    result: Any = None
+    exception: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.record.status == SUCCESS
+
+
+def parse_parameters(pairs: Iterable[str]) -> dict[str, Any]:
+    """``k=v`` pairs as a dict; ``v`` is read as JSON when it is JSON, else kept as text."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"bad parameter {pair!r}: use NAME=VALUE")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+def run_flow(store: Store, spec: str, parameters: Mapping[str, Any] | None = None) -> RunOutcome:
+    """Find the registration ``spec`` names (:mod:`flowpack.packer.lookup`) and run it."""
+    return run_registration(store, find_registration(store, spec), parameters)
+
+
+def run_registration(
+    store: Store, registration: Registration, parameters: Mapping[str, Any] | None = None
+) -> RunOutcome:
+    """Run ``registration``'s bundle and record the run (see the module docstring)."""
+    params = dict(parameters or {})
+    start = environment.utc_now()
+    result: Any = None
+    error: BaseException | None = None
+    try:
+        _check_secrets(registration.secrets)
+        loaded = load_flow(store, registration.bundle, registration.flow)
+        with loaded.scope.active() if loaded.scope else nullcontext():
+            result = execute(loaded.flow, params)
+    except BaseException as exc:
+        error = exc
+    end = environment.utc_now()
+    meta = {
+        "flow": registration.flow,
+        "project": registration.project,
+        "version": registration.version,
+        "status": FAILED if error else SUCCESS,
+        "error": _one_line(error) if error else None,
+        "parameters": _canonical(params),
+        "start": start,
+        "end": end,
+        "host": environment.hostname(),
+        "interpreter": environment.interpreter(),
+        "flowpack": __version__,
+    }
+    record = _append(store, registration, meta)
+    if isinstance(error, KeyboardInterrupt):
+        raise error
+    return RunOutcome(record, registration, result, error)
+
+
+def execute(flow: Any, parameters: Mapping[str, Any]) -> Any:
+    """Run ``flow`` with ``parameters`` (see the module docstring for how)."""
+    if isinstance(flow, Flow):
+        return flow.run(parameters=parameters)
+    run = getattr(flow, "run", None)
+    if callable(run):
+        state = run(parameters=dict(parameters)) if parameters else run()
+        failed = getattr(state, "is_failed", None)
+        if callable(failed) and failed():
+            raise FlowError(f"flow {flow.name!r} finished in a failed state: {state}")
+        return state
+    if callable(flow):
+        return flow(**parameters)
+    raise FlowError(f"flow {flow.name!r} has no run() method and is not callable")
+
+
+def _append(store: Store, registration: Registration, meta: Mapping[str, Any]) -> RunRecord:
+    ref = run_ref(registration.project, registration.flow)
+    for _ in range(MAX_TRIES):
+        head = store.refs.get(ref)
+        digest = write_run(store, meta, registration.bundle, registration.digest, head)
+        try:
+            store.set_ref(ref, digest, expected=head, create=head is None)
+        except RefConflict:
+            continue
+        return read_run(store, digest)
+    raise RefConflict(f"ref {ref!r} kept changing; gave up after {MAX_TRIES} tries")
+
+
+def _check_secrets(names: Iterable[str]) -> None:
+    missing = [n for n in names if n not in os.environ]
+    if missing:
+        raise FlowError(f"secret {', '.join(map(repr, missing))} is not set in the environment")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` reduced to what a record's metadata can hold (JSON types; others as text)."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return repr(value)

@@ -1,0 +1,16 @@
+"""The seed-compatible storage API: :class:`Storage` and one class per place flows are kept.
+
+Every class keeps the seed's constructor arguments and meanings and stores flows as
+content-addressed bundles: a flow's *location* is its bundle digest (``blake3:<hex>``).
+This package holds ``Storage``, ``Local`` and ``Module``; each other backend class lives in
+its own module here and derives from :class:`Storage` (see :mod:`flowpack.storage.base` for
+what a subclass declares).
+"""
+
+from __future__ import annotations
+
+from flowpack.storage.base import Storage
+from flowpack.storage.local import Local
+from flowpack.storage.module import Module
+
+__all__ = ["Local", "Module", "Storage"]

@@ -1,0 +1,239 @@
+"""`Storage`: the seed API's base class, over a content-addressed store.
+
+``Storage(result=None, secrets=None, labels=None, add_default_labels=None,
+stored_as_script=False)`` keeps the seed's arguments and meanings:
+
+- ``result`` is kept on the object for code that reads it; flowpack stores no task results.
+- ``secrets`` are *names*, resolved from the environment when a flow runs
+  (:meth:`Storage.resolve_secrets`); values are never stored anywhere.
+- ``labels`` plus, when ``add_default_labels`` is true, the class's :attr:`default_labels`
+  (``add_default_labels=None`` reads ``$FLOWPACK_ADD_DEFAULT_LABELS``, default true).
+- ``stored_as_script``: pack the flow's source (the file plus its local import closure)
+  instead of a pickle.
+- ``include`` (flowpack's addition): glob patterns, relative to the project root, of extra
+  files a script bundle carries (data files, templates).
+
+``add_flow(flow)`` packs the flow into the store and returns its *location*: the bundle's
+digest ``blake3:<hex>``, the same for the same content on any machine.  Packing uploads only
+chunks the store lacks, so it happens in ``add_flow`` (as the seed's ``Local`` wrote its file
+there); ``build()`` checks every added flow is stored and returns the storage.  A second flow
+with a name already present raises ``ValueError('Name conflict: Flow with the name "<name>" is
+already present in this storage.')``; ``get_flow(name_or_location)`` loads a flow verified,
+and an unknown name raises an error (a ``ValueError``) listing the flows present.
+
+Extending (S3, GCS, Git ... live in sibling modules): a subclass says where its store is by
+overriding :meth:`Storage.store_url` (or :meth:`Storage.open_store` for custom credentials),
+its :attr:`default_labels`, and, when a flow is not packed from local files,
+:meth:`Storage.pack`.  ``store_url() -> None`` means "the store in use": the registry store
+``flowpack register`` binds with :meth:`Storage.bind`, else ``$FLOWPACK_STORE``, else the
+per-user default store.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flowpack.cas.digest import Digest, looks_like_digest
+from flowpack.cas.errors import FlowError, NotFound, UsageError
+from flowpack.cas.store import PushResult, Store
+from flowpack.packer.discover import FlowNotFound, names_text
+
+ENV_DEFAULT_LABELS = "FLOWPACK_ADD_DEFAULT_LABELS"
+
+
+def default_add_labels() -> bool:
+    """The configured ``add_default_labels`` (``$FLOWPACK_ADD_DEFAULT_LABELS``, default true)."""
+    value = os.environ.get(ENV_DEFAULT_LABELS, "true").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+class Storage:
+    """Where flows are kept; every seed storage class derives from it (see module docstring)."""
+
+    def __init__(
+        self,
+        result: Any = None,
+        secrets: list[str] | None = None,
+        labels: list[str] | None = None,
+        add_default_labels: bool | None = None,
+        stored_as_script: bool = False,
+        *,
+        include: list[str] | None = None,
+    ) -> None:
+        self.result = result
+        self.secrets: list[str] = list(secrets or [])
+        self._labels: list[str] = list(labels or [])
+        self.add_default_labels = (
+            default_add_labels() if add_default_labels is None else bool(add_default_labels)
+        )
+        self.stored_as_script = bool(stored_as_script)
+        self.include: list[str] = list(include or [])
+        self.flows: dict[str, str] = {}
+        self._flows: dict[str, Any] = {}
+        self._store: Store | None = None
+
+    # -- what subclasses declare ---------------------------------------------------------
+
+    def store_url(self) -> str | None:
+        """The URL of this storage's own store, or None for the store in use."""
+        return None
+
+    def open_store(self) -> Store:
+        """Open this storage's store (called once, on first use)."""
+        from flowpack.cas.opening import open_store
+
+        return open_store(self.store_url())
+
+    @property
+    def default_labels(self) -> list[str]:
+        """Labels this class adds when ``add_default_labels`` is true."""
+        return []
+
+    def pack(self, flow: Any, *, source: Any = None, parent: Digest | None = None) -> PushResult:
+        """Store ``flow`` as a bundle and return what was stored (no name bookkeeping).
+
+        ``source`` is the :class:`~flowpack.packer.script.ScriptSource` the flow was loaded
+        from, when known; ``parent`` the previous version's bundle, for delta compression.
+        """
+        from flowpack.packer.pickled import pack_pickle
+        from flowpack.packer.script import ScriptSource, pack_script
+
+        if self.stored_as_script:
+            if not isinstance(source, ScriptSource):
+                source = ScriptSource.open(self.script_path(flow))
+            return pack_script(self.store, source, flow.name, include=self.include, parent=parent)
+        if isinstance(source, ScriptSource):
+            with source.scope.active():
+                return pack_pickle(self.store, flow, by_value=source.closure.modules, parent=parent)
+        return pack_pickle(self.store, flow, by_value=_local_modules(flow), parent=parent)
+
+    def script_path(self, flow: Any) -> str:
+        """The file that defines ``flow``, for script packing without a known source."""
+        found = defining_file(flow)
+        if found is None:
+            raise UsageError(
+                f"cannot tell which file defines flow {flow.name!r}; give the storage a path"
+            )
+        return found
+
+    # -- the seed API ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def labels(self) -> list[str]:
+        """The user's labels plus the default labels (if enabled), sorted, each once."""
+        extra = self.default_labels if self.add_default_labels else []
+        return sorted({*self._labels, *extra})
+
+    @property
+    def store(self) -> Store:
+        """The store flows are packed into (opened on first use)."""
+        if self._store is None:
+            self._store = self.open_store()
+        return self._store
+
+    def bind(self, store: Store) -> None:
+        """Use ``store`` unless this storage names a store of its own."""
+        if self._store is None and self.store_url() is None:
+            self._store = store
+
+    def add_flow(self, flow: Any) -> str:
+        """Pack ``flow`` into the store; return its location (the bundle digest)."""
+        if flow.name in self:
+            raise ValueError(
+                f'Name conflict: Flow with the name "{flow.name}" is already present in this '
+                "storage."
+            )
+        result = self.pack(flow)
+        location = str(result.digest)
+        self.flows[flow.name] = location
+        self._flows[flow.name] = flow
+        return location
+
+    def build(self) -> Storage:
+        """Check every added flow is in the store; return this storage."""
+        if self.flows:
+            wanted = [self.store.resolve(loc) for loc in self.flows.values()]
+            missing = self.store.missing(wanted)
+            if missing:
+                raise NotFound(
+                    f"flow bundles missing from the store: {', '.join(map(str, missing))}"
+                )
+        return self
+
+    def get_flow(self, name_or_location: str | None = None) -> Any:
+        """Load a flow, verified, by its name in this storage or by its location (digest)."""
+        from flowpack.packer.bundle import load_flow
+
+        name, location = self._locate(name_or_location)
+        return load_flow(self.store, self.store.resolve(location), name).flow
+
+    def _locate(self, key: str | None) -> tuple[str | None, str]:
+        if key is None:
+            if len(self.flows) == 1:
+                key = next(iter(self.flows))
+            else:
+                raise FlowNotFound(
+                    f"name the flow to get; this Storage holds: {names_text(self.flows)}"
+                )
+        if key in self.flows:
+            return key, self.flows[key]
+        if key.startswith("blake3:") or (looks_like_digest(key) and key in self.flows.values()):
+            return None, key
+        held = names_text(self.flows) if self.flows else "no flows"
+        raise FlowNotFound(f"Flow {key!r} is not contained in this Storage; it holds: {held}")
+
+    def resolve_secrets(self) -> dict[str, str]:
+        """The values of :attr:`secrets`, read from the environment now."""
+        missing = [s for s in self.secrets if s not in os.environ]
+        if missing:
+            raise FlowError(f"secret {', '.join(map(repr, missing))} is not set in the environment")
+        return {s: os.environ[s] for s in self.secrets}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.flows
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Configuration only: no open store, no live flows."""
+        state = dict(self.__dict__)
+        state["_store"] = None
+        state["_flows"] = {}
+        return state
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: {len(self.flows)} flows>"
+
+
+def defining_file(flow: Any) -> str | None:
+    """The file that defines ``flow``: where a flowpack Flow was created, or a Prefect 2/3
+    flow's function was written."""
+    import inspect
+
+    found = getattr(flow, "_source_file", None)
+    if isinstance(found, str) and Path(found).is_file():
+        return found
+    fn = getattr(flow, "fn", None)
+    if fn is not None:
+        try:
+            return inspect.getsourcefile(fn)
+        except TypeError:
+            return None
+    return None
+
+
+def _local_modules(flow: Any) -> tuple[str, ...]:
+    """The project modules the flow's file imports, to pickle by value (none if unknown)."""
+    from flowpack.packer.closure import script_closure
+
+    file = defining_file(flow)
+    if file is None:
+        return ()
+    try:
+        return script_closure(Path(file)).modules
+    except (FlowError, UsageError):
+        return ()
