@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from pyfastcdc import FastCDC
 
@@ -79,3 +80,31 @@ class Chunker:
             return
         for chunk in self._cdc.cut_buf(data):
             yield chunk.offset, chunk.length
+
+    def cut_stream(self, stream: BinaryIO) -> Iterator[tuple[int, memoryview]]:
+        """Yield ``(offset, bytes)`` of each chunk read from ``stream``, cut exactly as
+        :meth:`cut` cuts the whole content.  Each view is valid only until the next one is
+        requested (copy what you keep); memory stays at a few chunks whatever the file size.
+        """
+        head = stream.read(self.params.min_size + 1)
+        if len(head) <= self.params.min_size:
+            if head:
+                yield 0, memoryview(head)
+            return
+        for chunk in self._cdc.cut_stream(_Prefixed(head, stream)):
+            if chunk.length:
+                yield chunk.offset, chunk.data
+
+
+class _Prefixed:
+    """A readable stream: ``head`` (already read) followed by the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            return out
+        return self._stream.read(n)

@@ -21,7 +21,7 @@ from flowpack.cas.index import Index, Location
 from flowpack.cas.pack import split_frame
 from flowpack.cas.protocols import BlobStore
 
-CACHE_BYTES = 24 << 20
+CACHE_BYTES = 16 << 20
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.
 COALESCE_GAP = 256 << 10
 MAX_DEPTH_READ = 64

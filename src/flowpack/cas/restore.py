@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import blake3
+
 from flowpack.cas.errors import CorruptObject, MalformedData
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.tree import check_link, plan_restore, safe_join
@@ -20,7 +22,7 @@ from flowpack.cas.tree import check_link, plan_restore, safe_join
 if TYPE_CHECKING:
     from flowpack.cas.store import Progress, Store
 
-BATCH_BYTES = 16 << 20
+BATCH_BYTES = 8 << 20
 
 
 def restore(
@@ -69,9 +71,6 @@ def _stage(
     store: Store, manifest: Manifest, j: int, dest: Path, made: list[Path]
 ) -> tuple[Path, Path]:
     f = manifest.files[j]
-    data = b"".join(store.reader.get(c) for c in f.chunks)
-    if not f.digest.matches(data):
-        raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
     target = safe_join(dest, f.path)
     missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
     for p in reversed(missing):
@@ -79,14 +78,24 @@ def _stage(
         made.append(p)
     tmp = target.with_name(f".{target.name}.flowpack-{os.getpid()}")
     if f.is_symlink:
+        link = b"".join(store.reader.get(c) for c in f.chunks)
+        if not f.digest.matches(link):
+            raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
         try:
-            link = data.decode("utf-8", errors="strict")
+            text = link.decode("utf-8", errors="strict")
         except UnicodeDecodeError:
             raise MalformedData(f"{f.path}: symlink target is not UTF-8") from None
-        check_link(dest, f.path, link)
-        os.symlink(link, tmp)
-    else:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, f.mode)
+        check_link(dest, f.path, text)
+        tmp.symlink_to(text)
+        return tmp, target
+    whole = blake3.blake3()
+    with open(tmp, "wb") as fh:
+        for c in f.chunks:  # one verified chunk in memory at a time
+            piece = store.reader.get(c)
+            whole.update(piece)
+            fh.write(piece)
+    if whole.hexdigest() != f.digest.hex:
+        tmp.unlink()
+        raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
+    tmp.chmod(f.mode)
     return tmp, target

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import blake3
+
 from flowpack.cas.bases import BaseFinder
 from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
@@ -22,11 +24,19 @@ from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
 from flowpack.cas.errors import (
     AmbiguousDigest,
     CorruptObject,
+    FlowpackError,
     InvalidDigest,
     NotFound,
 )
 from flowpack.cas.index import Index, IndexFile
-from flowpack.cas.manifest import BUNDLE, FileEntry, Manifest, ManifestBuilder, decode_manifest
+from flowpack.cas.manifest import (
+    BUNDLE,
+    MODE_SYMLINK,
+    FileEntry,
+    Manifest,
+    ManifestBuilder,
+    decode_manifest,
+)
 from flowpack.cas.pack import DATA, MANIFEST, OBJECT
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.reader import ChunkReader
@@ -207,17 +217,34 @@ class Store:
     def _add_file(
         self, writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder
     ) -> FileEntry:
-        data = sf.read()
-        digest = Digest.of(data)
-        view = memoryview(data)
-        spans = list(chunker.cut(view))
+        if sf.source is not None and sf.mode != MODE_SYMLINK:
+            try:
+                with open(sf.source, "rb") as fh:
+                    return self._add_chunks(writer, sf, bases, chunker.cut_stream(fh))
+            except OSError as exc:
+                raise FlowpackError(f"cannot read {sf.source}: {exc.strerror or exc}") from exc
+        view = memoryview(sf.read())
+        pieces = ((off, view[off : off + n]) for off, n in chunker.cut(view))
+        return self._add_chunks(writer, sf, bases, pieces)
+
+    def _add_chunks(
+        self,
+        writer: Writer,
+        sf: SourceFile,
+        bases: BaseFinder,
+        pieces: Iterable[tuple[int, memoryview]],
+    ) -> FileEntry:
+        whole = blake3.blake3()
         chunks: list[Digest] = []
-        for off, n in spans:
-            cd = digest if n == len(data) else Digest.of(view[off : off + n])
+        size = 0
+        for off, piece in pieces:
+            whole.update(piece)
+            size += len(piece)
+            cd = Digest.of(piece)
             chunks.append(cd)
             if not writer.has(cd):
-                writer.add(cd, bytes(view[off : off + n]), bases=bases.for_chunk(sf.path, off, n))
-        return FileEntry(sf.path, sf.mode, len(data), digest, tuple(chunks))
+                writer.add(cd, bytes(piece), bases=bases.for_chunk(sf.path, off, len(piece)))
+        return FileEntry(sf.path, sf.mode, size, Digest(whole.hexdigest(), size), tuple(chunks))
 
     def put_bytes(self, data: bytes) -> Digest:
         """Store one object whole (no chunking) and return its digest."""

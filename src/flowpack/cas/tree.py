@@ -28,6 +28,8 @@ class SourceFile:
     path: str
     mode: int
     read: Callable[[], bytes]
+    #: The file on disk, when there is one: large files are then chunked as a stream.
+    source: Path | None = None
 
     @classmethod
     def from_bytes(cls, path: str, data: bytes, mode: int = MODE_FILE) -> SourceFile:
@@ -65,7 +67,7 @@ def _entry(path: Path, rel: str) -> SourceFile:
     if not stat.S_ISREG(st.st_mode):
         raise UsageError(f"not a regular file: {path}")
     mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
-    return SourceFile(check_path(rel), mode, path.read_bytes)
+    return SourceFile(check_path(rel), mode, path.read_bytes, path)
 
 
 def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:

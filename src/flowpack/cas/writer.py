@@ -124,7 +124,7 @@ class Writer:
             return
         self._frames.append(self._pool.submit(self._encode, pend))
         self._frames_bytes += pend.size
-        if self._frames_bytes >= self.pack_target * 2:
+        if self._frames_bytes >= self.pack_target:
             self._flush_pack(final=False)
 
     def _encode(self, pend: _Pending) -> tuple[FrameHeader, bytes]:
