@@ -1,0 +1,127 @@
+"""Refs in a cloud bucket: one small object per ref, changed only by conditional writes.
+
+Layout: the ref ``flows/p/f`` is the object ``<prefix>/refs/flows/p/f`` holding
+:func:`~flowpack.cas.refvalue.encode_ref_value` bytes, as on the local backend, so a store
+copied object by object between a directory and a bucket keeps its refs.  The token is the
+service's version of the object (S3 and Azure ETag, GCS generation); compare-and-set is the
+service's own conditional write (see :class:`~flowpack.backends.bucket_ops.BucketOps`), so it is
+atomic wherever the service is.
+
+Before its first change of a ref, the store checks that the endpoint honours preconditions
+(:class:`~flowpack.backends.bucket_ops.PreconditionCheck`).  If it does not, the store says so
+once, stops claiming ``atomic_cas``, and changes refs by read, compare, write and re-read: the
+best that can be done there, and not atomic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from flowpack.backends.bucket_errors import ErrorTranslator
+from flowpack.backends.bucket_ops import BucketOps, PreconditionCheck
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import InvalidRefName
+from flowpack.cas.protocols import Capabilities, Token
+from flowpack.cas.refname import check_ref_name
+from flowpack.cas.refvalue import decode_ref_value, encode_ref_value
+
+__all__ = ["BucketRefStore"]
+
+
+class BucketRefStore:
+    """A :class:`~flowpack.cas.protocols.RefStore` over :class:`BucketOps`.
+
+    ``refs_prefix`` is the object-name prefix of the refs (``team/store/refs/``).  Thread-safe.
+    Each method makes one request (two for a create that finds a GCS tombstone), plus the
+    one-time precondition probe; ``iter_refs`` makes one listing plus one read per ref.
+    """
+
+    def __init__(
+        self,
+        ops: BucketOps,
+        refs_prefix: str,
+        *,
+        errors: ErrorTranslator,
+        check: PreconditionCheck,
+        capabilities: Capabilities,
+    ) -> None:
+        self.ops = ops
+        self.refs_prefix = refs_prefix
+        self.errors = errors
+        self.check = check
+        self._declared = capabilities
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The service's guarantees, without ``atomic_cas`` once the probe found it ignored."""
+        if self.check.known() is False:
+            return dataclasses.replace(self._declared, atomic_cas=False)
+        return self._declared
+
+    def read(self, name: str) -> tuple[Digest, Token] | None:
+        """The value and token of ``name``, or None; :class:`MalformedData` if damaged."""
+        key = self._key(name)
+        with self.errors.edge(f"read ref {name!r}"):
+            found = self.ops.read(key)
+        if found is None:
+            return None
+        return decode_ref_value(found[0], name), found[1]
+
+    def iter_refs(self, prefix: str = "") -> Iterator[tuple[str, Digest]]:
+        """A snapshot: one listing under ``prefix``, then each ref read, sorted by name."""
+        with self.errors.edge(f"list refs under {prefix!r}"):
+            listed = self.ops.list(self.refs_prefix + prefix)
+        out: list[tuple[str, Digest]] = []
+        for info in sorted(listed, key=lambda i: i.key):
+            name = info.key[len(self.refs_prefix) :]
+            if not _is_ref_name(name):
+                continue  # probes, tombstones, objects no flowpack wrote
+            with self.errors.edge(f"read ref {name!r}"):
+                found = self.ops.read(info.key)
+            if found is not None:  # else deleted since the listing
+                out.append((name, decode_ref_value(found[0], name)))
+        return iter(out)
+
+    def compare_and_set(self, name: str, new: Digest, expected: Token | None) -> bool:
+        """One conditional write (``If-None-Match: *`` / ``If-Match``); False on a lost race."""
+        key = self._key(name)
+        data = encode_ref_value(new)
+        with self.errors.edge(f"update ref {name!r}"):
+            if not self.check.honoured():
+                return self._unguarded_set(key, data, expected)
+            if expected is None:
+                return self.ops.create(key, data)
+            return self.ops.replace(key, data, expected)
+
+    def compare_and_delete(self, name: str, expected: Token) -> bool:
+        """One conditional delete; False when the ref changed or is absent."""
+        key = self._key(name)
+        with self.errors.edge(f"delete ref {name!r}"):
+            if not self.check.honoured():
+                found = self.ops.read(key)
+                if found is None or found[1] != expected:
+                    return False
+                self.ops.remove(key)
+                return True
+            return self.ops.delete(key, expected)
+
+    def _unguarded_set(self, key: str, data: bytes, expected: Token | None) -> bool:
+        """Read, compare, write, re-read: for endpoints that ignore preconditions; not atomic."""
+        found = self.ops.read(key)
+        if (found[1] if found else None) != expected:
+            return False
+        self.ops.write(key, data)
+        after = self.ops.read(key)
+        return after is not None and after[0] == data
+
+    def _key(self, name: str) -> str:
+        return self.refs_prefix + check_ref_name(name)
+
+
+def _is_ref_name(name: str) -> bool:
+    try:
+        check_ref_name(name)
+    except InvalidRefName:
+        return False
+    return True
