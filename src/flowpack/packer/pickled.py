@@ -10,7 +10,8 @@ Determinism (measured in ``tests/packer/test_pickled.py``, written up in ``docs/
 
 - sets and frozensets (including the frozenset constants of code objects, ``x in {"a", "b"}``)
   are written in sorted order, so string hash randomisation (``PYTHONHASHSEED``) does not
-  change the bytes;
+  change the bytes (this takes Python's pure-Python pickler, with cloudpickle's reducers: the C
+  pickler does not let a subclass see sets);
 - dicts keep their insertion order, which is deterministic whenever the program is (sorting
   them would change what the unpickled program observes); cloudpickle >= 3 orders function
   globals by first use itself;
@@ -23,6 +24,7 @@ Determinism (measured in ``tests/packer/test_pickled.py``, written up in ``docs/
 from __future__ import annotations
 
 import io
+import pickle
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -51,14 +53,32 @@ def current_versions() -> dict[str, str]:
     }
 
 
-class DeterministicPickler(cloudpickle.Pickler):  # type: ignore[misc]
-    """A cloudpickle pickler that writes sets and frozensets in sorted order."""
+_CloudPickler = cloudpickle.Pickler
+
+
+class DeterministicPickler(pickle._Pickler):
+    """cloudpickle's reducers on Python's own pickler, writing sets in sorted order.
+
+    The C pickler never asks ``reducer_override`` about sets (nor dicts, lists, tuples), so
+    sorting them needs the pure-Python pickler, which asks about every object; functions and
+    classes are then reduced exactly as :class:`cloudpickle.Pickler` reduces them.
+    """
+
+    dispatch_table = _CloudPickler.dispatch_table
+    _function_reduce = _CloudPickler._function_reduce
+    _dynamic_function_reduce = _CloudPickler._dynamic_function_reduce
+    _function_getnewargs = _CloudPickler._function_getnewargs
+
+    def __init__(self, file: io.BytesIO, protocol: int = PROTOCOL) -> None:
+        super().__init__(file, protocol=protocol)
+        self.globals_ref: dict[int, Any] = {}
+        self.proto = protocol
 
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
         if kind is set or kind is frozenset:
             return kind, (ordered(obj),)
-        return super().reducer_override(obj)
+        return _CloudPickler.reducer_override(self, obj)
 
 
 def ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
