@@ -20,6 +20,7 @@ from flowpack.cas.manifest import Manifest
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
 if TYPE_CHECKING:
+    from flowpack.cas.digest import Digest
     from flowpack.cas.store import Progress, Store
 
 BATCH_BYTES = 8 << 20
@@ -41,7 +42,8 @@ def restore(
             batch.append(i)
             size += f.size
             if size >= BATCH_BYTES or i == len(files) - 1:
-                store.reader.prefetch(c for j in batch for c in files[j].chunks)
+                if size <= BATCH_BYTES:  # a larger file prefetches by windows in _stage
+                    store.reader.prefetch(c for j in batch for c in files[j].chunks)
                 for j in batch:
                     staged.append(_stage(store, manifest, j, dest, made_dirs))
                     if progress:
@@ -89,8 +91,12 @@ def _stage(
         tmp.symlink_to(text)
         return tmp, target
     whole = blake3.blake3()
+    big = f.size > BATCH_BYTES
+    window = 0
     with open(tmp, "wb") as fh:
-        for c in f.chunks:  # one verified chunk in memory at a time
+        for k, c in enumerate(f.chunks):  # one verified chunk in memory at a time
+            if big and k >= window:
+                window = _prefetch_window(store, f.chunks, k)
             piece = store.reader.get(c)
             whole.update(piece)
             fh.write(piece)
@@ -99,3 +105,13 @@ def _stage(
         raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
     tmp.chmod(f.mode)
     return tmp, target
+
+
+def _prefetch_window(store: Store, chunks: tuple[Digest, ...], start: int) -> int:
+    """Prefetch about BATCH_BYTES of ``chunks`` from ``start``; returns where the window ends."""
+    end, size = start, 0
+    while end < len(chunks) and (size < BATCH_BYTES or end == start):
+        size += chunks[end].size
+        end += 1
+    store.reader.prefetch(chunks[start:end])
+    return end
