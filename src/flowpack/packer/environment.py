@@ -6,6 +6,7 @@ as text.  Distributions are ``[name, version]`` pairs sorted by normalised name.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import re
@@ -47,14 +48,20 @@ def interpreter() -> dict[str, Any]:
 
 def distributions() -> list[list[str]]:
     """Every installed distribution as ``[name, version]``, sorted, one per name."""
-    found: dict[str, list[str]] = {}
+    return [list(pair) for pair in _distributions()]
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: listing distributions reads every package's metadata."""
+    found: dict[str, tuple[str, str]] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"] if dist.metadata else None
         if not name:
             continue
         key = re.sub(r"[-_.]+", "-", str(name)).lower()
-        found.setdefault(key, [key, str(dist.version)])
-    return [found[k] for k in sorted(found)]
+        found.setdefault(key, (key, str(dist.version)))
+    return tuple(found[k] for k in sorted(found))
 
 
 def git_commit(root: Path) -> dict[str, Any] | None:
