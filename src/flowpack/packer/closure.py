@@ -89,7 +89,13 @@ def _closure(
     entry: Path, root: Path, search: Sequence[Path], entry_module: str | None, limit: Path
 ) -> Closure:
     found = {entry}
-    queue = [entry]
+    if entry_module:  # the packages the module lives in are imported before it
+        parts = entry_module.split(".")[:-1]
+        for i in range(1, len(parts) + 1):
+            init = search[0].joinpath(*parts[:i], "__init__.py")
+            if init.is_file() and _under(init, limit) and init != entry:
+                found.add(init)
+    queue = list(found)
     while queue:
         path = queue.pop()
         for target in _imports(path, root):
