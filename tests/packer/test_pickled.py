@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import cloudpickle
 import pytest
+from flowfixtures import expected, make_project
 
 from flowpack import Flow, task
 from flowpack.cas.errors import EnvironmentMismatch
@@ -16,6 +18,8 @@ from flowpack.cas.store import Store
 from flowpack.cas.tree import SourceFile
 from flowpack.packer.bundle import flow_metadata, load_flow, read_bundle
 from flowpack.packer.pickled import current_versions, dumps, pack_pickle
+from flowpack.packer.register import register_flow
+from flowpack.packer.script import ScriptSource, collect
 from flowpack.storage import Local
 
 HASHSEED_SCRIPT = """
@@ -136,3 +140,15 @@ def test_every_mismatch_is_named(store: Store) -> None:
         r"cloudpickle \S+, flowpack \S+;",
     ):
         load_flow(store, digest)  # type: ignore[arg-type]
+
+
+def test_project_modules_travel_by_value(store: Store, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", offset=5)
+    source = ScriptSource.open(root / "flows" / "etl.py")
+    (flow,) = collect(source)
+    flow.storage = Local(stored_as_script=False)
+    result = register_flow(store, flow, project="p", source=source)
+    shutil.rmtree(root)  # neither helpers.py nor lib/ exist any more
+    assert "helpers" not in sys.modules
+    loaded = load_flow(store, result.bundle).flow
+    assert list(loaded.run().values())[-1] == expected(5)

@@ -131,3 +131,19 @@ def test_two_flows_whose_names_share_a_ref_are_refused(store: Store, tmp_path: P
     register_flow(store, Flow("my flow"), project="demo")
     with pytest.raises(FlowError, match="holds flow 'my flow'"):
         register_flow(store, Flow("my-flow"), project="demo")
+
+
+def test_a_pickled_flow_from_two_directories_gives_one_digest(
+    store: Store, project: Path, tmp_path: Path
+) -> None:
+    other = shutil.copytree(project, tmp_path / "second" / "clone")
+    digests = []
+    for root, name in ((project, "a"), (other, "b")):
+        source = ScriptSource.open(root / "flows" / "etl.py")
+        (flow,) = collect(source)
+        flow.storage = Local(stored_as_script=False)
+        result = register_flow(store, flow, project=name, source=source)
+        assert result.status == REGISTERED
+        digests.append(result.bundle)
+    assert digests[0] == digests[1]
+    assert read_registration(store, store.refs.get("flows/a/etl")).flow_kind == "pickle"

@@ -16,7 +16,9 @@ Determinism (measured in ``tests/packer/test_pickled.py``, written up in ``docs/
   them would change what the unpickled program observes); cloudpickle >= 3 orders function
   globals by first use itself;
 - a flow's ``storage`` is left out (it names places on this host), as is where the flow's file
-  lives; scripts are compiled under project-relative names by :mod:`flowpack.packer.script`;
+  lives; scripts and their modules are compiled under project-relative names
+  (:mod:`flowpack.packer.script`, :mod:`flowpack.packer.scope`), and a module's ``__file__``
+  is written relative to the project root, so one project pickles the same in any checkout;
 - the project's own modules a script imports are pickled by value, so the pickle does not need
   them installed where it is loaded.
 """
@@ -24,10 +26,12 @@ Determinism (measured in ``tests/packer/test_pickled.py``, written up in ``docs/
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
@@ -67,18 +71,31 @@ class DeterministicPickler(pickle._Pickler):
     dispatch_table = _CloudPickler.dispatch_table
     _function_reduce = _CloudPickler._function_reduce
     _dynamic_function_reduce = _CloudPickler._dynamic_function_reduce
-    _function_getnewargs = _CloudPickler._function_getnewargs
 
-    def __init__(self, file: io.BytesIO, protocol: int = PROTOCOL) -> None:
+    def __init__(self, file: io.BytesIO, protocol: int = PROTOCOL, root: str | None = None) -> None:
         super().__init__(file, protocol=protocol)
         self.globals_ref: dict[int, Any] = {}
         self.proto = protocol
+        self.root = root
+
+    def _function_getnewargs(self, func: Any) -> Any:
+        """cloudpickle's, with a module's ``__file__`` made relative to the project root."""
+        newargs = _CloudPickler._function_getnewargs(self, func)
+        base = newargs[1]
+        file = base.get("__file__") if isinstance(base, dict) else None
+        if self.root and isinstance(file, str) and _inside(file, self.root):
+            base["__file__"] = Path(os.path.relpath(file, self.root)).as_posix()
+        return newargs
 
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
         if kind is set or kind is frozenset:
             return kind, (ordered(obj),)
         return _CloudPickler.reducer_override(self, obj)
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.isabs(path) and os.path.commonpath([root, path]) == root
 
 
 def ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
@@ -89,11 +106,12 @@ def ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
         return sorted(items, key=lambda x: (type(x).__qualname__, repr(x)))
 
 
-def dumps(flow: Any, by_value: Sequence[str] = ()) -> bytes:
-    """The deterministic pickle of ``flow`` (modules ``by_value`` pickled by value)."""
+def dumps(flow: Any, by_value: Sequence[str] = (), root: Path | None = None) -> bytes:
+    """The deterministic pickle of ``flow``: modules ``by_value`` are pickled by value, and
+    files under ``root`` (the project root) are named relative to it."""
     buf = io.BytesIO()
     with _without_storage(flow), _by_value(by_value):
-        DeterministicPickler(buf, protocol=PROTOCOL).dump(flow)
+        DeterministicPickler(buf, PROTOCOL, str(root) if root else None).dump(flow)
     return buf.getvalue()
 
 
@@ -134,11 +152,16 @@ def _by_value(names: Sequence[str]) -> Iterator[None]:
 
 
 def pack_pickle(
-    store: Store, flow: Any, *, by_value: Sequence[str] = (), parent: Digest | None = None
+    store: Store,
+    flow: Any,
+    *,
+    by_value: Sequence[str] = (),
+    root: Path | None = None,
+    parent: Digest | None = None,
 ) -> PushResult:
     """Store ``flow`` as a pickle bundle (``parent``: the previous version, for deltas)."""
     try:
-        data = dumps(flow, by_value)
+        data = dumps(flow, by_value, root)
     except Exception as exc:
         raise FlowError(f"cannot pickle flow {flow.name!r}: {type(exc).__name__}: {exc}") from exc
     meta = flow_metadata(

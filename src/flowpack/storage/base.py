@@ -106,8 +106,15 @@ class Storage:
             return pack_script(self.store, source, flow.name, include=self.include, parent=parent)
         if isinstance(source, ScriptSource):
             with source.scope.active():
-                return pack_pickle(self.store, flow, by_value=source.closure.modules, parent=parent)
-        return pack_pickle(self.store, flow, by_value=_local_modules(flow), parent=parent)
+                return pack_pickle(
+                    self.store,
+                    flow,
+                    by_value=source.closure.modules,
+                    root=source.root,
+                    parent=parent,
+                )
+        modules, root = _local_modules(flow)
+        return pack_pickle(self.store, flow, by_value=modules, root=root, parent=parent)
 
     def script_path(self, flow: Any) -> str:
         """The file that defines ``flow``, for script packing without a known source."""
@@ -226,14 +233,16 @@ def defining_file(flow: Any) -> str | None:
     return None
 
 
-def _local_modules(flow: Any) -> tuple[str, ...]:
-    """The project modules the flow's file imports, to pickle by value (none if unknown)."""
+def _local_modules(flow: Any) -> tuple[tuple[str, ...], Path | None]:
+    """The project modules the flow's file imports (to pickle by value) and its project root;
+    none when the file is unknown."""
     from flowpack.packer.closure import script_closure
 
     file = defining_file(flow)
     if file is None:
-        return ()
+        return (), None
     try:
-        return script_closure(Path(file)).modules
+        closure = script_closure(Path(file))
     except (FlowError, UsageError):
-        return ()
+        return (), None
+    return closure.modules, closure.root
