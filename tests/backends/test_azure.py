@@ -7,7 +7,7 @@ import pytest
 from flowpack.backends.azure import open_azure
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.testing import BlobStoreConformance, RefStoreConformance
-from servers.buckets import BucketServer
+from servers.buckets import BucketServer, corrupt_ref
 
 
 class TestAzureBlobStore(BlobStoreConformance):
@@ -20,3 +20,6 @@ class TestAzureRefStore(RefStoreConformance):
     @pytest.fixture
     def ref_store(self, azurite: BucketServer) -> RefStore:
         return open_azure(azurite.fresh_url())[1]
+
+    def corrupt_ref(self, store: RefStore, name: str) -> None:
+        corrupt_ref(store, name)

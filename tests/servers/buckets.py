@@ -154,12 +154,39 @@ class Azurite(BucketServer):
             "endpoint_url": endpoint,
         }
 
+    def sas_token(self) -> str:
+        """An account SAS allowing everything for an hour (it signs no request headers, so a
+        proxy may change them)."""
+        import datetime
+
+        from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+        return generate_account_sas(
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            resource_types=ResourceTypes(service=True, container=True, object=True),
+            permission=AccountSasPermissions(
+                read=True, write=True, delete=True, list=True, add=True, create=True
+            ),
+            expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1),
+        )
+
     def env(self, endpoint: str = "") -> dict[str, str]:
         conn = (
             f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
             f"AccountKey={AZURITE_KEY};BlobEndpoint={endpoint or self.endpoint};"
         )
         return {"AZURE_STORAGE_CONNECTION_STRING": conn}
+
+
+def corrupt_ref(store: object, name: str) -> None:
+    """Overwrite the stored value of ref ``name`` of a bucket store (as ``open_*`` returns it)
+    with damaged bytes, behind the adapter's back."""
+    inner = store.inner  # type: ignore[attr-defined]
+    key = inner.refs_prefix + name
+    found = inner.ops.read(key)
+    assert found is not None
+    inner.ops.write(key, found[0].replace(b"blake3:", b"blake3:f", 1)[:-2] + b"\n")
 
 
 # -- finding and starting the servers -------------------------------------------------------

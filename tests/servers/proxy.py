@@ -6,6 +6,7 @@ every request and records it (method, path, bytes sent, status); on demand it
 - answers the next N requests itself with an error status (a "500 storm"),
 - calls a hook before forwarding (e.g. to kill the server at the k-th pack upload), and drops
   the client's connection when the server cannot be reached, as a dead server would,
+- forwards a request and then drops the connection instead of answering (a lost response),
 - strips preconditions (``If-Match``, ``If-None-Match``, GCS ``ifGenerationMatch``) so that the
   server behaves like an endpoint that ignores them.
 """
@@ -43,11 +44,17 @@ class Request:
     path: str
     query: str
     sent: int
+    head: bytes = b""
     status: int = 0
 
     @property
     def is_write(self) -> bool:
         return self.method in ("PUT", "POST", "PATCH")
+
+    def names(self, part: str) -> bool:
+        """Whether the request is about an object whose name contains ``part`` (``/packs/``):
+        in the URL path, or in the metadata of a GCS multipart upload."""
+        return part in self.path or part.encode() in self.head
 
 
 class FaultProxy:
@@ -61,6 +68,8 @@ class FaultProxy:
         self.requests: list[Request] = []
         self.strip_preconditions = False
         self.before_forward: Callable[[Request], None] | None = None
+        #: Forward the next request, then drop the connection instead of answering it.
+        self.drop_response_once = False
         self._fail: list[int] = []
         self._lock = threading.Lock()
         proxy = self
@@ -123,7 +132,7 @@ class FaultProxy:
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         body = _read_body(h)
         path, _, query = h.path.partition("?")
-        rec = Request(h.command, path, query, len(body))
+        rec = Request(h.command, path, query, len(body), body[:1024])
         with self._lock:
             self.requests.append(rec)
             status = self._fail.pop(0) if self._fail else 0
@@ -165,6 +174,11 @@ class FaultProxy:
         finally:
             conn.close()
         rec.status = resp.status
+        with self._lock:
+            drop, self.drop_response_once = self.drop_response_once, False
+        if drop:
+            h.close_connection = True
+            return
         h.send_response(resp.status, resp.reason)
         for k, v in resp.getheaders():
             if k.lower() not in _HOP:

@@ -27,7 +27,7 @@ from azure.core.credentials import AzureNamedKeyCredential
 from azure.storage.blob.aio import BlobServiceClient
 
 from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair
+from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
 from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
 from flowpack.cas.errors import UsageError
 from flowpack.cas.protocols import BlobInfo, BlobStore, RefStore, Token
@@ -94,11 +94,15 @@ def azure_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None =
         kwargs["anon"] = anon
     kwargs.update(storage_options or {})
     try:
-        return _AzureFileSystem(**kwargs)
+        return shared_filesystem(_new_filesystem, kwargs, ("AZURE_",))
     except ValueError as exc:  # adlfs's "unable to connect": a configuration problem
         raise UsageError(
             f"cannot open {url.redacted}: {type(exc.__cause__ or exc).__name__}"
         ) from exc
+
+
+def _new_filesystem(**kwargs: Any) -> Any:
+    return _AzureFileSystem(skip_instance_cache=True, **kwargs)
 
 
 class AzureOps:

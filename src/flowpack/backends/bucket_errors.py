@@ -16,7 +16,8 @@ HTTP 404, ``FileNotFoundError``                        :class:`NotFound` (a miss
                                                        :class:`BackendError`)
 HTTP 412, Azure ``BlobAlreadyExists``,                 :class:`AlreadyExists`
 ``FileExistsError``
-HTTP 401 / 403, ``PermissionError``                    :class:`PermissionDenied`
+HTTP 401 / 403, ``PermissionError``, missing or        :class:`PermissionDenied`
+malformed credentials
 HTTP 408 / 429 / 5xx, 409 conditional conflicts,       :class:`TransientBackendError`
 connection failures, timeouts
 anything else                                          :class:`BackendError`
@@ -90,6 +91,21 @@ _TRANSIENT_TYPE_NAMES = frozenset(
         "ProxyError",
         "ChunkedEncodingError",
         "FSTimeoutError",
+    }
+)
+
+
+#: Names of vendor exception classes that mean "no usable credentials".
+_CREDENTIAL_TYPE_NAMES = frozenset(
+    {
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        "ClientAuthenticationError",
+        "CredentialUnavailableError",
+        "AzureSigningError",
+        "DefaultCredentialsError",
+        "RefreshError",
     }
 )
 
@@ -201,6 +217,8 @@ class ErrorTranslator:
             return AlreadyExists(f"cannot {action} in {self.where}: it already exists")
         if status in (401, 403) or isinstance(exc, PermissionError):
             return PermissionDenied(f"{message}: the credentials were refused")
+        if any(type(e).__name__ in _CREDENTIAL_TYPE_NAMES for e in _chain(exc)):
+            return PermissionDenied(f"{message}: no usable credentials")
         if (
             status in _TRANSIENT_STATUS
             or (code in _TRANSIENT_CODES)

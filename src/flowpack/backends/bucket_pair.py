@@ -9,8 +9,10 @@ in the URL's retry policy.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from flowpack.backends.bucket_errors import ErrorTranslator
@@ -21,12 +23,36 @@ from flowpack.backends.fsspec_blobs import REFS_DIR, FsspecBlobStore
 from flowpack.backends.retrying import RetryingBlobStore, RetryingRefStore
 from flowpack.cas.protocols import BlobStore, Capabilities, RefStore
 
-__all__ = ["BUCKET_CAPABILITIES", "bucket_pair"]
+__all__ = ["BUCKET_CAPABILITIES", "bucket_pair", "shared_filesystem"]
 
 #: What S3, GCS and Azure Blob guarantee: atomic conditional writes, ranged reads, durability.
 BUCKET_CAPABILITIES = Capabilities(
     atomic_create=True, atomic_cas=True, range_reads=True, max_connections=8, durable=True
 )
+
+
+_filesystems: dict[str, Any] = {}
+_filesystems_lock = threading.Lock()
+
+
+def shared_filesystem(
+    make: Callable[..., Any], kwargs: Mapping[str, Any], env_prefixes: Collection[str]
+) -> Any:
+    """``make(**kwargs)``, shared by every store of this process opened with the same arguments
+    and the same environment variables starting with ``env_prefixes``.
+
+    A filesystem holds the SDK session and its connection pool, which are costly to build, so
+    stores of one bucket share one; the environment is part of the key because the SDKs read
+    credentials and endpoints from it when the filesystem is built.
+    """
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(tuple(env_prefixes)))
+    text = repr((getattr(make, "__qualname__", make), os.getpid(), sorted(kwargs.items()), env))
+    key = hashlib.sha256(text.encode()).hexdigest()
+    with _filesystems_lock:
+        fs = _filesystems.get(key)
+        if fs is None:
+            fs = _filesystems[key] = make(**kwargs)
+        return fs
 
 
 def bucket_pair(
@@ -36,6 +62,7 @@ def bucket_pair(
     *,
     endpoint: str,
     put_options: Mapping[str, Any] | None = None,
+    get_options: Mapping[str, Any] | None = None,
 ) -> tuple[BlobStore, RefStore]:
     """The (blob, ref) stores of ``url``; ``endpoint`` names the service for the probe's memo."""
     errors = ErrorTranslator(url.redacted)
@@ -53,6 +80,7 @@ def bucket_pair(
         capabilities=caps,
         check=check,
         put_options=put_options,
+        get_options=get_options,
     )
     refs = BucketRefStore(
         ops, f"{url.object_prefix}{REFS_DIR}/", errors=errors, check=check, capabilities=caps

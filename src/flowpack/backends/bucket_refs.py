@@ -35,6 +35,12 @@ class BucketRefStore:
     ``refs_prefix`` is the object-name prefix of the refs (``team/store/refs/``).  Thread-safe.
     Each method makes one request (two for a create that finds a GCS tombstone), plus the
     one-time precondition probe; ``iter_refs`` makes one listing plus one read per ref.
+
+    A refused ``compare_and_set`` reads the ref once more: if it now holds exactly the value
+    being written, under a new version, the write is reported as done.  That is the case where
+    the service applied the write but its answer was lost and the HTTP client (aiohttp retries
+    a PUT whose pooled connection dropped) sent it again; two writers setting the *same* value
+    from the same token may then both report success, which leaves the ref as both wanted.
     """
 
     def __init__(
@@ -91,8 +97,15 @@ class BucketRefStore:
             if not self.check.honoured():
                 return self._unguarded_set(key, data, expected)
             if expected is None:
-                return self.ops.create(key, data)
-            return self.ops.replace(key, data, expected)
+                done = self.ops.create(key, data)
+            else:
+                done = self.ops.replace(key, data, expected)
+            if done:
+                return True
+            # Refused: lost the race, or won it and lost the answer (HTTP clients retry a PUT
+            # whose connection dropped; the retry is refused by the write it repeats).
+            after = self.ops.read(key)
+            return after is not None and after[0] == data and after[1] != expected
 
     def compare_and_delete(self, name: str, expected: Token) -> bool:
         """One conditional delete; False when the ref changed or is absent."""

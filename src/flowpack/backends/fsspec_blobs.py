@@ -21,7 +21,7 @@ from typing import Any
 from flowpack.backends.bucket_errors import ErrorTranslator, http_status
 from flowpack.backends.bucket_ops import BucketOps, PreconditionCheck
 from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
-from flowpack.cas.errors import AlreadyExists, NotFound, UsageError
+from flowpack.cas.errors import AlreadyExists, BackendError, NotFound, UsageError
 from flowpack.cas.protocols import BlobInfo, Capabilities
 
 __all__ = ["REFS_DIR", "FsspecBlobStore"]
@@ -35,7 +35,9 @@ class FsspecBlobStore:
 
     ``fs`` is an fsspec filesystem for the bucket's service, ``ops`` the same service's
     :class:`BucketOps` (for listings), ``check`` the endpoint's precondition check (its
-    negative answer withdraws the ``atomic_create`` claim).  Thread-safe: fsspec runs every
+    negative answer withdraws the ``atomic_create`` claim); ``put_options`` and
+    ``get_options`` are passed to ``pipe_file`` and ``cat_file``.  Each method makes one
+    request (a large ``put``, one per part plus two).  Thread-safe: fsspec runs every
     request on its I/O loop, and nothing here is shared mutable state.
     """
 
@@ -50,6 +52,7 @@ class FsspecBlobStore:
         capabilities: Capabilities,
         check: PreconditionCheck | None = None,
         put_options: Mapping[str, Any] | None = None,
+        get_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.fs = fs
         self.bucket = bucket
@@ -58,6 +61,7 @@ class FsspecBlobStore:
         self.errors = errors
         self.check = check
         self.put_options = dict(put_options or {})
+        self.get_options = dict(get_options or {})
         self._declared = capabilities
         self._object_prefix = f"{self.prefix}/" if self.prefix else ""
 
@@ -82,6 +86,10 @@ class FsspecBlobStore:
             err = self.errors.translate(exc, f"store blob {key!r}")
             if isinstance(err, AlreadyExists):
                 raise AlreadyExists(f"blob {key!r} already exists in {self.errors.where}") from exc
+            if isinstance(err, NotFound):  # only the bucket can be missing when writing
+                raise BackendError(
+                    f"cannot store blob {key!r}: the bucket of {self.errors.where} does not exist"
+                ) from exc
             raise err from exc
 
     def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
@@ -93,7 +101,7 @@ class FsspecBlobStore:
             return b""
         end = None if length is None else offset + length
         try:
-            data: bytes = self.fs.cat_file(path, start=offset or None, end=end)
+            data: bytes = self.fs.cat_file(path, start=offset or None, end=end, **self.get_options)
         except Exception as exc:
             if http_status(exc) == 416:  # range not satisfiable: the object exists, is shorter
                 return b""

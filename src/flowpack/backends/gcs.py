@@ -11,14 +11,15 @@ are one multipart request (whose precondition every server honours), larger ones
 uploads in 32 MiB chunks.  Refs are small multipart uploads with ``ifGenerationMatch=0`` (create)
 or ``=<generation>`` (update).  Deleting a ref writes an empty *tombstone* with
 ``ifGenerationMatch=<generation>`` instead of a generation-matched DELETE, which emulators
-ignore; a tombstone reads as an absent ref, and creating the ref again replaces it
-generation-matched.  gcsfs's own retry loop is removed: :mod:`flowpack.backends.retrying` is the
+ignore; a tombstone reads as an absent ref (its generation is never handed out as a token),
+and creating the ref again replaces it generation-matched.  gcsfs's own retry loop is removed: :mod:`flowpack.backends.retrying` is the
 only one.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ import fsspec.asyn
 from gcsfs.core import GCSFileSystem, quote
 
 from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair
+from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
 from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
 from flowpack.cas.protocols import BlobInfo, BlobStore, RefStore, Token
 
@@ -37,15 +38,27 @@ __all__ = ["GcsOps", "gcs_filesystem", "open_gcs"]
 SCHEMES = ("gs", "gcs")
 OPTIONS = frozenset({"endpoint_url", "project", "token", "requester_pays"})
 CHUNK_SIZE = 32 << 20
+#: Environment variables the Google clients read when a filesystem is built.
+ENV_PREFIXES = ("STORAGE_EMULATOR_HOST", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "GCE_")
 #: A generation no object has (real ones are microsecond timestamps), for the probe.
 _NEVER_GENERATION = "1"
 _BOUNDARY = "flowpack-f9c1d2a4e8b7"
 
 
-class _GcsFileSystem(GCSFileSystem):  # type: ignore[misc]
-    """gcsfs with its retry loop removed: one attempt per request."""
+_request_once = GCSFileSystem._request.__wrapped__
 
-    _request = GCSFileSystem._request.__wrapped__
+
+class _GcsFileSystem(GCSFileSystem):  # type: ignore[misc]
+    """gcsfs with its retry loop removed (one attempt per request), and HTTP 403 raised as a
+    ``PermissionError`` (gcsfs raises a plain ``OSError("Forbidden: ...")``)."""
+
+    async def _request(self, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await _request_once(self, method, path, *args, **kwargs)
+        except OSError as exc:
+            if type(exc) is OSError and str(exc).startswith("Forbidden"):
+                raise PermissionError(errno.EACCES, "Forbidden") from exc
+            raise
 
 
 def gcs_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = None) -> Any:
@@ -60,7 +73,11 @@ def gcs_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = N
     kwargs.update(storage_options or {})
     if "token" not in kwargs and os.environ.get("STORAGE_EMULATOR_HOST"):
         kwargs["token"] = "anon"
-    return _GcsFileSystem(**kwargs)
+    return shared_filesystem(_new_filesystem, kwargs, ENV_PREFIXES)
+
+
+def _new_filesystem(**kwargs: Any) -> Any:
+    return _GcsFileSystem(skip_instance_cache=True, **kwargs)
 
 
 class GcsOps:

@@ -23,7 +23,7 @@ import fsspec.asyn
 from s3fs import S3FileSystem
 
 from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair
+from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
 from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
 from flowpack.cas.protocols import BlobInfo, BlobStore, RefStore, Token
 
@@ -39,10 +39,11 @@ _NEVER_ETAG = '"flowpack-probe-never-matches"'
 
 
 def s3_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = None) -> Any:
-    """An ``S3FileSystem`` for ``url``, with retries off and a connection pool to match."""
+    """An ``S3FileSystem`` for ``url``, with retries off and a connection pool to match (shared
+    by the stores opened with the same options and ``AWS_*`` environment)."""
     client_kwargs: dict[str, Any] = {}
     config_kwargs: dict[str, Any] = {
-        "retries": {"mode": "standard", "max_attempts": 1},
+        "retries": {"mode": "standard", "total_max_attempts": 1},
         "max_pool_connections": 2 * url.connections(),
         "connect_timeout": 10,
         "read_timeout": 60,
@@ -68,7 +69,12 @@ def s3_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = No
     client_kwargs.update(extra.pop("client_kwargs", None) or {})
     config_kwargs.update(extra.pop("config_kwargs", None) or {})
     kwargs.update(extra)
-    fs = S3FileSystem(client_kwargs=client_kwargs, config_kwargs=config_kwargs, **kwargs)
+    kwargs.update(client_kwargs=client_kwargs, config_kwargs=config_kwargs)
+    return shared_filesystem(_new_filesystem, kwargs, ("AWS_",))
+
+
+def _new_filesystem(**kwargs: Any) -> Any:
+    fs = S3FileSystem(skip_instance_cache=True, **kwargs)
     fs.retries = 1  # one attempt per call: flowpack's RetryPolicy retries
     return fs
 
@@ -178,4 +184,5 @@ def open_s3(
         S3Ops(fs, parsed.bucket),
         endpoint=str(endpoint),
         put_options={"chunksize": PART_SIZE, "max_concurrency": 4},
+        get_options={"max_concurrency": 1},  # else s3fs asks for the size first
     )
