@@ -88,9 +88,8 @@ def source_info(source: ScriptSource | str | None) -> dict[str, Any]:
             "entry": source.closure.entry,
             "files": list(source.closure.files),
         }
-        git = environment.git_commit(source.root)
-        if git:
-            info["git"] = git
+        if source.git:
+            info["git"] = source.git
         return info
     if isinstance(source, str):
         return {"kind": "module", "module": source}

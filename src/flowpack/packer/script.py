@@ -15,6 +15,7 @@ file and its search paths importable through a :class:`~flowpack.packer.scope.Mo
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from flowpack.cas.tree import SourceFile
 from flowpack.packer.bundle import FlowBundle, LoadedFlow, extract, flow_metadata
 from flowpack.packer.closure import Closure, absolute, include_files, script_closure
 from flowpack.packer.discover import find_flows, pick_flow
+from flowpack.packer.environment import git_commit
 from flowpack.packer.scope import ModuleScope
 
 SCRIPT_MODULE = "__flowpack_script__"
@@ -52,6 +54,11 @@ class ScriptSource:
     @property
     def root(self) -> Path:
         return self.closure.root
+
+    @functools.cached_property
+    def git(self) -> dict[str, Any] | None:
+        """The git commit of the project root (and whether the tree differs), read once."""
+        return git_commit(self.root)
 
 
 def collect(source: ScriptSource) -> list[Any]:
