@@ -44,6 +44,19 @@ def sync_index_files(
     return out
 
 
+def remember_index_file(cache: Path | None, written: IndexFile, name: str) -> bool:
+    """Put the index file this client just stored as ``index/<name>`` into ``cache``.
+
+    False (nothing cached) if encoding ``written`` does not give that name; a later sync then
+    fetches it as usual.
+    """
+    data = written.encode()
+    if Digest.of(data).hex != name:
+        return False
+    _to_cache(cache, name, data)
+    return True
+
+
 def _from_cache(cache: Path | None, name: str) -> bytes | None:
     if cache is None:
         return None

@@ -132,6 +132,18 @@ class Store:
             self._notices = load_notices(self.blobs, self._notices)
             self.index.replace(self._index_files, self._notices.condemned())
 
+    def _remember_index(self, writer: Writer, written: IndexFile | None) -> None:
+        """Keep the index file ``writer`` just stored: in memory and in the local cache, so no
+        later sync (here or in another process) fetches it back."""
+        from flowpack.cas.indexcache import remember_index_file
+
+        if written is None or not writer.stats.index_files:
+            return
+        name = writer.stats.index_files[-1]
+        if remember_index_file(self._cache_dir(), written, name):
+            with self._lock:
+                self._index_files.setdefault(name, written)
+
     @property
     def index_files(self) -> dict[str, IndexFile]:
         """The index files (by hex name) the last :meth:`sync` found, superseded ones included."""
@@ -195,11 +207,12 @@ class Store:
             data = manifest.encode()
             digest = Digest.of(data)
             writer.seal(DATA)
-            writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
+            if not writer.has(digest):  # bases are looked up only for a new manifest
+                writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
             writer.seal(MANIFEST)
             if progress:
                 progress("upload", 0, 0)
-            writer.finish()
+            self._remember_index(writer, writer.finish())
         except BaseException:
             writer.abort()
             raise
@@ -254,7 +267,7 @@ class Store:
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=1)
         try:
             writer.add(digest, data, kind=OBJECT)
-            writer.finish()
+            self._remember_index(writer, writer.finish())
         except BaseException:
             writer.abort()
             raise
