@@ -32,6 +32,7 @@ from flowpack.cas.registry import known_schemes, open_backend
 from flowpack.cas.store import Store
 from flowpack.cli.main import cli
 from servers.buckets import AZURITE_KEY, Azurite, BucketServer
+from servers.process import free_port
 from servers.proxy import FaultProxy
 
 SCHEMES = ["s3", "gs", "az"]
@@ -332,6 +333,24 @@ def test_moto_killed_mid_push_gives_a_clean_error(
         digest = push(after, tree)
         assert after.verify(read_data=True, all_refs=True).ok
         assert after.resolve("flows/p/f") == digest
+
+
+def test_the_cli_reports_an_unreachable_store_in_one_line(
+    server: BucketServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWPACK_CACHE", str(tmp_path / "cache"))
+    dead = f"http://127.0.0.1:{free_port()}" + (
+        "/devstoreaccount1" if server.scheme == "az" else ""
+    )
+    url = server.store_url(server.bucket, "p", endpoint=dead, max_attempts="2")
+    tree = make_tree(tmp_path / "tree", files=1)
+    result = CliRunner().invoke(cli, ["--store", url, "push", str(tree)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "gave up after 2 attempts" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and "testing" not in result.stderr.replace("***", "")
+    assert "AccountKey" not in result.stderr and AZURITE_KEY[:20] not in result.stderr
 
 
 # -- large uploads, errors ------------------------------------------------------------------
