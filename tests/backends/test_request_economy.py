@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,7 +33,6 @@ from flowpack.storage.bucket import BucketStorage
 from servers.buckets import BucketServer
 from servers.proxy import FaultProxy, Request
 
-SCHEMES = ["s3", "gs", "az"]
 FLOW = """\
 from flowpack import Flow, task
 
@@ -75,13 +73,6 @@ def kind(r: Request) -> str:
         ):
             return f"{verb} {label}"
     return f"{verb} other"
-
-
-@pytest.fixture(params=SCHEMES)
-def server(request: pytest.FixtureRequest, bucket_server_for: Any) -> BucketServer:
-    found = bucket_server_for(request.param)
-    assert isinstance(found, BucketServer)
-    return found
 
 
 class Project:
