@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import NoReturn
@@ -44,9 +45,11 @@ from flowpack.cas.errors import (
     PermissionDenied,
     TransientBackendError,
 )
+from flowpack.cas.urls import redact
 
 __all__ = ["ErrorTranslator", "error_code", "http_status", "refused"]
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 #: Vendor codes for a conditional write that raced another one: the request may be retried.
 _TRANSIENT_CODES = frozenset(
@@ -186,8 +189,8 @@ def _reason(exc: BaseException, status: int | None, code: str | None) -> str:
     if not parts:
         root = list(_chain(exc))[-1]
         text = type(root).__name__
-        if isinstance(root, OSError) and root.strerror:
-            text += f" ({root.strerror})"
+        if isinstance(root, OSError) and isinstance(root.strerror, str) and root.strerror:
+            text += f" ({_URL.sub(lambda m: redact(m.group(0)), root.strerror)})"
         parts.append(text)
     return " ".join(parts)
 
