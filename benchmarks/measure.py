@@ -11,19 +11,27 @@ CPU time comes from ``wait4``; wall time is measured around each child only.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: Seconds after which a command is killed and counted as failed.
+TIMEOUT = 120.0
 #: GNU time: ``-f %M`` prints the peak RSS in KiB of the command and what it waited for.
 TIME = "/usr/bin/time"
 
 
 class CommandFailed(RuntimeError):
-    """A measured command exited non-zero; the message carries its argv and stderr tail."""
+    """A measured command failed: the message carries its argv, ``reason`` a short cause."""
+
+    def __init__(self, argv: Sequence[str], reason: str) -> None:
+        super().__init__(f"{' '.join(argv)}: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,13 @@ class Meter:
         env: Mapping[str, str] | None = None,
         stdin: bytes = b"",
         check: bool = True,
+        timeout: float = TIMEOUT,
     ) -> Run:
-        """Run ``argv`` to completion and account for it; raise :class:`CommandFailed` on error."""
+        """Run ``argv`` to completion and account for it; raise :class:`CommandFailed` on error.
+
+        A command still running after ``timeout`` seconds is killed (its whole process group)
+        and reported as failed, so one hung peer cannot stall the harness.
+        """
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             with tempfile.TemporaryFile() as inp, tempfile.NamedTemporaryFile() as rss:
                 inp.write(stdin)
@@ -69,10 +82,19 @@ class Meter:
                     stdin=inp,
                     stdout=out,
                     stderr=err,
+                    start_new_session=True,
                 )
-                _, status, usage = os.wait4(proc.pid, 0)
+                timer = threading.Timer(timeout, _kill_group, (proc.pid,))
+                timer.start()
+                try:
+                    _, status, usage = os.wait4(proc.pid, 0)
+                finally:
+                    timer.cancel()
                 wall = time.perf_counter() - t0
-                peak_kib = int(rss.read().split()[-1])
+                if wall >= timeout:
+                    raise CommandFailed(argv, f"timed out after {timeout:.0f} s")
+                words = rss.read().split()
+                peak_kib = int(words[-1]) if words and words[-1].isdigit() else 0
             proc.returncode = os.waitstatus_to_exitcode(status)
             out.seek(0)
             err.seek(0)
@@ -85,8 +107,8 @@ class Meter:
                 err.read(),
             )
         if check and proc.returncode != 0:
-            tail = run.stderr.decode("utf-8", "replace").strip()[-800:]
-            raise CommandFailed(f"{' '.join(argv)} exited {proc.returncode}: {tail}")
+            tail = run.stderr.decode("utf-8", "replace").strip()[-300:]
+            raise CommandFailed(argv, f"exit {proc.returncode}: {tail}")
         self.wall += run.wall
         self.cpu += run.cpu
         self.peak_rss = max(self.peak_rss, run.peak_rss)
@@ -97,6 +119,13 @@ class Meter:
     def cores(self) -> float:
         """CPU time over wall time: 2.0 means both cores were busy throughout."""
         return self.cpu / self.wall if self.wall else 0.0
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def python_env(cache: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -72,7 +72,7 @@ def corpus_section(corpus: str, results: list[PeerResult]) -> list[str]:
     rows = []
     for r in results:
         if r.error:
-            rows.append([r.peer, f"failed: {r.error[:120]}", "", "", "", "", "", ""])
+            rows.append([r.peer, f"**failed**: {r.error[:160]}", "", "", "", "", "", ""])
             continue
         ingest = f"{secs(r.ingest_wall)} (CPU {secs(r.ingest_cpu)})"
         if r.finish_wall:
@@ -174,7 +174,10 @@ def goals_section(results: list[PeerResult], startup: dict[str, Any] | None) -> 
     for corpus in dict.fromkeys(r.corpus for r in results):
         by = {r.peer: r for r in results if r.corpus == corpus}
         fp = by.get("flowpack")
-        if fp is None or fp.error:
+        if fp is None:
+            continue
+        if fp.error:
+            rows.append(["all", corpus, f"failed: {fp.error[:160]}", "", "**missed**"])
             continue
         for goal, check in GOALS:
             got = check(fp, by)

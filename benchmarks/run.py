@@ -42,6 +42,7 @@ QUICK_VERSIONS = 4
 def bench_peer(cls: type[Peer], corpus: str, versions: list[Path], work: Path) -> PeerResult:
     """Ingest ``versions`` in order with one peer, then restore the last one and compare."""
     res = PeerResult(corpus, cls.name, len(versions))
+    stage = "setup"
     try:
         peer = cls(work, corpus)
         peer.setup(Meter())
@@ -50,7 +51,9 @@ def bench_peer(cls: type[Peer], corpus: str, versions: list[Path], work: Path) -
         for n, version in enumerate(versions, 1):
             if n == len(versions):
                 before = peer.stored_bytes()
+            stage = f"ingest of version {n} ({version.name})"
             peer.ingest(n, version, ingest)
+        stage = "restore"
         res.last_added = peer.last_added(before, Meter())
         res.last_note = peer.last_note
         finish = Meter()
@@ -63,7 +66,8 @@ def bench_peer(cls: type[Peer], corpus: str, versions: list[Path], work: Path) -
         diff = Meter().run(["diff", "-r", str(versions[-1]), str(dest)], check=False)
         shutil.rmtree(dest, ignore_errors=True)
     except CommandFailed as exc:
-        res.error = str(exc)
+        res.error = f"{stage}: {exc.reason}"
+        res.extra["command"] = str(exc)
         return res
     res.ingest_wall, res.ingest_cpu, res.finish_wall = ingest.wall, ingest.cpu, finish.wall
     res.restore_wall = restore.wall
