@@ -74,7 +74,9 @@ def bench_peer(cls: type[Peer], corpus: str, versions: list[Path], work: Path) -
     res.identical = diff.stdout == b"" and diff.stderr == b""
     res.peak_rss = max(ingest.peak_rss, finish.peak_rss, restore.peak_rss)
     res.extra["rss"] = {"ingest": ingest.peak_rss, "restore": restore.peak_rss}
-    res.extra["per_command"] = [[round(r.wall, 4), r.peak_rss] for r in ingest.runs]
+    res.extra["per_command"] = [
+        [round(r.wall, 4), round(r.cpu, 4), r.peak_rss] for r in ingest.runs
+    ]
     if isinstance(peer, Flowpack):
         res.extra["pushes"] = peer.pushes
     return res
