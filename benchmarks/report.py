@@ -159,8 +159,8 @@ GOALS: list[tuple[str, Check]] = [
     ("ingest <= git add+commit+gc", _vs("git", "total_ingest")),
     ("restore <= tar+zstd", _vs("tar+zstd", "restore_wall")),
     (
-        "both cores used by the longest push (CPU/wall)",
-        lambda fp, by: (f"{_longest_cores(fp):.2f}", "> 1", _longest_cores(fp) > 1.0),
+        "both cores used by the first push, all data new (CPU/wall)",
+        lambda fp, by: (f"{_first_cores(fp):.2f}", "> 1", _first_cores(fp) > 1.0),
     ),
     (
         "peak RSS <= 64 MB",
@@ -169,10 +169,13 @@ GOALS: list[tuple[str, Check]] = [
 ]
 
 
-def _longest_cores(r: PeerResult) -> float:
-    """CPU/wall of the longest ingest command (small pushes are start-up, one core)."""
+def _first_cores(r: PeerResult) -> float:
+    """CPU/wall of the first ingest command: the one with the most new data to compress.
+
+    Later pushes of a few changed chunks are mostly interpreter start-up, on one core.
+    """
     runs = r.extra.get("per_command") or [[r.ingest_wall, r.ingest_cpu, 0]]
-    wall, cpu = max((w, c) for w, c, *_ in runs)
+    wall, cpu = runs[0][0], runs[0][1]
     return float(cpu / wall) if wall else 0.0
 
 
