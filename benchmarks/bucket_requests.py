@@ -78,7 +78,7 @@ def step(args: argparse.Namespace) -> None:
     project = Path(args.project)
     cls = getattr(storage_classes, CLASSES[args.scheme])
     storage = cls(args.bucket, stored_as_script=True, include=["flows/data/*"])
-    registry = open_store(storage.store_url())
+    registry = open_store(storage.store_url(), sync_once=True)  # as `flowpack register`
     if args.step == "pull":
         digest = registry.resolve("flows/demo/etl")
         from flowpack.packer.records import read_registration

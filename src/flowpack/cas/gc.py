@@ -123,7 +123,7 @@ def collect(
     if scan.damaged:
         name = sorted(scan.damaged)[0]
         raise IntegrityError(f"gc stopped: ref {name!r} is damaged; run flowpack verify")
-    store.sync()
+    store.sync(force=True)
     notices = load_notices(store.blobs)
     if progress:
         progress("mark", 0, len(scan.good))
@@ -164,7 +164,7 @@ def collect(
     if progress:
         progress("sweep", 0, len(sweep) + len(orphans))
     _sweep(store, report, notices, set(pending), now)
-    store.sync()
+    store.sync(force=True)
     return report
 
 

@@ -17,14 +17,22 @@ class Refs:
 
     def __init__(self, store: RefStore) -> None:
         self.backend = store
+        self._seen: dict[str, tuple[Digest, Token]] = {}
 
     def get(self, name: str) -> Digest | None:
         """The digest ``name`` points at, or None."""
-        cur = self.backend.read(check_ref_name(name))
+        cur = self.read(name)
         return cur[0] if cur else None
 
     def read(self, name: str) -> tuple[Digest, Token] | None:
-        return self.backend.read(check_ref_name(name))
+        """The current value and token; the token is remembered for a following
+        :meth:`compare_and_set` (a stale one only makes that re-read)."""
+        cur = self.backend.read(check_ref_name(name))
+        if cur is not None:
+            self._seen[name] = cur
+        else:
+            self._seen.pop(name, None)
+        return cur
 
     def require(self, name: str) -> Digest:
         """The digest ``name`` points at; :class:`NotFound` if there is no such ref."""
@@ -38,10 +46,23 @@ class Refs:
 
     def compare_and_set(self, name: str, new: Digest, expected: Digest | None) -> bool:
         """Point ``name`` at ``new`` if it points at ``expected`` (None: must not exist)."""
-        cur = self.backend.read(check_ref_name(name))
+        check_ref_name(name)
+        seen = self._seen.get(name)
+        if expected is None or (seen is not None and seen[0] == expected):
+            # one request when the value is as last read (or must be absent)
+            token = seen[1] if expected is not None and seen is not None else None
+            if self.backend.compare_and_set(name, new, token):
+                self._seen.pop(name, None)
+                return True
+            if expected is None:
+                return False
+        cur = self.read(name)
         if (cur[0] if cur else None) != expected:
             return False
-        return self.backend.compare_and_set(name, new, cur[1] if cur else None)
+        if self.backend.compare_and_set(name, new, cur[1] if cur else None):
+            self._seen.pop(name, None)
+            return True
+        return False
 
     def set(
         self, name: str, new: Digest, *, expected: Digest | None = None, create: bool = False

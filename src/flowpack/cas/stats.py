@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def store_stats(store: Store) -> dict[str, Any]:
     """The figures the module docstring lists, from one index sync and one ref listing."""
     scan = scan_refs(store.refs)
-    store.sync()
+    store.sync(force=True)
     packs = store.index.packs()
     index_bytes = sum(info.size for info in store.blobs.iter_keys("index/"))
     stored = sum(p.pack.size for p in packs) + index_bytes

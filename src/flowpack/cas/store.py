@@ -29,6 +29,7 @@ from flowpack.cas.errors import (
     NotFound,
 )
 from flowpack.cas.index import Index, IndexFile
+from flowpack.cas.localcache import ObjectCache, load_cached_config, save_cached_config
 from flowpack.cas.manifest import (
     BUNDLE,
     MODE_SYMLINK,
@@ -85,6 +86,7 @@ class Store:
         chunker: ChunkerParams | None = None,
         level: int = 9,
         workers: int | None = None,
+        sync_once: bool = False,
     ) -> None:
         self.blobs = blobs
         self.refs = Refs(refs)
@@ -98,16 +100,26 @@ class Store:
         self.index = Index()
         self._index_files: dict[str, IndexFile] = {}
         self._notices: Notices | None = None
+        self.sync_once = sync_once
+        self._synced = False
+        self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
 
     # -- configuration and index -------------------------------------------------------
 
     @property
     def config(self) -> StoreConfig:
-        """The store's config, created on first use (create-only)."""
+        """The store's config, created on first use (create-only, so cached locally by URL)."""
         with self._lock:
             if self._config is None:
-                self._config = ensure_config(self.blobs, self._chunker_params)
+                durable = self.blobs.capabilities.durable
+                root = self._cache_root if durable and self.url else None
+                cfg = load_cached_config(root, self.url, self._chunker_params)
+                if cfg is None:
+                    cfg = ensure_config(self.blobs, self._chunker_params)
+                    save_cached_config(root, self.url, cfg)
+                self._config = cfg
+                self._objects = ObjectCache(root / cfg.store_id / "objects" if root else None)
             return self._config
 
     @property
@@ -119,15 +131,21 @@ class Store:
             return None
         return self._cache_root / self.config.store_id / "index"
 
-    def sync(self) -> None:
+    def sync(self, *, force: bool = False) -> None:
         """Bring the in-memory index up to date: list ``index/``, fetch only new files.
 
         Also lists gc's condemnation notices: chunks in condemned packs stay readable but are
-        not counted as held, so writers store them again (see :mod:`flowpack.cas.gc`).
+        not counted as held, so writers store them again (see :mod:`flowpack.cas.gc`).  A store
+        opened with ``sync_once`` (one short command, as the CLI does) lists only on the first
+        call unless ``force``; that is as safe as any push, which must finish within gc's grace
+        period of its sync.
         """
         from flowpack.cas.indexcache import sync_index_files
 
         with self._lock:
+            if self.sync_once and self._synced and not force:
+                return
+            self._synced = True
             self._index_files = sync_index_files(self.blobs, self._index_files, self._cache_dir())
             self._notices = load_notices(self.blobs, self._notices)
             self.index.replace(self._index_files, self._notices.condemned())
@@ -187,7 +205,9 @@ class Store:
             if not self.has(link):
                 raise NotFound(f"linked object {link} is not in the store")
         self._revive(links)
-        bases = BaseFinder(parent, self.index, self.reader, self.get_manifest)
+        bases = BaseFinder(
+            parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
+        )
         chunker = Chunker(self.config.chunker)
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
         builder = ManifestBuilder(kind)
@@ -216,6 +236,7 @@ class Store:
         except BaseException:
             writer.abort()
             raise
+        self._objects.put(digest, data)
         s = writer.stats
         return PushResult(
             digest,
@@ -279,7 +300,7 @@ class Store:
         """Whether the store can read object ``digest`` (after a sync if needed)."""
         if self.index.get(digest) is not None:
             return True
-        self.sync()
+        self.sync(force=True)
         return self.index.get(digest) is not None
 
     def missing(self, digests: Iterable[Digest]) -> list[Digest]:
@@ -296,9 +317,21 @@ class Store:
             raise NotFound(f"object {digest} is not in the store")
         return self.reader.get(digest)
 
-    def get_manifest(self, digest: Digest) -> Manifest:
-        """The decoded, verified manifest ``digest`` names."""
-        return decode_manifest(self.get_bytes(digest), digest)
+    def get_manifest(self, digest: Digest, *, cached: bool = False) -> Manifest:
+        """The decoded, verified manifest ``digest`` names.
+
+        With ``cached``, a copy kept in the local cache (re-hashed on every read) may answer
+        instead of the store: for hot paths (a parent version, the previous record), never for
+        checks of what the store holds (verify, audit).
+        """
+        if cached:
+            self.config  # noqa: B018 - opens the local cache (the config is cached too)
+            data = self._objects.get(digest)
+            if data is not None:
+                return decode_manifest(data, digest)
+        data = self.get_bytes(digest)
+        self._objects.put(digest, data)
+        return decode_manifest(data, digest)
 
     def read_file(self, digest: Digest, path: str) -> bytes:
         """The verified content of ``path`` in bundle ``digest``."""

@@ -40,7 +40,7 @@ class CliContext:
         """Open another store (``copy``); it is closed with the context."""
         from flowpack.cas.opening import open_store
 
-        store = open_store(url)
+        store = open_store(url, sync_once=True)  # one command: one listing of the index
         self._opened.append(store)
         return store
 

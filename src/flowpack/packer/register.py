@@ -25,7 +25,12 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowError, RefConflict
 from flowpack.cas.store import Store
 from flowpack.packer import environment
-from flowpack.packer.records import Registration, flow_ref, read_registration, write_registration
+from flowpack.packer.records import (
+    Registration,
+    flow_ref,
+    parse_registration,
+    write_registration,
+)
 from flowpack.packer.script import ScriptSource
 from flowpack.storage.base import Storage
 
@@ -123,14 +128,13 @@ def register_flow(
         uploaded += storage.store.copy_to(registry, [pushed.digest]).bytes_uploaded
     bundle = pushed.digest
     all_labels = tuple(sorted({*labels, *storage.labels}))
-    kind = registry.get_manifest(bundle).metadata["flow"]["kind"]
     meta = {
         "flow": name,
         "project": project,
         "labels": list(all_labels),
         "secrets": sorted(storage.secrets),
         "storage": storage.name,
-        "flow_kind": kind,
+        "flow_kind": None,
         "source": source_info(source),
         "environment": {
             "interpreter": environment.interpreter(),
@@ -152,6 +156,8 @@ def register_flow(
                 storage.name,
                 all_labels,
             )
+        if meta["flow_kind"] is None:  # read only when a record is written
+            meta["flow_kind"] = registry.get_manifest(bundle, cached=True).metadata["flow"]["kind"]
         version = 1 if previous is None else previous.version + (previous.bundle != bundle)
         record_meta = {**meta, "version": version, "time": environment.utc_now()}
         record = write_registration(registry, record_meta, bundle, head)
@@ -178,7 +184,7 @@ def register_flow(
 def _previous(registry: Store, head: Digest | None, project: str, name: str) -> Registration | None:
     if head is None:
         return None
-    previous = read_registration(registry, head)
+    previous = parse_registration(head, registry.get_manifest(head, cached=True))
     if previous.flow != name or previous.project != project:
         raise FlowError(
             f"ref {flow_ref(project, name)!r} holds flow {previous.flow!r} of project"

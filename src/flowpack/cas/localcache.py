@@ -1,0 +1,81 @@
+"""The local cache of immutable things: store configs by URL, and manifests by digest.
+
+Both are safe to cache because neither ever changes: ``config`` is written create-only, and a
+manifest is named by its hash.  Every cached manifest is re-hashed when read, so a damaged cache
+entry is ignored (and refetched), never used.  A cache that cannot be written only costs a later
+request; it is never an error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import blake3
+
+from flowpack.cas.chunker import ChunkerParams
+from flowpack.cas.config import StoreConfig
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import FlowpackError, IncompatibleStore
+
+MAX_CACHED_OBJECT = 8 << 20
+
+
+def _config_path(root: Path | None, url: str) -> Path | None:
+    if root is None or not url:
+        return None
+    return root / "configs" / blake3.blake3(url.encode()).hexdigest()
+
+
+def load_cached_config(
+    root: Path | None, url: str, chunker: ChunkerParams | None
+) -> StoreConfig | None:
+    """The config of the store at ``url`` if this machine has seen it, else None."""
+    path = _config_path(root, url)
+    if path is None:
+        return None
+    try:
+        cfg = StoreConfig.decode(path.read_bytes())
+    except (OSError, FlowpackError):
+        return None
+    if chunker is not None and chunker != cfg.chunker:
+        raise IncompatibleStore(
+            f"store uses chunker {cfg.chunker.identity}; refusing to write with {chunker.identity}"
+        )
+    return cfg
+
+
+def save_cached_config(root: Path | None, url: str, cfg: StoreConfig) -> None:
+    path = _config_path(root, url)
+    if path is not None:
+        _write(path, cfg.encode())
+
+
+class ObjectCache:
+    """Verified copies of small immutable objects (manifests), one file per digest."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def get(self, digest: Digest) -> bytes | None:
+        if self.root is None:
+            return None
+        try:
+            data = (self.root / digest.hex).read_bytes()
+        except OSError:
+            return None
+        return data if digest.matches(data) else None
+
+    def put(self, digest: Digest, data: bytes) -> None:
+        if self.root is not None and len(data) <= MAX_CACHED_OBJECT:
+            _write(self.root / digest.hex, data)
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
