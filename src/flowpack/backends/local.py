@@ -24,8 +24,7 @@ import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
+from urllib.parse import unquote, urlsplit
 
 from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
 from flowpack.backends.lockfile import (
@@ -348,7 +347,7 @@ def path_from_url(url: str) -> Path:
         )
     if parts.query or parts.fragment or not parts.path:
         raise UsageError(f"file URL {url!r}: expected file:///absolute/path")
-    return Path(url2pathname(parts.path))
+    return Path(unquote(parts.path))  # url2pathname on POSIX, without importing http/ssl
 
 
 def _is_key(key: str) -> bool:

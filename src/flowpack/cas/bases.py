@@ -20,7 +20,7 @@ from flowpack.cas.index import Index
 from flowpack.cas.manifest import FileEntry, Manifest
 from flowpack.cas.reader import ChunkReader
 
-MAX_DEPTH = 12
+MAX_DEPTH = 32
 SKIP_DEPTH = MAX_DEPTH // 2
 MAX_WALK = 2 * MAX_DEPTH
 MAX_BASES_PER_CHUNK = 4

@@ -111,6 +111,10 @@ class ChunkReader:
             raw = self._read(loc.pack.hex, loc.frame_offset, loc.frame_length)
         records = self._decode(loc, raw, depth)
         with self._lock:
+            hit = self._frames.get(key)
+            if hit is not None:  # another thread decoded it meanwhile: count it once
+                self._frames.move_to_end(key)
+                return hit
             self._frames[key] = records
             self._cached += sum(len(v) for v in records.values())
             while self._cached > self._limit and len(self._frames) > 1:

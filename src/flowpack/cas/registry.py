@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
-from importlib.metadata import EntryPoint, entry_points
-from typing import cast
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 from flowpack.cas.errors import MissingDependency, UsageError
 from flowpack.cas.protocols import BlobStore, RefStore
@@ -95,6 +97,8 @@ _BUILTIN = {
 
 
 def _entry_points() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points  # ~25 ms: only for non-built-in schemes
+
     found: dict[str, EntryPoint] = {}
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name.lower(), ep)  # an editable install may list one twice
