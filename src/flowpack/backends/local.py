@@ -53,7 +53,12 @@ __all__ = ["LocalBlobStore", "LocalRefStore", "open_local", "path_from_url"]
 SCHEME = "file"
 REFS_DIR = "refs"
 _CAPABILITIES = Capabilities(
-    atomic_create=True, atomic_cas=True, range_reads=True, max_connections=8, durable=True
+    atomic_create=True,
+    atomic_cas=True,
+    range_reads=True,
+    max_connections=8,
+    durable=True,
+    remote=False,
 )
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _TRANSIENT = {errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.EINTR}

@@ -23,7 +23,12 @@ __all__ = ["MemoryBlobStore", "MemoryRefStore", "open_memory"]
 
 SCHEME = "memory"
 _CAPABILITIES = Capabilities(
-    atomic_create=True, atomic_cas=True, range_reads=True, max_connections=16, durable=False
+    atomic_create=True,
+    atomic_cas=True,
+    range_reads=True,
+    max_connections=16,
+    durable=False,
+    remote=False,
 )
 
 

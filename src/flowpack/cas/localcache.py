@@ -79,3 +79,52 @@ def _write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+class FrameCache:
+    """Raw pack frames of a remote store, one file per frame, bounded in total size.
+
+    Frames are immutable (packs are named by their hash).  A cached frame is used like one read
+    from the store: decoded and re-hashed record by record, so a damaged entry is detected,
+    dropped and read again from the store (see :class:`flowpack.cas.reader.ChunkReader`).
+    """
+
+    def __init__(self, root: Path, limit: int = 256 << 20) -> None:
+        self.root = root
+        self.limit = limit
+        self._puts = 0
+
+    def _path(self, pack_hex: str, offset: int) -> Path:
+        return self.root / f"{pack_hex}-{offset}"
+
+    def get(self, pack_hex: str, offset: int, length: int) -> bytes | None:
+        try:
+            data = self._path(pack_hex, offset).read_bytes()
+        except OSError:
+            return None
+        return data if len(data) == length else None
+
+    def has(self, pack_hex: str, offset: int) -> bool:
+        return self._path(pack_hex, offset).exists()
+
+    def put(self, pack_hex: str, offset: int, data: bytes) -> None:
+        _write(self._path(pack_hex, offset), data)
+        self._puts += 1
+        if self._puts % 64 == 1:
+            self._trim()
+
+    def drop(self, pack_hex: str, offset: int) -> None:
+        self._path(pack_hex, offset).unlink(missing_ok=True)
+
+    def _trim(self) -> None:
+        """Remove the least recently written frames while the cache is over its limit."""
+        try:
+            entries = [(e.stat().st_mtime, e.stat().st_size, e) for e in self.root.iterdir()]
+        except OSError:
+            return
+        total = sum(size for _, size, _ in entries)
+        for _, size, entry in sorted(entries, key=lambda t: t[0]):
+            if total <= self.limit:
+                break
+            entry.unlink(missing_ok=True)
+            total -= size

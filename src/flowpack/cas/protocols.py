@@ -27,6 +27,8 @@ class Capabilities:
     ``range_reads``: ``get(offset, length)`` costs a ranged request, not a whole download.
     ``max_connections``: how many concurrent requests the core should issue at most.
     ``durable``: data survives a process or machine restart (False for ``memory://``).
+    ``remote``: a read costs a round trip, so the core keeps the frames it reads and writes in a
+    local cache (False for local files and memory, which need none).
     """
 
     atomic_create: bool = True
@@ -34,6 +36,7 @@ class Capabilities:
     range_reads: bool = True
     max_connections: int = 4
     durable: bool = True
+    remote: bool = True
 
 
 @dataclass(frozen=True)

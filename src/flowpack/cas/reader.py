@@ -18,6 +18,7 @@ from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import CorruptObject, IntegrityError, NotFound
 from flowpack.cas.index import Index, Location
+from flowpack.cas.localcache import FrameCache
 from flowpack.cas.pack import split_frame
 from flowpack.cas.protocols import BlobStore
 
@@ -44,6 +45,8 @@ class ChunkReader:
         self._cached = 0
         self._limit = cache_bytes
         self.requests = 0
+        #: Local copies of a remote store's frames (set by the Store when the backend is remote).
+        self.frame_cache: FrameCache | None = None
 
     def get(self, digest: Digest) -> bytes:
         """The verified bytes of chunk ``digest``; :class:`NotFound` if the index lacks it."""
@@ -65,7 +68,11 @@ class ChunkReader:
         wanted: dict[str, set[tuple[int, int]]] = {}
         for d in digests:
             loc = self.index.get(d)
-            if loc is not None and (loc.pack.hex, loc.frame_offset) not in self._frames:
+            if (
+                loc is not None
+                and (loc.pack.hex, loc.frame_offset) not in self._frames
+                and not (self.frame_cache and self.frame_cache.has(loc.pack.hex, loc.frame_offset))
+            ):
                 wanted.setdefault(loc.pack.hex, set()).add((loc.frame_offset, loc.frame_length))
         for pack_hex, spans in wanted.items():
             ordered = sorted(spans)
@@ -107,9 +114,24 @@ class ChunkReader:
             raw = self._raw.pop(key, None)
         if depth > MAX_DEPTH_READ:
             raise CorruptObject(f"delta chain too deep in pack {loc.pack}", loc.pack)
+        cache = self.frame_cache
+        if raw is None and cache is not None:
+            cached = cache.get(loc.pack.hex, loc.frame_offset, loc.frame_length)
+            if cached is not None:
+                try:
+                    records = self._decode(loc, cached, depth)
+                except CorruptObject:  # a damaged cache entry: drop it, read the store
+                    cache.drop(loc.pack.hex, loc.frame_offset)
+                else:
+                    return self._keep(key, records)
         if raw is None:
             raw = self._read(loc.pack.hex, loc.frame_offset, loc.frame_length)
         records = self._decode(loc, raw, depth)
+        if cache is not None:
+            cache.put(loc.pack.hex, loc.frame_offset, raw)
+        return self._keep(key, records)
+
+    def _keep(self, key: tuple[str, int], records: dict[bytes, bytes]) -> dict[bytes, bytes]:
         with self._lock:
             hit = self._frames.get(key)
             if hit is not None:  # another thread decoded it meanwhile: count it once

@@ -29,7 +29,7 @@ from flowpack.cas.errors import (
     NotFound,
 )
 from flowpack.cas.index import Index, IndexFile
-from flowpack.cas.localcache import ObjectCache, load_cached_config, save_cached_config
+from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
 from flowpack.cas.manifest import (
     BUNDLE,
     MODE_SYMLINK,
@@ -120,6 +120,8 @@ class Store:
                     save_cached_config(root, self.url, cfg)
                 self._config = cfg
                 self._objects = ObjectCache(root / cfg.store_id / "objects" if root else None)
+                if root is not None and self.blobs.capabilities.remote:
+                    self.reader.frame_cache = FrameCache(root / cfg.store_id / "frames")
             return self._config
 
     @property

@@ -180,6 +180,10 @@ class Writer:
         with self._lock:
             self.stats.bytes_uploaded += len(pack.data)
             self.stats.packs_uploaded += 1
+        cache = self.reader.frame_cache
+        if cache is not None:  # the next push compresses against these: no need to read back
+            for fr in pack.frames:
+                cache.put(pack.digest.hex, fr.offset, pack.data[fr.offset : fr.offset + fr.length])
         return PackEntry(pack.digest, pack.frames)
 
     def finish(self) -> IndexFile | None:
