@@ -143,13 +143,16 @@ def test_registration_request_counts(
     reqs = proxy.snapshot()
     kinds = Counter(kind(r) for r in reqs)
     assert changed.status == REGISTERED and changed.version == 2
-    writes = Counter(kind(r) for r in reqs if r.is_write)
-    assert writes == {"put pack": 2, "put index": 2, "put ref": 1, "probe": 1}, writes
+    writes = Counter(kind(r) for r in reqs if r.is_write and kind(r) != "probe")
+    assert writes == {"put pack": 1, "put index": 1, "put ref": 1}, writes
+    # Each step's proxy listens on a new port, so the endpoint is new to the probe cache and
+    # is probed again; on a fixed endpoint the answer is remembered (benchmarks/requests.md).
+    assert kinds["probe"] <= 1
     sent = sum(r.sent for r in reqs)
     data = sum(r.sent for r in reqs if kind(r) in ("put pack", "put index"))
     assert data <= 8 << 10  # a few KiB, for a project of 3 MiB (3 KiB for 50 MB, measured)
     assert sent <= 1.1 * data + 1024  # the rest: the ref's new value
-    assert len(reqs) <= 11, kinds
+    assert len(reqs) - kinds["probe"] <= 6, kinds  # the target
 
 
 def test_pull_requests_grow_with_packs_not_chunks(

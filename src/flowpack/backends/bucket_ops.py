@@ -15,9 +15,12 @@ hidden key; an endpoint that honours preconditions refuses it and nothing is wri
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Protocol
 
 from flowpack.cas.protocols import BlobInfo, Token
@@ -100,7 +103,9 @@ class PreconditionCheck:
         found = self.known()
         if found is not None:
             return found
-        ok = self._probe()
+        ok = _remembered(self.identity) or self._probe()
+        if ok:
+            _remember(self.identity)
         with _results_lock:
             first = self.identity not in _results
             _results.setdefault(self.identity, ok)
@@ -111,3 +116,31 @@ class PreconditionCheck:
                 self.where,
             )
         return ok
+
+
+#: A positive probe answer is kept on disk this long, so a short command (``flowpack register``)
+#: does not spend a request on it every time; a negative answer is never kept.
+PROBE_TTL = 24 * 3600.0
+
+
+def _probe_file(identity: Hashable) -> Path:
+    from flowpack.cas.opening import default_cache_dir
+
+    name = hashlib.sha256(repr(identity).encode()).hexdigest()
+    return default_cache_dir() / "probes" / name
+
+
+def _remembered(identity: Hashable) -> bool:
+    try:
+        return time.time() - _probe_file(identity).stat().st_mtime < PROBE_TTL
+    except OSError:
+        return False
+
+
+def _remember(identity: Hashable) -> None:
+    path = _probe_file(identity)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:
+        pass  # only costs a probe next time

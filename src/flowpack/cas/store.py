@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.tree import SourceFile, scan_tree
-from flowpack.cas.writer import Writer
+from flowpack.cas.writer import Writer, WriteStats
 
 #: ``progress(stage, done, total)``; total is 0 when unknown.
 Progress = Callable[[str, int, int], None]
@@ -101,6 +102,8 @@ class Store:
         self._index_files: dict[str, IndexFile] = {}
         self._notices: Notices | None = None
         self.sync_once = sync_once
+        self._batch: Writer | None = None
+        self._batched: dict[Digest, bytes] = {}  # manifests written in the open batch
         self._synced = False
         self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
@@ -203,15 +206,18 @@ class Store:
         """
         self.config  # noqa: B018 - creates the store on first write
         self.sync()
+        batch = self._batch
         for link in links:
-            if not self.has(link):
+            if not ((batch is not None and batch.has(link)) or self.has(link)):
                 raise NotFound(f"linked object {link} is not in the store")
-        self._revive(links)
+        self._revive([link for link in links if self.index.get(link) is not None])
         bases = BaseFinder(
             parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
         )
         chunker = Chunker(self.config.chunker)
-        writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
+        writer = batch or Writer(
+            self.blobs, self.index, self.reader, level=self.level, workers=self.workers
+        )
         builder = ManifestBuilder(kind)
         files = list(files)
         n_chunks = 0
@@ -232,13 +238,17 @@ class Store:
             if not writer.has(digest):  # bases are looked up only for a new manifest
                 writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
             writer.seal(MANIFEST)
-            if progress:
-                progress("upload", 0, 0)
-            self._remember_index(writer, writer.finish())
+            if batch is None:
+                if progress:
+                    progress("upload", 0, 0)
+                self._remember_index(writer, writer.finish())
         except BaseException:
-            writer.abort()
+            if batch is None:
+                writer.abort()
             raise
         self._objects.put(digest, data)
+        if batch is not None:
+            self._batched[digest] = data
         s = writer.stats
         return PushResult(
             digest,
@@ -249,6 +259,34 @@ class Store:
             s.bytes_uploaded,
             s.packs_uploaded,
         )
+
+    @contextmanager
+    def batch(self) -> Iterator[WriteStats]:
+        """Store everything :meth:`put_files` writes inside the block in one write session.
+
+        Several manifests (a bundle and the record that links it) then cost one set of packs
+        and one index file, uploaded when the block ends; until then nothing is visible, so set
+        refs after the block.  Results returned inside the block report no upload yet: read the
+        yielded :class:`WriteStats` after it.  Use the block from one thread per store.
+        """
+        self.config  # noqa: B018
+        self.sync()
+        writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
+        self._batch = writer
+        try:
+            yield writer.stats
+        except BaseException:
+            self._batch = None
+            self._batched.clear()
+            writer.abort()
+            raise
+        self._batch = None
+        self._batched.clear()
+        try:
+            self._remember_index(writer, writer.finish())
+        except BaseException:
+            writer.abort()
+            raise
 
     def _add_file(
         self, writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder
@@ -326,6 +364,9 @@ class Store:
         instead of the store: for hot paths (a parent version, the previous record), never for
         checks of what the store holds (verify, audit).
         """
+        pending = self._batched.get(digest)
+        if pending is not None:  # written in the open batch, not uploaded yet
+            return decode_manifest(pending, digest)
         if cached:
             self.config  # noqa: B018 - opens the local cache (the config is cached too)
             data = self._objects.get(digest)

@@ -118,33 +118,41 @@ def register_flow(
     ref = flow_ref(project, name)
     head = registry.refs.get(ref)
     previous = _previous(registry, head, project, name)
-    pushed = storage.pack(
-        flow,
-        source=source if isinstance(source, ScriptSource) else None,
-        parent=previous.bundle if previous else None,
-    )
-    uploaded = pushed.bytes_uploaded
-    if storage.store is not registry:
-        uploaded += storage.store.copy_to(registry, [pushed.digest]).bytes_uploaded
-    bundle = pushed.digest
-    all_labels = tuple(sorted({*labels, *storage.labels}))
-    meta = {
-        "flow": name,
-        "project": project,
-        "labels": list(all_labels),
-        "secrets": sorted(storage.secrets),
-        "storage": storage.name,
-        "flow_kind": None,
-        "source": source_info(source),
-        "environment": {
-            "interpreter": environment.interpreter(),
-            "distributions": environment.distributions(),
-            "flowpack": __version__,
-        },
-        "host": environment.hostname(),
-    }
+    # The bundle and its registration record go up as one write session (one pack, one index).
+    with registry.batch() as written:
+        pushed = storage.pack(
+            flow,
+            source=source if isinstance(source, ScriptSource) else None,
+            parent=previous.bundle if previous else None,
+        )
+        uploaded = pushed.bytes_uploaded
+        if storage.store is not registry:
+            uploaded += storage.store.copy_to(registry, [pushed.digest]).bytes_uploaded
+        bundle = pushed.digest
+        all_labels = tuple(sorted({*labels, *storage.labels}))
+        meta: dict[str, Any] = {
+            "flow": name,
+            "project": project,
+            "labels": list(all_labels),
+            "secrets": sorted(storage.secrets),
+            "storage": storage.name,
+            "flow_kind": registry.get_manifest(bundle, cached=True).metadata["flow"]["kind"]
+            if not _unchanged(previous, bundle, all_labels, force)
+            else None,
+            "source": source_info(source),
+            "environment": {
+                "interpreter": environment.interpreter(),
+                "distributions": environment.distributions(),
+                "flowpack": __version__,
+            },
+            "host": environment.hostname(),
+        }
+        staged = (
+            None if meta["flow_kind"] is None else _write(registry, meta, previous, bundle, head)
+        )
+    uploaded += written.bytes_uploaded
     for _ in range(MAX_TRIES):
-        if previous and previous.bundle == bundle and previous.labels == all_labels and not force:
+        if _unchanged(previous, bundle, all_labels, force) and previous is not None:
             return RegisterResult(
                 name,
                 project,
@@ -156,11 +164,10 @@ def register_flow(
                 storage.name,
                 all_labels,
             )
-        if meta["flow_kind"] is None:  # read only when a record is written
+        if meta["flow_kind"] is None:
             meta["flow_kind"] = registry.get_manifest(bundle, cached=True).metadata["flow"]["kind"]
-        version = 1 if previous is None else previous.version + (previous.bundle != bundle)
-        record_meta = {**meta, "version": version, "time": environment.utc_now()}
-        record = write_registration(registry, record_meta, bundle, head)
+        record, version = staged or _write(registry, meta, previous, bundle, head)
+        staged = None
         try:
             registry.set_ref(ref, record, expected=head, create=head is None)
         except RefConflict:
@@ -179,6 +186,30 @@ def register_flow(
             all_labels,
         )
     raise RefConflict(f"ref {ref!r} kept changing; gave up after {MAX_TRIES} tries")
+
+
+def _unchanged(
+    previous: Registration | None, bundle: Digest, labels: tuple[str, ...], force: bool
+) -> bool:
+    return (
+        previous is not None
+        and previous.bundle == bundle
+        and previous.labels == labels
+        and (not force)
+    )
+
+
+def _write(
+    registry: Store,
+    meta: dict[str, Any],
+    previous: Registration | None,
+    bundle: Digest,
+    head: Digest | None,
+) -> tuple[Digest, int]:
+    """Write a registration record after ``previous``; returns its digest and version."""
+    version = 1 if previous is None else previous.version + (previous.bundle != bundle)
+    record_meta = {**meta, "version": version, "time": environment.utc_now()}
+    return write_registration(registry, record_meta, bundle, head), version
 
 
 def _previous(registry: Store, head: Digest | None, project: str, name: str) -> Registration | None:
