@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -113,13 +113,3 @@ def safe_join(dest: Path, rel: str) -> Path:
     """``dest / rel`` after checking ``rel`` is a safe relative path."""
     check_path(rel)
     return dest.joinpath(*rel.split("/"))
-
-
-def iter_dirs(manifest: Manifest) -> Iterator[str]:
-    seen: set[str] = set()
-    for f in manifest.files:
-        for parent in PurePosixPath(f.path).parents:
-            s = parent.as_posix()
-            if s != "." and s not in seen:
-                seen.add(s)
-                yield s
