@@ -215,13 +215,10 @@ class Store:
             parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
         )
         chunker = Chunker(self.config.chunker)
-        writer = batch or Writer(
-            self.blobs, self.index, self.reader, level=self.level, workers=self.workers
-        )
         builder = ManifestBuilder(kind)
         files = list(files)
         n_chunks = 0
-        try:
+        with self.writing() as writer:
             for i, sf in enumerate(files):
                 entry = self._add_file(writer, chunker, sf, bases)
                 builder.add_file(entry)
@@ -238,14 +235,8 @@ class Store:
             if not writer.has(digest):  # bases are looked up only for a new manifest
                 writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
             writer.seal(MANIFEST)
-            if batch is None:
-                if progress:
-                    progress("upload", 0, 0)
-                self._remember_index(writer, writer.finish())
-        except BaseException:
-            if batch is None:
-                writer.abort()
-            raise
+            if progress and batch is None:
+                progress("upload", 0, 0)
         self._objects.put(digest, data)
         if batch is not None:
             self._batched[digest] = data
@@ -269,20 +260,27 @@ class Store:
         refs after the block.  Results returned inside the block report no upload yet: read the
         yielded :class:`WriteStats` after it.  Use the block from one thread per store.
         """
-        self.config  # noqa: B018
         self.sync()
+        with self.writing() as writer:
+            self._batch = writer
+            try:
+                yield writer.stats
+            finally:
+                self._batch = None
+                self._batched.clear()
+
+    @contextmanager
+    def writing(self, *, join_batch: bool = True) -> Iterator[Writer]:
+        """One write session: the open :meth:`batch`'s (unless ``join_batch`` is False), else a
+        new one whose packs and then index file are uploaded when the block ends (and dropped
+        if the block raises)."""
+        if join_batch and self._batch is not None:
+            yield self._batch
+            return
+        self.config  # noqa: B018 - creates the store on first write
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
-        self._batch = writer
         try:
-            yield writer.stats
-        except BaseException:
-            self._batch = None
-            self._batched.clear()
-            writer.abort()
-            raise
-        self._batch = None
-        self._batched.clear()
-        try:
+            yield writer
             self._remember_index(writer, writer.finish())
         except BaseException:
             writer.abort()
@@ -325,13 +323,8 @@ class Store:
         self.config  # noqa: B018
         self.sync()
         digest = Digest.of(data)
-        writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=1)
-        try:
+        with self.writing() as writer:
             writer.add(digest, data, kind=OBJECT)
-            self._remember_index(writer, writer.finish())
-        except BaseException:
-            writer.abort()
-            raise
         return digest
 
     # -- reading -------------------------------------------------------------------------

@@ -128,8 +128,7 @@ def import_bundle(store: Store, src: Path) -> Digest:
         raise type(exc)(f"refusing to import {src}: {exc}") from exc
     store.config  # noqa: B018 - creates the store on first write
     store.sync()
-    writer = _writer(store)
-    try:
+    with store.writing(join_batch=False) as writer:  # visible at once, even in a batch
         for d in reach.objects:
             if d.size:
                 kind, body = objects[d]
@@ -138,10 +137,6 @@ def import_bundle(store: Store, src: Path) -> Digest:
         writer.seal(OBJECT)
         for d in reversed(reach.manifests):
             writer.add(d, objects[d][1], kind=MANIFEST)
-        writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
     return root
 
 
@@ -229,16 +224,11 @@ def copy_objects(src: Store, dst: Store, digests: Sequence[Digest]) -> PushResul
         ensure_config(dst.blobs, src.config.chunker)
     dst.config  # noqa: B018
     missing = set(dst.missing(reach.all()))
-    writer = _writer(dst)
-    try:
+    with dst.writing(join_batch=False) as writer:  # visible at once, even in a batch
         _send(src, writer, [d for d in reach.objects if d in missing])
         writer.seal(DATA)
         writer.seal(OBJECT)
         _send(src, writer, [d for d in reversed(reach.manifests) if d in missing])
-        writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
     last = digests[-1]
     m = reach.manifests.get(last)
     s = writer.stats
@@ -267,7 +257,3 @@ def _send(src: Store, writer: Writer, digests: list[Digest]) -> None:
             loc = src.index.get(d)
             kind = loc.kind if loc is not None else DATA
             writer.add(d, src.get_bytes(d), kind=kind)
-
-
-def _writer(store: Store) -> Writer:
-    return Writer(store.blobs, store.index, store.reader, level=store.level, workers=store.workers)
