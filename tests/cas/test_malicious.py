@@ -52,17 +52,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-@pytest.fixture
-def arena(tmp_path: Path) -> Path:
-    """The parent of DEST, with a file in it; and an 'etc' beside it for links to aim at."""
-    parent = tmp_path / "arena"
-    parent.mkdir()
-    (parent / "canary.txt").write_text("keep me\n")
-    (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "passwd").write_text("root:x:0:0\n")
-    return parent
-
-
 def link(path: str, target: bytes) -> tuple[list[Any], bytes]:
     return file_row(path, target, MODE_SYMLINK), target
 

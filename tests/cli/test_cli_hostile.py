@@ -71,16 +71,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-@pytest.fixture
-def arena(tmp_path: Path) -> Path:
-    parent = tmp_path / "arena"
-    parent.mkdir()
-    (parent / "canary.txt").write_text("keep me\n")
-    (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "passwd").write_text("root:x:0:0\n")
-    return parent
-
-
 def plain(path: str, content: bytes = GOOD) -> tuple[list[Any], bytes]:
     return file_row(path, content), content
 
