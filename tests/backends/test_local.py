@@ -328,3 +328,14 @@ def test_open_local_shares_one_directory(tmp_path: Path) -> None:
     assert LocalBlobStore(tmp_path).get("config") == b"c"
     assert refs.compare_and_set("tags/t", Digest.of(b"c"), None)
     assert LocalRefStore(tmp_path).read("tags/t") is not None
+
+
+def test_a_lock_appears_with_its_owner_record_in_one_step(tmp_path: Path) -> None:
+    """A process killed while taking a lock never leaves an empty lock file behind: the record
+    is written to a private temp file first, which blocks nothing if it is left over."""
+    refs = LocalRefStore(tmp_path)
+    (tmp_path / "refs" / "flows").mkdir(parents=True)
+    (tmp_path / "refs" / "flows" / ".x.lock.4242.deadbeef").write_bytes(b"")  # a killed taker
+    assert refs.compare_and_set("flows/x", Digest.of(b"1"), None)
+    assert not (tmp_path / "refs" / "flows" / "x.lock").exists()
+    assert [name for name, _ in refs.iter_refs()] == ["flows/x"]

@@ -159,14 +159,13 @@ class LockFile:
         while True:
             owner = LockOwner.current()
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o644)
+                self._create(owner)
             except FileNotFoundError:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 retry_now = True
             except FileExistsError:
                 retry_now = self._break_if_stale()
             else:
-                self._fill(fd, owner)
                 self._owner = owner
                 return
             if time.monotonic() >= deadline:
@@ -206,18 +205,25 @@ class LockFile:
     ) -> None:
         self.release()
 
-    def _fill(self, fd: int, owner: LockOwner) -> None:
+    def _create(self, owner: LockOwner) -> None:
+        """Create the lock file with its owner record in one step: the record is written to a
+        private temp file that is then hard-linked to the lock's name (``FileExistsError`` if
+        it exists).  A process killed at any moment never leaves an empty, unattributable lock.
+        """
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{random.getrandbits(32):x}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o644)
         try:
-            data = owner.encode()
-            written = 0
-            while written < len(data):
-                written += os.write(fd, data[written:])
-        except BaseException:
-            os.close(fd)
+            try:
+                data = owner.encode()
+                written = 0
+                while written < len(data):
+                    written += os.write(fd, data[written:])
+            finally:
+                os.close(fd)
+            os.link(tmp, self.path)
+        finally:
             with contextlib.suppress(OSError):
-                self.path.unlink()
-            raise
-        os.close(fd)
+                tmp.unlink()
 
     def _is_stale(self, seen: _Seen) -> bool:
         owner = seen.owner
