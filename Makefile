@@ -1,30 +1,43 @@
-# flowpack: `make test` installs every test need (pip, npm, the test servers) and runs the suite.
+# flowpack: `make demo` installs flowpack and runs the example flow on the default local store;
+# `make test` installs every test need (pip, apt and npm packages, the test servers) and runs the
+# whole suite.  Installs go through requirements/lock.txt, so they resolve the same way every time
+# and never backtrack; `make lock` regenerates it from pyproject.toml.
 PY ?= python3
+LOCK := requirements/lock.txt
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+STEP := bash scripts/step.sh
 
-.PHONY: install demo test deps lint typecheck pytest bench
+.PHONY: install demo test deps lint typecheck pytest bench lock
 
 install:
-	$(PY) -m pip install -q -e .
+	@$(STEP) "install flowpack (pinned by $(LOCK))" $(PIP) -c $(LOCK) -e .
 
 demo: install
-	flowpack register -p examples/flows/my_flow.py --project demo
-	flowpack run demo/example
+	@$(STEP) "register examples/flows/my_flow.py in project demo" \
+		flowpack register -p examples/flows/my_flow.py --project demo
+	@$(STEP) "run demo/example" flowpack run demo/example
 
 test: deps lint typecheck pytest
 
 deps:
-	$(PY) -m pip install -q -e '.[test]'
-	bash scripts/install-test-servers.sh
+	@$(STEP) "install the test needs from $(LOCK)" $(PIP) -r $(LOCK)
+	@$(STEP) "install flowpack itself (editable)" $(PIP) --no-deps -e '.[test]'
+	@$(STEP) "install the test servers" env PY=$(PY) bash scripts/install-test-servers.sh
 
 lint:
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	@$(STEP) "ruff check" $(PY) -m ruff check src tests benchmarks
+	@$(STEP) "ruff format --check" $(PY) -m ruff format --check src tests benchmarks
 
 typecheck:
-	$(PY) -m mypy
+	@$(STEP) "mypy --strict" $(PY) -m mypy
 
 pytest:
-	$(PY) -m pytest -n 2 -q -p no:cacheprovider
+	@$(STEP) "pytest (2 workers)" $(PY) -m pytest -n 2 -q -p no:cacheprovider
 
 bench:
 	$(PY) benchmarks/run.py
+
+# Regenerate the lock after changing dependencies in pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --extra test --universal --python-version 3.10 \
+		--custom-compile-command "make lock" -o $(LOCK)
