@@ -13,13 +13,13 @@ from servers.buckets import BucketServer, corrupt_ref
 class TestAzureBlobStore(BlobStoreConformance):
     @pytest.fixture
     def blob_store(self, azurite: BucketServer) -> BlobStore:
-        return open_azure(azurite.fresh_url())[0]
+        return open_azure(azurite.fresh_url()).blobs
 
 
 class TestAzureRefStore(RefStoreConformance):
     @pytest.fixture
     def ref_store(self, azurite: BucketServer) -> RefStore:
-        return open_azure(azurite.fresh_url())[1]
+        return open_azure(azurite.fresh_url()).refs
 
     def corrupt_ref(self, store: RefStore, name: str) -> None:
         corrupt_ref(store, name)

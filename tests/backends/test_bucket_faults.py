@@ -20,7 +20,7 @@ from flowpack.cas.errors import (
     TransientBackendError,
 )
 from flowpack.cas.opening import open_store
-from flowpack.cas.registry import open_backend
+from flowpack.cas.registry import open_location
 from flowpack.cli.main import cli
 from servers.buckets import AZURITE_KEY, BucketServer
 from servers.process import free_port
@@ -33,7 +33,8 @@ MIB = 1 << 20
 
 
 def test_a_500_storm_is_retried(server: BucketServer, proxy: FaultProxy) -> None:
-    blobs, refs = open_backend(via(server, proxy, max_attempts="4"))
+    location = open_location(via(server, proxy, max_attempts="4"))
+    blobs, refs = location.blobs, location.refs
     data = os.urandom(1000)
     proxy.fail_next(3)
     blobs.put("packs/aa", data)
@@ -53,7 +54,8 @@ def test_a_500_storm_is_retried(server: BucketServer, proxy: FaultProxy) -> None
 def test_a_storm_longer_than_the_bound_fails_cleanly(
     server: BucketServer, proxy: FaultProxy
 ) -> None:
-    blobs, refs = open_backend(via(server, proxy, max_attempts="3"))
+    location = open_location(via(server, proxy, max_attempts="3"))
+    blobs, refs = location.blobs, location.refs
     proxy.fail_next(1000)
     started = time.monotonic()
     with pytest.raises(TransientBackendError) as info:
@@ -70,7 +72,7 @@ def test_a_storm_longer_than_the_bound_fails_cleanly(
 
 
 def test_only_transient_errors_are_retried(server: BucketServer, proxy: FaultProxy) -> None:
-    blobs, _ = open_backend(via(server, proxy, max_attempts="5"))
+    blobs = open_location(via(server, proxy, max_attempts="5")).blobs
     proxy.fail_next(5, status=403)
     with pytest.raises(PermissionDenied):
         blobs.put("packs/aa", b"x")
@@ -86,7 +88,7 @@ def test_a_lost_response_to_a_ref_update_counts_as_done(
     server: BucketServer, proxy: FaultProxy
 ) -> None:
     """The server applies the write, the answer is lost: the retry's 412 is not a lost race."""
-    _, refs = open_backend(via(server, proxy))
+    refs = open_location(via(server, proxy)).refs
     assert refs.compare_and_set("flows/p/f", Digest.of(b"1"), None)
     token = refs.read("flows/p/f")[1]  # type: ignore[index]
     dropped: list[str] = []

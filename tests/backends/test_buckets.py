@@ -24,7 +24,7 @@ from flowpack.cas.errors import (
     UsageError,
 )
 from flowpack.cas.opening import open_store
-from flowpack.cas.registry import known_schemes, open_backend
+from flowpack.cas.registry import known_schemes, open_location
 from flowpack.cli.main import cli
 from servers.buckets import AZURITE_KEY, Azurite, BucketServer
 from servers.proxy import FaultProxy
@@ -57,7 +57,8 @@ def test_the_standard_variables_point_a_store_at_the_server(
         monkeypatch.delenv(name)
     for name, value in server.env().items():
         monkeypatch.setenv(name, value)
-    blobs, refs = open_backend(f"{server.scheme}://{server.bucket}/env/{uuid.uuid4().hex}")
+    location = open_location(f"{server.scheme}://{server.bucket}/env/{uuid.uuid4().hex}")
+    blobs, refs = location.blobs, location.refs
     blobs.put("config", b"from the environment")
     assert blobs.get("config") == b"from the environment"
     assert refs.compare_and_set("tags/t", Digest.of(b"x"), None)
@@ -79,7 +80,7 @@ def test_the_standard_variables_point_a_store_at_the_server(
 )
 def test_malformed_urls_are_usage_errors(url: str, message: str) -> None:
     with pytest.raises(UsageError, match=message) as info:
-        open_backend(url)
+        open_location(url)
     assert "pw" not in str(info.value)
 
 
@@ -89,10 +90,11 @@ def test_malformed_urls_are_usage_errors(url: str, message: str) -> None:
 def test_the_probe_costs_one_request_once_and_leaves_nothing(
     server: BucketServer, proxy: FaultProxy
 ) -> None:
-    blobs, refs = open_backend(via(server, proxy))
+    location = open_location(via(server, proxy))
+    blobs, refs = location.blobs, location.refs
     assert refs.compare_and_set("flows/p/a", Digest.of(b"1"), None)
     assert refs.compare_and_set("flows/p/b", Digest.of(b"2"), None)
-    _, again = open_backend(via(server, proxy))  # same endpoint and bucket: no second probe
+    again = open_location(via(server, proxy)).refs  # same endpoint and bucket: no second probe
     assert again.compare_and_set("flows/p/c", Digest.of(b"3"), None)
     writes = [r for r in proxy.snapshot() if r.is_write]
     assert len(writes) == 4, writes
@@ -111,11 +113,12 @@ def test_an_endpoint_ignoring_preconditions_is_detected(
             f"account_key={quote(AZURITE_KEY, safe='')}",
             "sas_token=" + quote(server.sas_token(), safe=""),
         )
-    blobs, refs = open_backend(url)
+    location = open_location(url)
+    blobs, refs = location.blobs, location.refs
     assert refs.capabilities.atomic_cas  # what the service promises, until probed
     with caplog.at_level(logging.WARNING, logger="flowpack.backends"):
         assert refs.compare_and_set("flows/p/f", Digest.of(b"1"), None)
-        _, other = open_backend(url.replace("/t/", "/t2/"))
+        other = open_location(url.replace("/t/", "/t2/")).refs
         assert other.compare_and_set("flows/p/g", Digest.of(b"2"), None)
     warnings = [r.getMessage() for r in caplog.records if r.name == "flowpack.backends"]
     assert len(warnings) == 1 and "ignores conditional writes" in warnings[0]
@@ -139,7 +142,7 @@ def test_an_endpoint_ignoring_preconditions_is_detected(
 def test_large_blobs_are_uploaded_in_parts_create_only(scheme: str, bucket_server_for: Any) -> None:
     server = bucket_server_for(scheme)
     with FaultProxy(server.endpoint) as proxy:
-        blobs, _ = open_backend(via(server, proxy))
+        blobs = open_location(via(server, proxy)).blobs
         data = os.urandom(20 * MIB)
         blobs.put("packs/big", data)
         parts = [r for r in proxy.snapshot() if r.is_write]
@@ -152,7 +155,7 @@ def test_large_blobs_are_uploaded_in_parts_create_only(scheme: str, bucket_serve
 
 
 def test_a_missing_bucket_is_named(server: BucketServer) -> None:
-    blobs, _ = open_backend(server.store_url(f"fp-missing-{uuid.uuid4().hex[:8]}", "p"))
+    blobs = open_location(server.store_url(f"fp-missing-{uuid.uuid4().hex[:8]}", "p")).blobs
     with pytest.raises(BackendError) as info:
         blobs.put("config", b"x")
     assert "fp-missing" in str(info.value)
@@ -161,13 +164,14 @@ def test_a_missing_bucket_is_named(server: BucketServer) -> None:
 def test_refused_credentials_are_named_without_the_secret(azurite: BucketServer) -> None:
     wrong = base64.b64encode(b"not the key" * 6).decode()
     url = azurite.store_url(azurite.bucket, "p", account_key=wrong)
-    blobs, refs = open_backend(url)
+    location = open_location(url)
+    blobs, refs = location.blobs, location.refs
     with pytest.raises(PermissionDenied) as info:
         blobs.put("config", b"x")
     assert wrong not in str(info.value) and "account_key=***" in str(info.value)
     with pytest.raises(PermissionDenied):
         refs.read("flows/p/f")
-    blobs, _ = open_backend(url.replace("account_key=", "account_key=x"))  # not even base64
+    blobs = open_location(url.replace("account_key=", "account_key=x")).blobs  # not base64
     with pytest.raises(PermissionDenied, match="no usable credentials"):
         blobs.get("config")
 

@@ -14,13 +14,13 @@ from servers.buckets import BucketServer, corrupt_ref
 class TestGcsBlobStore(BlobStoreConformance):
     @pytest.fixture
     def blob_store(self, fake_gcs_server: BucketServer) -> BlobStore:
-        return open_gcs(fake_gcs_server.fresh_url())[0]
+        return open_gcs(fake_gcs_server.fresh_url()).blobs
 
 
 class TestGcsRefStore(RefStoreConformance):
     @pytest.fixture
     def ref_store(self, fake_gcs_server: BucketServer) -> RefStore:
-        return open_gcs(fake_gcs_server.fresh_url())[1]
+        return open_gcs(fake_gcs_server.fresh_url()).refs
 
     def corrupt_ref(self, store: RefStore, name: str) -> None:
         corrupt_ref(store, name)
@@ -29,7 +29,7 @@ class TestGcsRefStore(RefStoreConformance):
 def test_a_deleted_ref_is_a_tombstone_and_can_be_created_again(
     fake_gcs_server: BucketServer,
 ) -> None:
-    _, refs = open_gcs(fake_gcs_server.fresh_url())
+    refs = open_gcs(fake_gcs_server.fresh_url()).refs
     inner = refs.inner  # type: ignore[attr-defined]
     assert refs.compare_and_set("flows/p/f", Digest.of(b"1"), None)
     token = refs.read("flows/p/f")[1]  # type: ignore[index]
@@ -47,7 +47,7 @@ def test_a_deleted_ref_is_a_tombstone_and_can_be_created_again(
 
 
 def test_a_stale_generation_is_refused(fake_gcs_server: BucketServer) -> None:
-    _, refs = open_gcs(fake_gcs_server.fresh_url())
+    refs = open_gcs(fake_gcs_server.fresh_url()).refs
     assert refs.compare_and_set("flows/p/f", Digest.of(b"1"), None)
     old = refs.read("flows/p/f")[1]  # type: ignore[index]
     assert refs.compare_and_set("flows/p/f", Digest.of(b"2"), old)

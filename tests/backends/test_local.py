@@ -139,7 +139,8 @@ def test_permission_errors_are_translated(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_nothing_is_created_before_the_first_write(tmp_path: Path) -> None:
-    blobs, refs = open_local(str(tmp_path / "store"))
+    location = open_local(str(tmp_path / "store"))
+    blobs, refs = location.blobs, location.refs
     assert list(blobs.iter_keys()) == []
     assert refs.read("flows/p/f") is None
     assert list(refs.iter_refs()) == []
@@ -323,7 +324,8 @@ def test_bad_urls(url: str) -> None:
 
 
 def test_open_local_shares_one_directory(tmp_path: Path) -> None:
-    blobs, refs = open_local(f"file://{tmp_path}")
+    location = open_local(f"file://{tmp_path}")
+    blobs, refs = location.blobs, location.refs
     blobs.put("config", b"c")
     assert LocalBlobStore(tmp_path).get("config") == b"c"
     assert refs.compare_and_set("tags/t", Digest.of(b"c"), None)

@@ -32,8 +32,10 @@ class TestMemoryRefStore(RefStoreConformance):
 
 def test_named_stores_share_state() -> None:
     url = f"memory://{uuid.uuid4().hex}"
-    blobs1, refs1 = open_memory(url)
-    blobs2, refs2 = open_memory(url)
+    location = open_memory(url)
+    blobs1, refs1 = location.blobs, location.refs
+    location = open_memory(url)
+    blobs2, refs2 = location.blobs, location.refs
     assert blobs1 is blobs2 and refs1 is refs2
     blobs1.put("config", b"x")
     assert blobs2.get("config") == b"x"
@@ -42,21 +44,22 @@ def test_named_stores_share_state() -> None:
 
 
 def test_unnamed_stores_are_private() -> None:
-    blobs1, _ = open_memory("memory://")
-    blobs2, _ = open_memory("memory://")
+    blobs1 = open_memory("memory://").blobs
+    blobs2 = open_memory("memory://").blobs
     blobs1.put("config", b"x")
     assert list(blobs2.iter_keys()) == []
 
 
 def test_different_names_are_separate() -> None:
-    a, _ = open_memory(f"memory://{uuid.uuid4().hex}")
-    b, _ = open_memory(f"memory://{uuid.uuid4().hex}")
+    a = open_memory(f"memory://{uuid.uuid4().hex}").blobs
+    b = open_memory(f"memory://{uuid.uuid4().hex}").blobs
     a.put("config", b"x")
     assert list(b.iter_keys()) == []
 
 
 def test_capabilities_are_not_durable() -> None:
-    blobs, refs = open_memory("memory://")
+    location = open_memory("memory://")
+    blobs, refs = location.blobs, location.refs
     assert blobs.capabilities.durable is False
     assert refs.capabilities.durable is False
 

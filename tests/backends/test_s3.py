@@ -18,7 +18,7 @@ from servers.buckets import BucketServer, corrupt_ref
 class TestS3BlobStore(BlobStoreConformance):
     @pytest.fixture
     def blob_store(self, moto_server: BucketServer) -> BlobStore:
-        return open_s3(moto_server.fresh_url())[0]
+        return open_s3(moto_server.fresh_url()).blobs
 
     def test_concurrent_creates_have_one_winner(self, blobs: BlobStore) -> None:
         """moto checks ``If-None-Match`` then writes, not atomically: here, one at a time."""
@@ -33,7 +33,7 @@ class TestS3BlobStore(BlobStoreConformance):
 class TestS3RefStore(RefStoreConformance):
     @pytest.fixture
     def ref_store(self, moto_server: BucketServer) -> RefStore:
-        return open_s3(moto_server.fresh_url())[1]
+        return open_s3(moto_server.fresh_url()).refs
 
     def corrupt_ref(self, store: RefStore, name: str) -> None:
         corrupt_ref(store, name)
@@ -67,7 +67,7 @@ class TestS3RefStore(RefStoreConformance):
 
 
 def test_etags_are_the_tokens_and_if_match_refuses_a_stale_one(moto_server: BucketServer) -> None:
-    _, refs = open_s3(moto_server.fresh_url())
+    refs = open_s3(moto_server.fresh_url()).refs
     assert refs.compare_and_set("flows/p/f", Digest.of(b"1"), None)
     token = refs.read("flows/p/f")[1]  # type: ignore[index]
     assert token.startswith('"') and token.endswith('"')

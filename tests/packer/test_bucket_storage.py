@@ -16,7 +16,7 @@ from flowfixtures import expected, make_project
 from flowpack import Flow, task
 from flowpack.cas.errors import AlreadyExists, UsageError
 from flowpack.cas.opening import open_store
-from flowpack.cas.registry import open_backend
+from flowpack.cas.registry import open_location
 from flowpack.cas.store import Store
 from flowpack.packer.audit import audit_flow
 from flowpack.packer.lookup import FlowName
@@ -56,7 +56,7 @@ def storage_for(server: BucketServer, **kwargs: Any) -> BucketStorage:
 
 
 def objects(server: BucketServer, prefix: str) -> list[str]:
-    blobs, _ = open_backend(f"{server.scheme}://{server.bucket}/{prefix}")
+    blobs = open_location(f"{server.scheme}://{server.bucket}/{prefix}").blobs
     return [info.key for info in blobs.iter_keys()]
 
 
@@ -117,7 +117,7 @@ def test_add_flow_writes_an_export_at_the_key(server: BucketServer, tmp_path: Pa
     assert location.startswith("blake3:")
     assert storage.build() is storage
     folder, _, name = key.rpartition("/")
-    blobs, _ = open_backend(f"{server.scheme}://{server.bucket}/{folder}")
+    blobs = open_location(f"{server.scheme}://{server.bucket}/{folder}").blobs
     export = blobs.get(name)
     exported = tmp_path / "flow.pack"
     exported.write_bytes(export)
@@ -149,7 +149,7 @@ def test_script_mode_uploads_the_local_script(
     (flow,) = collect(ScriptSource.open(script))
     location = storage.add_flow(flow)
     folder, _, name = key.rpartition("/")
-    blobs, _ = open_backend(f"{server.scheme}://{server.bucket}/{folder}")
+    blobs = open_location(f"{server.scheme}://{server.bucket}/{folder}").blobs
     assert blobs.get(name) == script.read_bytes()
     assert list(execute(storage.get_flow(location), {}).values())[-1] == expected()
 
@@ -160,7 +160,7 @@ def test_azure_refuses_to_overwrite_a_different_blob(
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
     monkeypatch.setenv("MY_AZURE_CONN", azurite.env()["AZURE_STORAGE_CONNECTION_STRING"])
     name = f"flows/{uuid.uuid4().hex}.flowpack"
-    blobs, _ = open_backend(azurite.store_url(azurite.bucket, "flows"))
+    blobs = open_location(azurite.store_url(azurite.bucket, "flows")).blobs
     blobs.put(name.split("/")[1], b"someone else's flow")
     storage = Azure(azurite.bucket, connection_string_secret="MY_AZURE_CONN", blob_name=name)
     with pytest.raises(AlreadyExists, match=r"already exists with other content.*overwrite=True"):

@@ -30,7 +30,8 @@ from flowpack.backends.bucket_errors import refused
 from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
 from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
 from flowpack.cas.errors import UsageError
-from flowpack.cas.protocols import BlobInfo, BlobStore, RefStore, Token
+from flowpack.cas.location import Location
+from flowpack.cas.protocols import BlobInfo, Token
 
 __all__ = ["AzureOps", "azure_filesystem", "open_azure"]
 
@@ -215,9 +216,7 @@ class AzureOps:
         return True
 
 
-def open_azure(
-    url: str, *, storage_options: Mapping[str, Any] | None = None
-) -> tuple[BlobStore, RefStore]:
+def open_azure(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Location:
     """Open the store at ``az://container/prefix``; see the module docstring for the options.
 
     Nothing is requested until first use.  Raises :class:`UsageError` for a malformed URL or

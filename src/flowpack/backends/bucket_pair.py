@@ -21,7 +21,8 @@ from flowpack.backends.bucket_refs import BucketRefStore
 from flowpack.backends.bucket_url import BucketUrl
 from flowpack.backends.fsspec_blobs import REFS_DIR, FsspecBlobStore
 from flowpack.backends.retrying import RetryingBlobStore, RetryingRefStore
-from flowpack.cas.protocols import BlobStore, Capabilities, RefStore
+from flowpack.cas.location import Location
+from flowpack.cas.protocols import Capabilities
 
 __all__ = ["BUCKET_CAPABILITIES", "bucket_pair", "shared_filesystem"]
 
@@ -63,8 +64,8 @@ def bucket_pair(
     endpoint: str,
     put_options: Mapping[str, Any] | None = None,
     get_options: Mapping[str, Any] | None = None,
-) -> tuple[BlobStore, RefStore]:
-    """The (blob, ref) stores of ``url``; ``endpoint`` names the service for the probe's memo."""
+) -> Location:
+    """The location ``url`` names; ``endpoint`` names the service for the probe's memo."""
     errors = ErrorTranslator(url.redacted)
     probe_key = f"{url.object_prefix}{PROBE_PREFIX}{os.urandom(8).hex()}"
     check = PreconditionCheck(
@@ -86,4 +87,4 @@ def bucket_pair(
         ops, f"{url.object_prefix}{REFS_DIR}/", errors=errors, check=check, capabilities=caps
     )
     policy = url.retry_policy()
-    return RetryingBlobStore(blobs, policy), RetryingRefStore(refs, policy)
+    return Location(url.redacted, RetryingBlobStore(blobs, policy), RetryingRefStore(refs, policy))

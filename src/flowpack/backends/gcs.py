@@ -31,7 +31,8 @@ from gcsfs.core import GCSFileSystem, quote
 from flowpack.backends.bucket_errors import refused
 from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
 from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
-from flowpack.cas.protocols import BlobInfo, BlobStore, RefStore, Token
+from flowpack.cas.location import Location
+from flowpack.cas.protocols import BlobInfo, Token
 
 __all__ = ["GcsOps", "gcs_filesystem", "open_gcs"]
 
@@ -190,9 +191,7 @@ def _time(text: str | None) -> float | None:
         return None
 
 
-def open_gcs(
-    url: str, *, storage_options: Mapping[str, Any] | None = None
-) -> tuple[BlobStore, RefStore]:
+def open_gcs(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Location:
     """Open the store at ``gs://bucket/prefix``; see the module docstring for the options.
 
     Nothing is requested until first use.  Raises :class:`UsageError` for a malformed URL.

@@ -24,6 +24,7 @@ import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
@@ -44,9 +45,11 @@ from flowpack.cas.errors import (
     TransientBackendError,
     UsageError,
 )
-from flowpack.cas.protocols import BlobInfo, BlobStore, Capabilities, RefStore, Token
+from flowpack.cas.location import Location, refuse_options
+from flowpack.cas.protocols import BlobInfo, Capabilities, Token
 from flowpack.cas.refname import check_ref_name
 from flowpack.cas.refvalue import decode_ref_value, encode_ref_value
+from flowpack.cas.urls import redact
 
 __all__ = ["LocalBlobStore", "LocalRefStore", "open_local", "path_from_url"]
 
@@ -327,13 +330,14 @@ class LocalRefStore:
                     yield name, decode_ref_value(data, name)
 
 
-def open_local(url: str) -> tuple[BlobStore, RefStore]:
+def open_local(url: str, **options: Any) -> Location:
     """Open ``file:///abs/path`` or a plain path (``~`` expanded, relative made absolute).
 
-    Creates nothing; raises :class:`UsageError` for a malformed URL.
+    Creates nothing; raises :class:`UsageError` for a malformed URL or any option.
     """
+    refuse_options(SCHEME, options)
     root = path_from_url(url)
-    return LocalBlobStore(root), LocalRefStore(root)
+    return Location(redact(url), LocalBlobStore(root), LocalRefStore(root))
 
 
 def path_from_url(url: str) -> Path:

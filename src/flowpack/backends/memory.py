@@ -11,11 +11,13 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, NotFound, UsageError
-from flowpack.cas.protocols import BlobInfo, BlobStore, Capabilities, RefStore, Token
+from flowpack.cas.location import Location, refuse_options
+from flowpack.cas.protocols import BlobInfo, Capabilities, Token
 from flowpack.cas.refname import check_ref_name
 from flowpack.cas.refvalue import decode_ref_value, encode_ref_value
 
@@ -149,19 +151,20 @@ _named: dict[str, tuple[MemoryBlobStore, MemoryRefStore]] = {}
 _named_lock = threading.Lock()
 
 
-def open_memory(url: str) -> tuple[BlobStore, RefStore]:
+def open_memory(url: str, **options: Any) -> Location:
     """Open ``memory://NAME`` (shared process-wide by NAME) or ``memory://`` (a fresh pair).
 
-    Raises :class:`UsageError` for a URL of another scheme.
+    Raises :class:`UsageError` for a URL of another scheme or any option.
     """
+    refuse_options(SCHEME, options)
     head, sep, name = url.partition("://")
     if not sep or head.lower() != SCHEME:
         raise UsageError(f"not a memory:// URL: {url!r}")
     name = name.strip("/")
     if not name:
-        return MemoryBlobStore(), MemoryRefStore()
+        return Location(url, MemoryBlobStore(), MemoryRefStore())
     with _named_lock:
         pair = _named.get(name)
         if pair is None:
             pair = _named[name] = (MemoryBlobStore(), MemoryRefStore())
-    return pair
+    return Location(url, *pair)

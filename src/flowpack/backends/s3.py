@@ -25,7 +25,8 @@ from s3fs import S3FileSystem
 from flowpack.backends.bucket_errors import refused
 from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
 from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
-from flowpack.cas.protocols import BlobInfo, BlobStore, RefStore, Token
+from flowpack.cas.location import Location
+from flowpack.cas.protocols import BlobInfo, Token
 
 __all__ = ["S3Ops", "open_s3", "s3_filesystem"]
 
@@ -162,9 +163,7 @@ class S3Ops:
         return True
 
 
-def open_s3(
-    url: str, *, storage_options: Mapping[str, Any] | None = None
-) -> tuple[BlobStore, RefStore]:
+def open_s3(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Location:
     """Open the store at ``s3://bucket/prefix``; see the module docstring for the options.
 
     Nothing is requested until first use.  Raises :class:`UsageError` for a malformed URL.

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flowpack.cas.registry import open_backend
+from flowpack.cas.registry import open_location
 from flowpack.cas.store import Store
 from flowpack.cas.urls import redact
 
@@ -28,6 +28,6 @@ def default_cache_dir() -> Path:
 def open_store(url: str | None = None, **kwargs: Any) -> Store:
     """Open the store at ``url`` (else ``$FLOWPACK_STORE``, else the per-user default)."""
     url = url or os.environ.get(ENV_STORE) or default_store_url()
-    blobs, refs = open_backend(url)
+    location = open_location(url)
     kwargs.setdefault("cache_dir", default_cache_dir())
-    return Store(blobs, refs, url=redact(url), **kwargs)
+    return Store(location.blobs, location.refs, url=redact(url), **kwargs)

@@ -29,6 +29,10 @@ class Capabilities:
     ``durable``: data survives a process or machine restart (False for ``memory://``).
     ``remote``: a read costs a round trip, so the core keeps the frames it reads and writes in a
     local cache (False for local files and memory, which need none).
+    ``read_only``: the place refuses every write (a published HTTP endpoint, a mirror); the core
+    refuses pushes, ref updates and gc there with one clear line before any request.
+    ``listable``: ``iter_keys`` enumerates every blob (False for an OCI registry, which can only
+    answer for keys it is asked about); gc and verify then work from what refs reach.
     """
 
     atomic_create: bool = True
@@ -37,6 +41,8 @@ class Capabilities:
     max_connections: int = 4
     durable: bool = True
     remote: bool = True
+    read_only: bool = False
+    listable: bool = True
 
 
 @dataclass(frozen=True)

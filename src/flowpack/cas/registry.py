@@ -1,9 +1,11 @@
-"""Finding the adapter for a store URL.
+"""Finding the adapter for a store URL: :func:`open_location`, the one door to every place.
 
-Adapters register an ``open(url) -> (BlobStore, RefStore)`` function in the
+Adapter families register an ``open(url, **options) -> Location`` function in the
 ``flowpack.backends`` entry-point group under their URL scheme (``file``, ``memory``, ``s3``,
 ``oci+https``, ...), so the core imports no backend: an adapter is imported only when a URL of
-its scheme is opened.  A plain path (no ``scheme://``) opens with ``file``.
+its scheme is opened.  A plain path (no ``scheme://``) opens with ``file``.  ``options`` are the
+family's keyword options (credentials, endpoints: fsspec's ``storage_options`` is the model);
+an opener refuses options it does not know with :class:`UsageError`.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 from flowpack.cas.errors import MissingDependency, UsageError
-from flowpack.cas.protocols import BlobStore, RefStore
+from flowpack.cas.location import Location
 from flowpack.cas.urls import redact
 
-__all__ = ["GROUP", "extra_for_scheme", "known_schemes", "open_backend", "url_scheme"]
+__all__ = ["GROUP", "extra_for_scheme", "known_schemes", "open_location", "url_scheme"]
 
 GROUP = "flowpack.backends"
 DEFAULT_SCHEME = "file"
@@ -38,7 +40,7 @@ _EXTRAS = {
     "https": "server",
 }
 
-Opener = Callable[[str], tuple[BlobStore, RefStore]]
+Opener = Callable[..., Location]
 
 
 def url_scheme(url: str) -> str:
@@ -59,8 +61,10 @@ def known_schemes() -> list[str]:
     return sorted(_entry_points())
 
 
-def open_backend(url: str) -> tuple[BlobStore, RefStore]:
-    """Open the blob and ref stores at ``url`` with the adapter registered for its scheme.
+def open_location(url: str, **options: Any) -> Location:
+    """Open the place at ``url`` with the adapter registered for its scheme.
+
+    ``options`` go to the adapter's opener (``storage_options=...`` for the bucket families).
 
     Raises :class:`UsageError` for a scheme no installed adapter handles (the message lists
     the known ones), :class:`MissingDependency` with the ``pip install 'flowpack[EXTRA]'``
@@ -72,7 +76,7 @@ def open_backend(url: str) -> tuple[BlobStore, RefStore]:
     if builtin is not None:  # no scan of every installed distribution's metadata (~30 ms)
         module, _, name = builtin.partition(":")
         opener = cast(Opener, getattr(importlib.import_module(module), name))
-        return opener(url)
+        return opener(url, **options)
     found = _entry_points().get(scheme)
     if found is None:
         raise UsageError(
@@ -81,10 +85,10 @@ def open_backend(url: str) -> tuple[BlobStore, RefStore]:
         )
     try:
         opener = cast(Opener, found.load())
-        return opener(url)
+        return opener(url, **options)
     except MissingDependency:
         raise
-    except ImportError as exc:
+    except ImportError as exc:  # at import, or a dependency the opener imports lazily
         raise MissingDependency(_missing_message(scheme, exc)) from exc
 
 

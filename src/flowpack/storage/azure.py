@@ -27,7 +27,6 @@ class Azure(BucketStorage):
     """Flows in the Azure Blob container ``container``."""
 
     scheme = "az"
-    opener = "flowpack.backends.azure:open_azure"
 
     def __init__(
         self,

@@ -22,33 +22,30 @@ store is shared instead of opened twice.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, MissingDependency, NotFound, UsageError
-from flowpack.cas.protocols import BlobStore, RefStore
-from flowpack.cas.registry import extra_for_scheme
+from flowpack.cas.location import Location
+from flowpack.cas.protocols import BlobStore
+from flowpack.cas.registry import extra_for_scheme, open_location
 from flowpack.cas.store import PushResult, Store
 from flowpack.cas.urls import redact
 from flowpack.storage.base import Storage
 
 DEFAULT_PREFIX = "flowpack"
-Opener = Callable[..., tuple[BlobStore, RefStore]]
 
 
 class BucketStorage(Storage):
     """A store in a cloud bucket, plus an optional flow object at ``key`` (module docstring).
 
-    Subclasses set :attr:`scheme` and :attr:`opener` (``"module:function"`` of the backend)
-    and may override :meth:`storage_options` for credentials and endpoints.
+    Subclasses set :attr:`scheme` and may override :meth:`storage_options` for credentials
+    and endpoints.
     """
 
     scheme: ClassVar[str] = ""
-    opener: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -84,25 +81,23 @@ class BucketStorage(Storage):
         from flowpack.cas.opening import default_cache_dir
 
         url = self.store_url()
-        blobs, refs = self._open(url)
-        return Store(blobs, refs, url=redact(url), cache_dir=default_cache_dir())
+        location = self._open(url)
+        return Store(location.blobs, location.refs, url=redact(url), cache_dir=default_cache_dir())
 
     def bind(self, store: Store) -> None:
         """Share ``store`` when it is this storage's own store (same URL)."""
         if self._store is None and store.url == redact(self.store_url()):
             self._store = store
 
-    def _open(self, url: str) -> tuple[BlobStore, RefStore]:
-        module, _, function = self.opener.partition(":")
+    def _open(self, url: str) -> Location:
         try:
-            opener: Opener = getattr(importlib.import_module(module), function)
-        except ImportError as exc:
+            return open_location(url, storage_options=self.storage_options())
+        except MissingDependency as exc:
             extra = extra_for_scheme(self.scheme)
             raise MissingDependency(
-                f"{type(self).__name__} storage needs an optional dependency ({exc.name}): "
+                f"{type(self).__name__} storage needs an optional dependency: "
                 f"install it with: pip install 'flowpack[{extra}]'"
             ) from exc
-        return opener(url, storage_options=self.storage_options())
 
     # -- packing and the object at ``key`` ----------------------------------------------
 
@@ -143,7 +138,7 @@ class BucketStorage(Storage):
         if not name:
             raise UsageError(f"{type(self).__name__} key {self.key!r} names no object")
         path = f"/{folder}" if folder else ""
-        return self._open(f"{self.scheme}://{self.bucket}{path}")[0], name
+        return self._open(f"{self.scheme}://{self.bucket}{path}").blobs, name
 
     def _publish(self, data: bytes) -> None:
         blobs, name = self._key_store()

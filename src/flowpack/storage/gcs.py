@@ -19,7 +19,6 @@ class GCS(BucketStorage):
     """Flows in the GCS bucket ``bucket``."""
 
     scheme = "gs"
-    opener = "flowpack.backends.gcs:open_gcs"
 
     def __init__(
         self,

@@ -25,7 +25,6 @@ class S3(BucketStorage):
     """Flows in the S3 bucket ``bucket``."""
 
     scheme = "s3"
-    opener = "flowpack.backends.s3:open_s3"
 
     def __init__(
         self,
