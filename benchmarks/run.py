@@ -178,11 +178,22 @@ def main() -> int:
         lines += startup.render(start)
     text = "\n".join(lines)
     print(text)
-    args.out.write_text(text)
+    args.out.write_text(keep_setup_section(args.out, text))
     args.work.mkdir(parents=True, exist_ok=True)
     raw = {"results": [dataclasses.asdict(r) for r in results], "startup": start}
     (args.work / "results.json").write_text(json.dumps(raw, indent=1, default=str))
     return 0
+
+
+def keep_setup_section(out: Path, text: str) -> str:
+    """``text`` plus the set-up section ``benchmarks/setup_time.py`` wrote into ``out``."""
+    from setup_time import BEGIN, END
+
+    old = out.read_text() if out.exists() else ""
+    if BEGIN not in old or END not in old:
+        return text
+    kept = BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END
+    return text.rstrip("\n") + "\n\n" + kept + "\n"
 
 
 if __name__ == "__main__":
