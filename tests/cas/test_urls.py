@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowpack.cas.urls import redact
+from flowpack.cas.urls import redact, scrub
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,26 @@ def test_unparsable_urls_are_still_redacted() -> None:
 def test_redaction_is_idempotent() -> None:
     url = "https://u:p@h/x?token=t"
     assert redact(redact(url)) == redact(url)
+
+
+def test_secrets_inside_option_values_are_masked() -> None:
+
+    secret = "S3CR3Tvalue99"
+    for url in [
+        f"s3://b/p?endpoint_url=http://user:{secret}@h:9000",
+        f"s3://b/p?storage_options=a%26token%3D{secret}",
+        f"file://user:{secret}@host/x",
+        f"file:///x?token={secret}",
+    ]:
+        assert secret not in redact(url), url
+        assert secret not in scrub(f"error: cannot open {url!r}: refused"), url
+
+
+def test_scrub_keeps_prose_and_digests() -> None:
+
+    for text in [
+        "no usable credentials: the account key is not valid base64",
+        "ref flows/p/f: expected blake3:0011, found blake3:2233",
+        "no such file or directory: /tmp/x",
+    ]:
+        assert scrub(text) == text

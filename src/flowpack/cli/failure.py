@@ -2,8 +2,10 @@
 
 Exit codes come from the error tree (``FlowpackError.exit_code``: 1 failure, 2 usage, 3 lost
 compare-and-set race); operating-system errors exit 1; anything else is reported as an internal
-error (exit 1).  A traceback is printed only with ``--debug``.  With ``--json`` the line is a
-JSON object ``{"error", "type", "exit_code"}`` (plus ``"current"`` for a lost race).
+error (exit 1).  A traceback is printed only with ``--debug``.  Every message passes through
+:func:`~flowpack.cas.urls.scrub` here, the one edge where errors leave the program, so no
+credential in a URL, an option or a vendor's message reaches the terminal.  With ``--json`` the
+line is a JSON object ``{"error", "type", "exit_code"}`` (plus ``"current"`` for a lost race).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import click
 
 from flowpack.cas.errors import FlowpackError, RefConflict
+from flowpack.cas.urls import scrub
 
 PROG = "flowpack"
 EXIT_FAILURE = 1
@@ -23,9 +26,9 @@ EXIT_INTERRUPTED = 130
 
 
 def one_line(text: str) -> str:
-    """``text`` folded onto one line."""
+    """``text`` folded onto one line, credentials masked."""
     parts = [p.strip() for p in text.splitlines() if p.strip()]
-    return "; ".join(parts)
+    return scrub("; ".join(parts))
 
 
 def describe(exc: BaseException) -> tuple[str, int]:
