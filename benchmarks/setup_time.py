@@ -5,7 +5,8 @@
 Clones the committed tree into a temporary folder, makes a new virtual environment, and times
 (1) ``make demo`` (install flowpack, register and run the example flow on a fresh default
 store) and (2) the installs of ``make test`` (``make deps``: the pinned test needs, flowpack
-itself, the test servers), with ``PIP_NO_CACHE_DIR=1`` and an empty npm cache, so nothing comes from a cache.
+itself, the test servers), with ``PIP_NO_CACHE_DIR=1`` and an empty npm cache, so nothing
+comes from a cache.
 The figures replace the set-up section of ``benchmarks/RESULTS.md`` (between its markers), which
 ``benchmarks/run.py`` keeps when it rewrites the file.
 """

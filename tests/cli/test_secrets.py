@@ -23,17 +23,17 @@ def dead_port() -> int:
         return int(s.getsockname()[1])
 
 
-def urls() -> list[str]:
-    port = dead_port()
-    return [
-        f"file://user:{SECRET}@host/store",
-        f"file:///tmp/store?token={SECRET}",
-        f"s3://bucket/p?endpoint_url=http://user:{SECRET}@127.0.0.1:{port}&max_attempts=1",
-        f"s3://bucket/p?endpoint_url=http://127.0.0.1:{port}&secret={SECRET}&key=AKIA&max_attempts=1",
-        f"s3://bucket/p?endpoint_url=http%3A%2F%2F127.0.0.1%3A{port}%3Ftoken%3D{SECRET}&max_attempts=1",
-        f"nope://user:{SECRET}@host/x",
-        f"memory://x?token={SECRET}",
-    ]
+#: Store URLs carrying the secret; ``{port}`` becomes a dead loopback port in the test (test
+#: ids must be the same in every pytest-xdist worker).
+URLS = [
+    f"file://user:{SECRET}@host/store",
+    f"file:///tmp/store?token={SECRET}",
+    f"s3://bucket/p?endpoint_url=http://user:{SECRET}@127.0.0.1:{{port}}&max_attempts=1",
+    f"s3://bucket/p?endpoint_url=http://127.0.0.1:{{port}}&secret={SECRET}&key=AKIA&max_attempts=1",
+    f"s3://bucket/p?endpoint_url=http%3A%2F%2F127.0.0.1%3A{{port}}%3Ftoken%3D{SECRET}&max_attempts=1",
+    f"nope://user:{SECRET}@host/x",
+    f"memory://x?token={SECRET}",
+]
 
 
 def test_vendor_messages_are_scrubbed() -> None:
@@ -75,7 +75,7 @@ def commands(tmp: Path) -> list[list[str]]:
     ]
 
 
-@pytest.mark.parametrize("url", urls())
+@pytest.mark.parametrize("url", URLS)
 @pytest.mark.parametrize("json", [False, True])
 def test_no_output_carries_the_planted_secret(
     url: str, json: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -83,6 +83,7 @@ def test_no_output_carries_the_planted_secret(
     monkeypatch.setenv("FLOWPACK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    url = url.replace("{port}", str(dead_port()))
     runner = CliRunner()
     for argv in commands(tmp_path):
         full = ["--store", url] + (["--json"] if json else []) + argv

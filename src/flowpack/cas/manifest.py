@@ -197,14 +197,21 @@ def _decode_file(item: Any) -> FileEntry:
     return FileEntry(path, mode, size, digest, parts)
 
 
-def _canonical(value: Any) -> Any:
-    """Sort map keys recursively; reject types without one canonical encoding."""
+#: How deep metadata may nest (maps and lists): deeper is refused, never a RecursionError.
+MAX_DEPTH = 64
+
+
+def _canonical(value: Any, depth: int = 0) -> Any:
+    """Sort map keys recursively; reject types without one canonical encoding, and nesting
+    deeper than :data:`MAX_DEPTH`."""
+    if isinstance(value, (Mapping, list, tuple)) and depth >= MAX_DEPTH:
+        raise MalformedData(f"metadata nests deeper than {MAX_DEPTH} levels")
     if isinstance(value, Mapping):
         if not all(isinstance(k, str) for k in value):
             raise MalformedData("metadata keys must be strings")
-        return {k: _canonical(value[k]) for k in sorted(value)}
+        return {k: _canonical(value[k], depth + 1) for k in sorted(value)}
     if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
+        return [_canonical(v, depth + 1) for v in value]
     if value is None or isinstance(value, (str, bytes, bool, int, float)):
         return value
     raise MalformedData(f"metadata value of type {type(value).__name__} has no canonical form")

@@ -19,6 +19,12 @@ from flowpack.cas.errors import AlreadyExists, NotFound, UnsafePath, UsageError
 from flowpack.cas.manifest import MODE_EXEC, MODE_FILE, MODE_SYMLINK, Manifest, check_path
 
 DEFAULT_IGNORE = frozenset({".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+_SPECIAL = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 @dataclass(frozen=True)
@@ -37,19 +43,25 @@ class SourceFile:
 
 
 def scan_tree(root: Path, ignore: frozenset[str] = DEFAULT_IGNORE) -> list[SourceFile]:
-    """Every regular file and symlink under ``root`` (a file alone is a one-file tree)."""
+    """Every regular file and symlink under ``root`` (a file alone is a one-file tree).
+
+    Nothing is skipped silently: a directory that cannot be listed, a special file (device,
+    FIFO, socket) and a name that is not UTF-8 each raise :class:`UsageError` naming the path;
+    only the names in ``ignore`` (and ``*.pyc``) are left out.
+    """
     root = Path(root)
     if not root.exists() and not root.is_symlink():
         raise NotFound(f"no such file or directory: {root}")
-    if root.is_file():
-        return [_entry(root, root.name)]
+    if root.is_symlink() or not root.is_dir():
+        return [_entry(root, _utf8_name(root.name, root))]
     out: list[SourceFile] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable):
         dirnames[:] = sorted(d for d in dirnames if d not in ignore)
         rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
         for name in filenames:
             if name in ignore or name.endswith(".pyc"):
                 continue
+            _utf8_name(name, Path(dirpath) / name)
             rel = (rel_dir / name).as_posix() if str(rel_dir) != "." else name
             out.append(_entry(Path(dirpath) / name, rel))
         for d in list(dirnames):
@@ -59,13 +71,32 @@ def scan_tree(root: Path, ignore: frozenset[str] = DEFAULT_IGNORE) -> list[Sourc
     return sorted(out, key=lambda f: f.path)
 
 
+def _unreadable(exc: OSError) -> None:
+    """``os.walk``'s error hook: a directory it cannot list fails the scan, never drops out."""
+    raise UsageError(f"cannot read directory {exc.filename}: {exc.strerror or exc}") from exc
+
+
+def _utf8_name(name: str, path: Path) -> str:
+    """``name`` if it is valid UTF-8 (bundle paths are text), else a clear refusal."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+        raise UsageError(
+            f"file name is not valid UTF-8: {shown} (rename it, or leave it out of the tree)"
+        ) from None
+    return name
+
+
 def _entry(path: Path, rel: str) -> SourceFile:
     st = path.lstat()
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(path)
+        _utf8_name(target, path)
         return SourceFile(check_path(rel), MODE_SYMLINK, lambda: target.encode("utf-8"))
     if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"not a regular file: {path}")
+        kind = _SPECIAL.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise UsageError(f"{path} is {kind}: only regular files, symlinks and directories")
     mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
     return SourceFile(check_path(rel), mode, path.read_bytes, path)
 
