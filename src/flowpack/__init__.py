@@ -1,8 +1,8 @@
 """flowpack: a content-addressed artifact store and packaging toolchain for workflow flows.
 
 Public API: :class:`Store`, :class:`Digest`, :func:`open_store`, and the small flow model
-(:class:`Flow`, :func:`task`).  The seed-compatible storage classes live in
-:mod:`flowpack.storage`.
+(:class:`Flow`, :func:`task`, :class:`Parameter`), which the seed's examples import.  The
+seed-compatible storage classes live in :mod:`flowpack.storage`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Digest", "Flow", "Store", "__version__", "open_store", "task"]
+__all__ = ["Digest", "Flow", "Parameter", "Store", "__version__", "open_store", "task"]
 
 if TYPE_CHECKING:
     from flowpack.cas.digest import Digest
     from flowpack.cas.opening import open_store
     from flowpack.cas.store import Store
-    from flowpack.packer.flow import Flow, task
+    from flowpack.packer.flow import Flow, Parameter, task
 
 _LAZY = {
     "Digest": "flowpack.cas.digest",
@@ -24,6 +24,7 @@ _LAZY = {
     "open_store": "flowpack.cas.opening",
     "Flow": "flowpack.packer.flow",
     "task": "flowpack.packer.flow",
+    "Parameter": "flowpack.packer.flow",
 }
 
 
