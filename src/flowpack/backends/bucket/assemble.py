@@ -1,7 +1,7 @@
 """Assembling a bucket store: the blob and ref adapters over one filesystem, with retries.
 
 Every bucket scheme opens the same way: parse the URL, build the service's fsspec filesystem
-and :class:`~flowpack.backends.bucket_ops.BucketOps`, then call :func:`bucket_pair`, which
+and :class:`~flowpack.backends.bucket.ops.BucketOps`, then call :func:`bucket_pair`, which
 shares one error translator and one precondition check between the two adapters and wraps both
 in the URL's retry policy.
 """
@@ -15,12 +15,12 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from flowpack.backends.bucket_errors import ErrorTranslator
-from flowpack.backends.bucket_ops import PROBE_PREFIX, BucketOps, PreconditionCheck
-from flowpack.backends.bucket_refs import BucketRefStore
-from flowpack.backends.bucket_url import BucketUrl
-from flowpack.backends.fsspec_blobs import REFS_DIR, FsspecBlobStore
-from flowpack.backends.retrying import RetryingBlobStore, RetryingRefStore
+from flowpack.backends.bucket.blobs import REFS_DIR, FsspecBlobStore
+from flowpack.backends.bucket.errors import ErrorTranslator
+from flowpack.backends.bucket.ops import PROBE_PREFIX, BucketOps, PreconditionCheck
+from flowpack.backends.bucket.refs import BucketRefStore
+from flowpack.backends.bucket.retrying import RetryingBlobStore, RetryingRefStore
+from flowpack.backends.bucket.url import BucketUrl
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import Capabilities
 

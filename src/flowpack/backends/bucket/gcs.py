@@ -13,7 +13,7 @@ or ``=<generation>`` (update).  Deleting a ref writes an empty *tombstone* with
 ``ifGenerationMatch=<generation>`` instead of a generation-matched DELETE, which emulators
 ignore; a tombstone reads as an absent ref (its generation is never handed out as a token),
 and creating the ref again replaces it generation-matched.  gcsfs's own retry loop is removed:
-:mod:`flowpack.backends.retrying` is the only one.
+:mod:`flowpack.backends.bucket.retrying` is the only one.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any
 import fsspec.asyn
 from gcsfs.core import GCSFileSystem, quote
 
-from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
-from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
+from flowpack.backends.bucket.assemble import bucket_pair, shared_filesystem
+from flowpack.backends.bucket.errors import refused
+from flowpack.backends.bucket.url import BucketUrl, parse_bucket_url
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobInfo, Token
 
@@ -82,7 +82,7 @@ def _new_filesystem(**kwargs: Any) -> Any:
 
 
 class GcsOps:
-    """:class:`~flowpack.backends.bucket_ops.BucketOps` over the JSON API, via gcsfs's session."""
+    """:class:`~flowpack.backends.bucket.ops.BucketOps` over the JSON API, via gcsfs's session."""
 
     def __init__(self, fs: Any, bucket: str) -> None:
         self.fs = fs

@@ -10,7 +10,8 @@ redacted wherever the URL is shown) and last from ``storage_options`` (any
 Packs are written with ``If-None-Match: *`` (create-only), in 8 MiB parts with up to 4 parts
 in flight from 16 MiB (multipart upload, whose completion carries the precondition).  Refs use
 ``If-None-Match: *`` to create and ``If-Match: <etag>`` to update or delete.  botocore's and
-s3fs's own retries are switched off: :mod:`flowpack.backends.retrying` is the only retry loop.
+s3fs's own retries are switched off: :mod:`flowpack.backends.bucket.retrying` is the only retry
+loop.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 import fsspec.asyn
 from s3fs import S3FileSystem
 
-from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
-from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
+from flowpack.backends.bucket.assemble import bucket_pair, shared_filesystem
+from flowpack.backends.bucket.errors import refused
+from flowpack.backends.bucket.url import BucketUrl, parse_bucket_url
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobInfo, Token
 
@@ -81,7 +82,7 @@ def _new_filesystem(**kwargs: Any) -> Any:
 
 
 class S3Ops:
-    """:class:`~flowpack.backends.bucket_ops.BucketOps` over the s3fs client of one bucket."""
+    """:class:`~flowpack.backends.bucket.ops.BucketOps` over the s3fs client of one bucket."""
 
     def __init__(self, fs: Any, bucket: str) -> None:
         self.fs = fs

@@ -4,7 +4,7 @@
 version token, one paginated listing) that each service module implements with the client its
 fsspec filesystem already holds, so credentials and endpoints are configured once.  Its methods
 raise the vendor's exceptions; the callers translate them at the edge
-(:mod:`flowpack.backends.bucket_errors`).
+(:mod:`flowpack.backends.bucket.errors`).
 
 :class:`PreconditionCheck` asks an endpoint, once per process and bucket, whether it honours
 conditional writes: some S3-compatible servers and emulators accept ``If-Match`` and

@@ -12,7 +12,7 @@ included.
 Create-only writes carry ``If-None-Match: *``; blobs over 8 MiB are staged in 4 MiB blocks, up to
 4 at a time, and committed with the same precondition.  Refs are created with
 ``If-None-Match: *`` and updated or deleted with ``If-Match: <etag>``.  The SDK's own retry
-policy is switched off: :mod:`flowpack.backends.retrying` is the only retry loop.
+policy is switched off: :mod:`flowpack.backends.bucket.retrying` is the only retry loop.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from azure.core import MatchConditions
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.storage.blob.aio import BlobServiceClient
 
-from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
-from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
+from flowpack.backends.bucket.assemble import bucket_pair, shared_filesystem
+from flowpack.backends.bucket.errors import refused
+from flowpack.backends.bucket.url import BucketUrl, parse_bucket_url
 from flowpack.cas.errors import UsageError
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobInfo, Token
@@ -107,7 +107,7 @@ def _new_filesystem(**kwargs: Any) -> Any:
 
 
 class AzureOps:
-    """:class:`~flowpack.backends.bucket_ops.BucketOps` over adlfs's Azure SDK client."""
+    """:class:`~flowpack.backends.bucket.ops.BucketOps` over adlfs's Azure SDK client."""
 
     def __init__(self, fs: Any, container: str) -> None:
         self.fs = fs
