@@ -8,7 +8,7 @@ service's own conditional write (see :class:`~flowpack.backends.bucket.ops.Bucke
 atomic wherever the service is.
 
 Before its first change of a ref, the store checks that the endpoint honours preconditions
-(:class:`~flowpack.backends.bucket.ops.PreconditionCheck`).  If it does not, the store says so
+(:class:`~flowpack.backends.bucket.probe.PreconditionCheck`).  If it does not, the store says so
 once, stops claiming ``atomic_cas``, and changes refs by read, compare, write and re-read: the
 best that can be done there, and not atomic.
 """
@@ -19,7 +19,8 @@ import dataclasses
 from collections.abc import Iterator
 
 from flowpack.backends.bucket.errors import ErrorTranslator
-from flowpack.backends.bucket.ops import BucketOps, PreconditionCheck
+from flowpack.backends.bucket.ops import BucketOps
+from flowpack.backends.bucket.probe import PreconditionCheck
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import InvalidRefName
 from flowpack.cas.protocols import Capabilities, Token
