@@ -26,4 +26,27 @@ protocols, errors, location and :class:`~flowpack.cas.digest.Digest` (never the 
 storage classes or the CLI: ``lint-imports`` holds this), and translate their vendor's
 exceptions into :mod:`flowpack.cas.errors` once, at their edge.  Each adapter's tests subclass
 the shared suites in :mod:`flowpack.cas.testing`.
+
+A new location is one folder, one entry point and a five-line test:
+
+1. ``backends/foo/``: the client code and the adapter (a blob store and a ref store declaring
+   honest :class:`~flowpack.cas.protocols.Capabilities`: ``atomic_cas=False``,
+   ``read_only=True``, ``listable=False`` where that is the truth), and an ``__init__.py`` whose
+   docstring defines the family's nouns and which exports ``open_foo(url, **options) ->
+   Location``; the opener refuses unknown options and hands what must be released (sessions,
+   clones, temporary directories) to the location (``closers``, ``on_close``).
+2. ``pyproject.toml``: ``foo = "flowpack.backends.foo:open_foo"`` under
+   ``[project.entry-points."flowpack.backends"]``, one line per URL scheme (and, when the
+   family needs optional dependencies, an extra, named for its scheme in ``_EXTRAS`` of
+   :mod:`flowpack.cas.registry`).
+3. ``tests/backends/test_foo.py``: a subclass of each conformance suite whose fixture opens a
+   fresh location on the family's real test server::
+
+       class TestFooBlobs(BlobStoreConformance):
+           @pytest.fixture
+           def blob_store(self, foo_server: FooServer) -> Iterator[BlobStore]:
+               with open_location(foo_server.fresh_url()) as location:
+                   yield location.blobs
+
+   (the ref store's is the same with ``ref_store``, ``location.refs`` and ``corrupt_ref``).
 """
