@@ -27,6 +27,10 @@ deps:
 lint:
 	@$(STEP) "ruff check" $(PY) -m ruff check src tests benchmarks
 	@$(STEP) "ruff format --check" $(PY) -m ruff format --check src tests benchmarks
+	@$(STEP) "lint-imports (layer contracts in pyproject.toml)" env PYTHONPATH=src \
+		$(PY) -c "from importlinter.cli import lint_imports_command; lint_imports_command()"
+	@$(STEP) "vulture (dead code; false positives in scripts/vulture_whitelist.py)" \
+		$(PY) -m vulture src/flowpack scripts/vulture_whitelist.py --min-confidence 60
 
 typecheck:
 	@$(STEP) "mypy --strict" $(PY) -m mypy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowpack.backends.azure import open_azure
+from flowpack.backends.bucket.azure import open_azure
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.testing import BlobStoreConformance, RefStoreConformance
 from servers.buckets import BucketServer, corrupt_ref

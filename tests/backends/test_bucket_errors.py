@@ -11,7 +11,7 @@ from azure.core.exceptions import (
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from gcsfs.retry import HttpError
 
-from flowpack.backends.bucket_errors import ErrorTranslator, http_status, refused
+from flowpack.backends.bucket.errors import ErrorTranslator, http_status, refused
 from flowpack.cas.errors import (
     AlreadyExists,
     BackendError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowpack.backends.gcs import open_gcs
+from flowpack.backends.bucket.gcs import open_gcs
 from flowpack.cas.digest import Digest
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.testing import BlobStoreConformance, RefStoreConformance

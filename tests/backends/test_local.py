@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from flowpack.backends import local
 from flowpack.backends.local import LocalBlobStore, LocalRefStore, open_local, path_from_url
-from flowpack.backends.lockfile import LockFile, LockOwner
+from flowpack.backends.local import adapter as local
+from flowpack.backends.local.lockfile import LockFile, LockOwner
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     BackendError,
@@ -130,7 +130,7 @@ def test_permission_errors_are_translated(tmp_path: Path, monkeypatch: pytest.Mo
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(tmp_path / "packs"))
 
-    monkeypatch.setattr("flowpack.backends.local.os.link", refuse)
+    monkeypatch.setattr("flowpack.backends.local.adapter.os.link", refuse)
     with pytest.raises(PermissionDenied):
         blobs.put("packs/bb", b"y")
     monkeypatch.undo()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,6 +11,7 @@ from flowpack.backends.memory import MemoryBlobStore, MemoryRefStore, open_memor
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import UsageError
 from flowpack.cas.protocols import BlobStore, RefStore
+from flowpack.cas.registry import open_location
 from flowpack.cas.testing import BlobStoreConformance, RefStoreConformance
 
 
@@ -28,6 +30,15 @@ class TestMemoryRefStore(RefStoreConformance):
         assert isinstance(store, MemoryRefStore)
         value, token = store._refs[name]
         store._refs[name] = (value.replace(b"blake3:", b"blake3:f", 1)[:-2] + b"\n", token)
+
+
+class TestMemoryLocationBlobs(BlobStoreConformance):
+    """The recipe of :mod:`flowpack.backends`: the suite through the one door."""
+
+    @pytest.fixture
+    def blob_store(self) -> Iterator[BlobStore]:
+        with open_location("memory://") as location:
+            yield location.blobs
 
 
 def test_named_stores_share_state() -> None:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from flowpack.backends.s3 import open_s3
+from flowpack.backends.bucket.s3 import open_s3
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists
 from flowpack.cas.protocols import BlobStore, RefStore

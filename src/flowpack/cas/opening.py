@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
+from flowpack.cas.paths import ENV_CACHE, ENV_STORE, default_cache_dir, default_store_url
 from flowpack.cas.registry import open_location
 from flowpack.cas.store import Store
 from flowpack.cas.urls import redact
 
-ENV_STORE = "FLOWPACK_STORE"
-ENV_CACHE = "FLOWPACK_CACHE"
-
-
-def default_store_url() -> str:
-    """The embedded default: a directory in the user's data folder, no server."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(base) / "flowpack" / "store")
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get(ENV_CACHE) or os.environ.get("XDG_CACHE_HOME")
-    return Path(base) / "flowpack" if base else Path.home() / ".cache" / "flowpack"
+__all__ = ["ENV_CACHE", "ENV_STORE", "default_cache_dir", "default_store_url", "open_store"]
 
 
 def open_store(url: str | None = None, **kwargs: Any) -> Store:

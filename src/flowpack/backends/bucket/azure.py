@@ -12,7 +12,7 @@ included.
 Create-only writes carry ``If-None-Match: *``; blobs over 8 MiB are staged in 4 MiB blocks, up to
 4 at a time, and committed with the same precondition.  Refs are created with
 ``If-None-Match: *`` and updated or deleted with ``If-Match: <etag>``.  The SDK's own retry
-policy is switched off: :mod:`flowpack.backends.retrying` is the only retry loop.
+policy is switched off: :mod:`flowpack.backends.bucket.retrying` is the only retry loop.
 """
 
 from __future__ import annotations
@@ -26,19 +26,22 @@ from azure.core import MatchConditions
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.storage.blob.aio import BlobServiceClient
 
-from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
-from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
+from flowpack.backends.bucket.assemble import bucket_pair
+from flowpack.backends.bucket.errors import refused
+from flowpack.backends.bucket.sessions import SESSIONS, Lease
+from flowpack.backends.bucket.url import BucketUrl, parse_bucket_url
 from flowpack.cas.errors import UsageError
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobInfo, Token
 
-__all__ = ["AzureOps", "azure_filesystem", "open_azure"]
+__all__ = ["AzureOps", "azure_session", "open_azure"]
 
 SCHEMES = ("az", "abfs")
 OPTIONS = frozenset({"account_name", "account_key", "sas_token", "anon", "endpoint_url"})
 SINGLE_PUT = 8 << 20
 BLOCK_SIZE = 4 << 20
+#: Seconds to wait for a client to close.
+_CLOSE_TIMEOUT = 10.0
 #: An ETag no blob has, for the precondition probe.
 _NEVER_ETAG = '"0x0"'
 
@@ -82,8 +85,9 @@ class _AzureFileSystem(AzureBlobFileSystem):  # type: ignore[misc]
         self.service_client = BlobServiceClient(url, credential=credential, **options)
 
 
-def azure_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = None) -> Any:
-    """An ``AzureBlobFileSystem`` for ``url``, without the SDK's retries or listings cache."""
+def azure_session(url: BucketUrl, storage_options: Mapping[str, Any] | None = None) -> Lease:
+    """A lease on an ``AzureBlobFileSystem`` for ``url``, without the SDK's retries or listings
+    cache (shared by the locations opened with the same options and ``AZURE_*`` environment)."""
     kwargs: dict[str, Any] = {"use_listings_cache": False}
     for name in ("account_name", "account_key", "sas_token"):
         if url.text(name):
@@ -95,7 +99,7 @@ def azure_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None =
         kwargs["anon"] = anon
     kwargs.update(storage_options or {})
     try:
-        return shared_filesystem(_new_filesystem, kwargs, ("AZURE_",))
+        return SESSIONS.acquire(_new_filesystem, kwargs, ("AZURE_",), _close_filesystem)
     except ValueError as exc:  # adlfs's "unable to connect": a configuration problem
         raise UsageError(
             f"cannot open {url.redacted}: {type(exc.__cause__ or exc).__name__}"
@@ -106,8 +110,15 @@ def _new_filesystem(**kwargs: Any) -> Any:
     return _AzureFileSystem(skip_instance_cache=True, **kwargs)
 
 
+def _close_filesystem(fs: Any) -> None:
+    """Close the filesystem's service client and its transport (HTTP session)."""
+    client = getattr(fs, "service_client", None)
+    if client is not None:
+        fsspec.asyn.sync(fs.loop, client.close, timeout=_CLOSE_TIMEOUT)
+
+
 class AzureOps:
-    """:class:`~flowpack.backends.bucket_ops.BucketOps` over adlfs's Azure SDK client."""
+    """:class:`~flowpack.backends.bucket.ops.BucketOps` over adlfs's Azure SDK client."""
 
     def __init__(self, fs: Any, container: str) -> None:
         self.fs = fs
@@ -219,15 +230,20 @@ class AzureOps:
 def open_azure(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Location:
     """Open the store at ``az://container/prefix``; see the module docstring for the options.
 
-    Nothing is requested until first use.  Raises :class:`UsageError` for a malformed URL or
-    when no account is configured.
+    Nothing is requested until first use; the location owns its session (shared with the
+    locations opened with the same arguments) and its ``close()`` releases it.  Raises
+    :class:`UsageError` for a malformed URL or when no account is configured.
     """
     parsed = parse_bucket_url(url, SCHEMES, OPTIONS)
-    fs = azure_filesystem(parsed, storage_options)
-    return bucket_pair(
-        parsed,
-        fs,
-        AzureOps(fs, parsed.bucket),
-        endpoint=str(fs.service_client.primary_endpoint),
-        put_options={"max_concurrency": 4},
-    )
+    lease = azure_session(parsed, storage_options)
+    try:
+        return bucket_pair(
+            parsed,
+            lease,
+            AzureOps(lease.fs, parsed.bucket),
+            endpoint=str(lease.fs.service_client.primary_endpoint),
+            put_options={"max_concurrency": 4},
+        )
+    except BaseException:
+        lease.release()
+        raise

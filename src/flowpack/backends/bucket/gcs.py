@@ -13,7 +13,7 @@ or ``=<generation>`` (update).  Deleting a ref writes an empty *tombstone* with
 ``ifGenerationMatch=<generation>`` instead of a generation-matched DELETE, which emulators
 ignore; a tombstone reads as an absent ref (its generation is never handed out as a token),
 and creating the ref again replaces it generation-matched.  gcsfs's own retry loop is removed:
-:mod:`flowpack.backends.retrying` is the only one.
+:mod:`flowpack.backends.bucket.retrying` is the only one.
 """
 
 from __future__ import annotations
@@ -28,17 +28,20 @@ from typing import Any
 import fsspec.asyn
 from gcsfs.core import GCSFileSystem, quote
 
-from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
-from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
+from flowpack.backends.bucket.assemble import bucket_pair
+from flowpack.backends.bucket.errors import refused
+from flowpack.backends.bucket.sessions import SESSIONS, Lease
+from flowpack.backends.bucket.url import BucketUrl, parse_bucket_url
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobInfo, Token
 
-__all__ = ["GcsOps", "gcs_filesystem", "open_gcs"]
+__all__ = ["GcsOps", "gcs_session", "open_gcs"]
 
 SCHEMES = ("gs", "gcs")
 OPTIONS = frozenset({"endpoint_url", "project", "token", "requester_pays"})
 CHUNK_SIZE = 32 << 20
+#: Seconds to wait for a session to close.
+_CLOSE_TIMEOUT = 10.0
 #: Environment variables the Google clients read when a filesystem is built.
 ENV_PREFIXES = ("STORAGE_EMULATOR_HOST", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "GCE_")
 #: A generation no object has (real ones are microsecond timestamps), for the probe.
@@ -62,8 +65,9 @@ class _GcsFileSystem(GCSFileSystem):  # type: ignore[misc]
             raise
 
 
-def gcs_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = None) -> Any:
-    """A ``GCSFileSystem`` for ``url``, without gcsfs's retries or listings cache."""
+def gcs_session(url: BucketUrl, storage_options: Mapping[str, Any] | None = None) -> Lease:
+    """A lease on a ``GCSFileSystem`` for ``url``, without gcsfs's retries or listings cache
+    (shared by the locations opened with the same options and environment)."""
     kwargs: dict[str, Any] = {"use_listings_cache": False}
     for name in ("endpoint_url", "project", "token"):
         if url.text(name):
@@ -74,15 +78,24 @@ def gcs_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = N
     kwargs.update(storage_options or {})
     if "token" not in kwargs and os.environ.get("STORAGE_EMULATOR_HOST"):
         kwargs["token"] = "anon"
-    return shared_filesystem(_new_filesystem, kwargs, ENV_PREFIXES)
+    return SESSIONS.acquire(_new_filesystem, kwargs, ENV_PREFIXES, _close_filesystem)
 
 
 def _new_filesystem(**kwargs: Any) -> Any:
     return _GcsFileSystem(skip_instance_cache=True, **kwargs)
 
 
+def _close_filesystem(fs: Any) -> None:
+    """Close the filesystem's HTTP session and its connections, if one was made."""
+    session = getattr(fs, "_session", None)
+    if session is None:
+        return
+    fs._session = None
+    fsspec.asyn.sync(fs.loop, session.close, timeout=_CLOSE_TIMEOUT)
+
+
 class GcsOps:
-    """:class:`~flowpack.backends.bucket_ops.BucketOps` over the JSON API, via gcsfs's session."""
+    """:class:`~flowpack.backends.bucket.ops.BucketOps` over the JSON API, via gcsfs's session."""
 
     def __init__(self, fs: Any, bucket: str) -> None:
         self.fs = fs
@@ -194,15 +207,20 @@ def _time(text: str | None) -> float | None:
 def open_gcs(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Location:
     """Open the store at ``gs://bucket/prefix``; see the module docstring for the options.
 
-    Nothing is requested until first use.  Raises :class:`UsageError` for a malformed URL.
+    Nothing is requested until first use; the location owns its session (shared with the
+    locations opened with the same arguments) and its ``close()`` releases it.  Raises
+    :class:`UsageError` for a malformed URL.
     """
     parsed = parse_bucket_url(url, SCHEMES, OPTIONS)
-    fs = gcs_filesystem(parsed, storage_options)
-    endpoint = str(fs._location)
-    return bucket_pair(
-        parsed,
-        fs,
-        GcsOps(fs, parsed.bucket),
-        endpoint=endpoint,
-        put_options={"chunksize": CHUNK_SIZE},
-    )
+    lease = gcs_session(parsed, storage_options)
+    try:
+        return bucket_pair(
+            parsed,
+            lease,
+            GcsOps(lease.fs, parsed.bucket),
+            endpoint=str(lease.fs._location),
+            put_options={"chunksize": CHUNK_SIZE},
+        )
+    except BaseException:
+        lease.release()
+        raise

@@ -18,8 +18,9 @@ import datetime
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flowpack.backends.bucket_errors import ErrorTranslator, http_status
-from flowpack.backends.bucket_ops import BucketOps, PreconditionCheck
+from flowpack.backends.bucket.errors import ErrorTranslator, http_status
+from flowpack.backends.bucket.ops import BucketOps
+from flowpack.backends.bucket.probe import PreconditionCheck
 from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
 from flowpack.cas.errors import AlreadyExists, BackendError, NotFound, UsageError
 from flowpack.cas.protocols import BlobInfo, Capabilities

@@ -4,11 +4,11 @@ Layout: the ref ``flows/p/f`` is the object ``<prefix>/refs/flows/p/f`` holding
 :func:`~flowpack.cas.refvalue.encode_ref_value` bytes, as on the local backend, so a store
 copied object by object between a directory and a bucket keeps its refs.  The token is the
 service's version of the object (S3 and Azure ETag, GCS generation); compare-and-set is the
-service's own conditional write (see :class:`~flowpack.backends.bucket_ops.BucketOps`), so it is
+service's own conditional write (see :class:`~flowpack.backends.bucket.ops.BucketOps`), so it is
 atomic wherever the service is.
 
 Before its first change of a ref, the store checks that the endpoint honours preconditions
-(:class:`~flowpack.backends.bucket_ops.PreconditionCheck`).  If it does not, the store says so
+(:class:`~flowpack.backends.bucket.probe.PreconditionCheck`).  If it does not, the store says so
 once, stops claiming ``atomic_cas``, and changes refs by read, compare, write and re-read: the
 best that can be done there, and not atomic.
 """
@@ -18,8 +18,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-from flowpack.backends.bucket_errors import ErrorTranslator
-from flowpack.backends.bucket_ops import BucketOps, PreconditionCheck
+from flowpack.backends.bucket.errors import ErrorTranslator
+from flowpack.backends.bucket.ops import BucketOps
+from flowpack.backends.bucket.probe import PreconditionCheck
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import InvalidRefName
 from flowpack.cas.protocols import Capabilities, Token

@@ -10,7 +10,8 @@ redacted wherever the URL is shown) and last from ``storage_options`` (any
 Packs are written with ``If-None-Match: *`` (create-only), in 8 MiB parts with up to 4 parts
 in flight from 16 MiB (multipart upload, whose completion carries the precondition).  Refs use
 ``If-None-Match: *`` to create and ``If-Match: <etag>`` to update or delete.  botocore's and
-s3fs's own retries are switched off: :mod:`flowpack.backends.retrying` is the only retry loop.
+s3fs's own retries are switched off: :mod:`flowpack.backends.bucket.retrying` is the only retry
+loop.
 """
 
 from __future__ import annotations
@@ -22,26 +23,29 @@ from typing import Any
 import fsspec.asyn
 from s3fs import S3FileSystem
 
-from flowpack.backends.bucket_errors import refused
-from flowpack.backends.bucket_pair import bucket_pair, shared_filesystem
-from flowpack.backends.bucket_url import BucketUrl, parse_bucket_url
+from flowpack.backends.bucket.assemble import bucket_pair
+from flowpack.backends.bucket.errors import refused
+from flowpack.backends.bucket.sessions import SESSIONS, Lease
+from flowpack.backends.bucket.url import BucketUrl, parse_bucket_url
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobInfo, Token
 
-__all__ = ["S3Ops", "open_s3", "s3_filesystem"]
+__all__ = ["S3Ops", "open_s3", "s3_session"]
 
 SCHEMES = ("s3",)
 OPTIONS = frozenset(
     {"endpoint_url", "region", "profile", "anon", "requester_pays", "key", "secret", "token"}
 )
 PART_SIZE = 8 << 20
+#: Seconds to wait for a client to close.
+_CLOSE_TIMEOUT = 10.0
 #: An ETag no object ever has (ETags are hex digests), for the precondition probe.
 _NEVER_ETAG = '"flowpack-probe-never-matches"'
 
 
-def s3_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = None) -> Any:
-    """An ``S3FileSystem`` for ``url``, with retries off and a connection pool to match (shared
-    by the stores opened with the same options and ``AWS_*`` environment)."""
+def s3_session(url: BucketUrl, storage_options: Mapping[str, Any] | None = None) -> Lease:
+    """A lease on an ``S3FileSystem`` for ``url``, with retries off and a connection pool to
+    match (shared by the locations opened with the same options and ``AWS_*`` environment)."""
     client_kwargs: dict[str, Any] = {}
     config_kwargs: dict[str, Any] = {
         "retries": {"mode": "standard", "total_max_attempts": 1},
@@ -71,7 +75,7 @@ def s3_filesystem(url: BucketUrl, storage_options: Mapping[str, Any] | None = No
     config_kwargs.update(extra.pop("config_kwargs", None) or {})
     kwargs.update(extra)
     kwargs.update(client_kwargs=client_kwargs, config_kwargs=config_kwargs)
-    return shared_filesystem(_new_filesystem, kwargs, ("AWS_",))
+    return SESSIONS.acquire(_new_filesystem, kwargs, ("AWS_",), _close_filesystem)
 
 
 def _new_filesystem(**kwargs: Any) -> Any:
@@ -80,8 +84,17 @@ def _new_filesystem(**kwargs: Any) -> Any:
     return fs
 
 
+def _close_filesystem(fs: Any) -> None:
+    """Close the filesystem's S3 client and its connection pool, if one was made."""
+    creator = getattr(fs, "_s3creator", None)
+    if creator is None:
+        return
+    fs._s3 = fs._s3creator = None
+    fsspec.asyn.sync(fs.loop, creator.__aexit__, None, None, None, timeout=_CLOSE_TIMEOUT)
+
+
 class S3Ops:
-    """:class:`~flowpack.backends.bucket_ops.BucketOps` over the s3fs client of one bucket."""
+    """:class:`~flowpack.backends.bucket.ops.BucketOps` over the s3fs client of one bucket."""
 
     def __init__(self, fs: Any, bucket: str) -> None:
         self.fs = fs
@@ -166,22 +179,28 @@ class S3Ops:
 def open_s3(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Location:
     """Open the store at ``s3://bucket/prefix``; see the module docstring for the options.
 
-    Nothing is requested until first use.  Raises :class:`UsageError` for a malformed URL.
+    Nothing is requested until first use; the location owns its session (shared with the
+    locations opened with the same arguments) and its ``close()`` releases it.  Raises
+    :class:`UsageError` for a malformed URL.
     """
     parsed = parse_bucket_url(url, SCHEMES, OPTIONS)
-    fs = s3_filesystem(parsed, storage_options)
-    endpoint = (
-        parsed.text("endpoint_url")
-        or (storage_options or {}).get("endpoint_url")
-        or os.environ.get("AWS_ENDPOINT_URL_S3")
-        or os.environ.get("AWS_ENDPOINT_URL")
-        or "aws"
-    )
-    return bucket_pair(
-        parsed,
-        fs,
-        S3Ops(fs, parsed.bucket),
-        endpoint=str(endpoint),
-        put_options={"chunksize": PART_SIZE, "max_concurrency": 4},
-        get_options={"max_concurrency": 1},  # else s3fs asks for the size first
-    )
+    lease = s3_session(parsed, storage_options)
+    try:
+        endpoint = (
+            parsed.text("endpoint_url")
+            or (storage_options or {}).get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or "aws"
+        )
+        return bucket_pair(
+            parsed,
+            lease,
+            S3Ops(lease.fs, parsed.bucket),
+            endpoint=str(endpoint),
+            put_options={"chunksize": PART_SIZE, "max_concurrency": 4},
+            get_options={"max_concurrency": 1},  # else s3fs asks for the size first
+        )
+    except BaseException:
+        lease.release()
+        raise

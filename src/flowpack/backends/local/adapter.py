@@ -9,9 +9,9 @@ Layout under the root::
 Blob writes are atomic: the bytes go to a temporary file in the target directory, are fsynced,
 then published with ``os.link`` (create-only: the link fails if the key exists, so exactly one
 concurrent creator wins) or ``os.replace`` (overwrite), and the directory is fsynced.  Ref
-updates take an ``O_EXCL`` lock file (:mod:`flowpack.backends.lockfile`), re-read and compare the
-ref, publish the new value by rename and fsync the directory.  Both are safe for any number of
-threads and processes, on one host or over NFS.  ``OSError`` is translated into
+updates take an ``O_EXCL`` lock file (:mod:`flowpack.backends.local.lockfile`), re-read and
+compare the ref, publish the new value by rename and fsync the directory.  Both are safe for
+any number of threads and processes, on one host or over NFS.  ``OSError`` is translated into
 :mod:`flowpack.cas.errors` here, at the edge.
 """
 
@@ -24,11 +24,9 @@ import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
-from flowpack.backends.lockfile import (
+from flowpack.backends.local.lockfile import (
     BREAKER_NAME,
     DEFAULT_STALE_AFTER,
     DEFAULT_TIMEOUT,
@@ -45,15 +43,12 @@ from flowpack.cas.errors import (
     TransientBackendError,
     UsageError,
 )
-from flowpack.cas.location import Location, refuse_options
 from flowpack.cas.protocols import BlobInfo, Capabilities, Token
 from flowpack.cas.refname import check_ref_name
 from flowpack.cas.refvalue import decode_ref_value, encode_ref_value
-from flowpack.cas.urls import redact
 
-__all__ = ["LocalBlobStore", "LocalRefStore", "open_local", "path_from_url"]
+__all__ = ["LocalBlobStore", "LocalRefStore"]
 
-SCHEME = "file"
 REFS_DIR = "refs"
 _CAPABILITIES = Capabilities(
     atomic_create=True,
@@ -328,35 +323,6 @@ class LocalRefStore:
                 data = self._load(name, Path(entry.path))
                 if data is not None:
                     yield name, decode_ref_value(data, name)
-
-
-def open_local(url: str, **options: Any) -> Location:
-    """Open ``file:///abs/path`` or a plain path (``~`` expanded, relative made absolute).
-
-    Creates nothing; raises :class:`UsageError` for a malformed URL or any option.
-    """
-    refuse_options(SCHEME, options)
-    root = path_from_url(url)
-    return Location(redact(url), LocalBlobStore(root), LocalRefStore(root))
-
-
-def path_from_url(url: str) -> Path:
-    """The absolute directory a ``file://`` URL or plain path names."""
-    if "://" not in url and not url.lower().startswith("file:"):
-        if not url:
-            raise UsageError("empty store path")
-        return Path(url).expanduser().absolute()
-    parts = urlsplit(url)
-    if parts.scheme.lower() != SCHEME:
-        raise UsageError(f"not a file:// URL: {url!r}")
-    if parts.netloc not in ("", "localhost"):
-        raise UsageError(
-            f"file URL {url!r} names host {parts.netloc!r}: use file:///absolute/path"
-            " (three slashes) or a plain path"
-        )
-    if parts.query or parts.fragment or not parts.path:
-        raise UsageError(f"file URL {url!r}: expected file:///absolute/path")
-    return Path(unquote(parts.path))  # url2pathname on POSIX, without importing http/ssl
 
 
 def _is_key(key: str) -> bool:

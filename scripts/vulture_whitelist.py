@@ -1,0 +1,47 @@
+"""Names `vulture src/flowpack` reports as unused that are used, from outside its view.
+
+Read by vulture (`make lint`), never imported.  `_.name` whitelists an attribute or method of
+any class, a bare name a function, class or variable.  Each entry says who uses it; keep the
+groups and remove an entry when what it names goes.
+"""
+
+# ruff: noqa
+# mypy: ignore-errors
+
+# Module-level __getattr__ (PEP 562): lazy public names.
+__getattr__  # flowpack/__init__.py, flowpack/backends/bucket/__init__.py (lazy openers)
+
+# Entry points, click commands and click/importlib/SDK hooks: called by the framework.
+main  # cli/main.py: the `flowpack` console script
+_.list_commands  # cli/main.py: click.Group
+_.convert  # cli/params.py: click.ParamType
+get_ref  # cli/refs.py: click command `ref get`
+list_refs  # cli/refs.py: click command `ref list`
+remove_ref  # cli/refs.py: click command `ref rm`
+_.get_code  # packer/scope.py: importlib loader protocol
+_.globals_ref  # packer/pickled.py: read by cloudpickle's Pickler
+_.proto  # packer/pickled.py: read by pickle.Pickler
+_.do_connect  # backends/bucket/azure.py: adlfs calls it to build its client
+_.retries  # backends/bucket/s3.py: read by s3fs
+_._s3  # backends/bucket/s3.py: s3fs's client slot, cleared on close
+
+# Records and declarations read by field name (asdict, dataclass fields, callers' checks).
+nonce  # backends/local/lockfile.py: LockOwner field, written into the lock file
+range_reads  # cas/protocols.py: Capabilities field (declared by every adapter)
+read_only  # cas/protocols.py: Capabilities field
+listable  # cas/protocols.py: Capabilities field
+
+# Public API used by library callers and tests (tests are outside `vulture src/flowpack`).
+CapabilityError  # cas/errors.py: the refusal error of the error tree
+_.on_close  # cas/location.py: Location.on_close
+_.closed  # cas/location.py: Location.closed
+_.open_sessions  # backends/bucket/sessions.py: SessionPool.open_sessions
+run_flow  # packer/run.py: the library's run verb
+_.resolve_secrets  # storage/base.py: seed Storage API
+ENV_CONNECTION_STRING  # storage/azure.py: seed constant
+
+# Dead code found by vulture in modules other branches are reworking; remove each entry with
+# the code (wt-core: store.py, reader.py; cli/treediff.py has no owner this round).
+_.put_bytes  # cas/store.py: Store.put_bytes, no caller
+_.requests  # cas/reader.py: a request counter nothing reads
+_.empty  # cli/treediff.py: TreeDiff.empty, no caller
