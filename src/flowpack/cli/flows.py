@@ -192,15 +192,15 @@ def _expand(path: str) -> list[str]:
 
 def _by_storage(flows: list[Any], source: Any) -> list[tuple[Any, list[Any]]]:
     """Flows grouped by storage object (flows without one share the default), in order."""
-    from flowpack.packer.register import storage_for
-    from flowpack.storage.base import Storage
+    from flowpack.packer.flowstorage import flow_storage
+    from flowpack.storage.defaults import default_storage
 
     groups: dict[int, tuple[Any, list[Any]]] = {}
     default: Any = None
     for flow in flows:
-        storage = getattr(flow, "storage", None)
-        if not isinstance(storage, Storage):
-            default = default or storage_for(flow, source)
+        storage = flow_storage(flow)
+        if storage is None:
+            default = default or default_storage(source)
             storage = default
         groups.setdefault(id(storage), (storage, []))[1].append(flow)
     return list(groups.values())

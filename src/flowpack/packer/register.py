@@ -26,6 +26,7 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowError
 from flowpack.cas.store import Store
 from flowpack.packer import environment
+from flowpack.packer.flowstorage import FlowStorage
 from flowpack.packer.records import (
     Registration,
     flow_ref,
@@ -33,7 +34,6 @@ from flowpack.packer.records import (
     write_registration,
 )
 from flowpack.packer.script import ScriptSource
-from flowpack.storage.base import Storage
 
 MAX_TRIES = 16
 REGISTERED = "registered"
@@ -68,23 +68,6 @@ class RegisterResult:
         }
 
 
-def storage_for(flow: Any, source: ScriptSource | str | None) -> Storage:
-    """The flow's own :class:`Storage`, else the default for where it came from: a script's
-    file (``Local(stored_as_script=True)``), a module (``Module``), or a pickle in ``Local()``.
-    """
-    from flowpack.storage.local import Local
-    from flowpack.storage.module import Module
-
-    storage = getattr(flow, "storage", None)
-    if isinstance(storage, Storage):
-        return storage
-    if isinstance(source, ScriptSource):
-        return Local(stored_as_script=True)
-    if isinstance(source, str):
-        return Module(source)
-    return Local()
-
-
 def source_info(source: ScriptSource | str | None) -> dict[str, Any]:
     """Where the flow came from, for the record: script path and git commit, or module."""
     if isinstance(source, ScriptSource):
@@ -107,18 +90,19 @@ def register_flow(
     flow: Any,
     *,
     project: str,
-    storage: Storage | None = None,
+    storage: FlowStorage,
     source: ScriptSource | str | None = None,
     labels: Iterable[str] = (),
     force: bool = False,
 ) -> RegisterResult:
-    """Register ``flow`` under ``project`` in ``registry`` (see the module docstring).
+    """Register ``flow``, kept in ``storage``, under ``project`` in ``registry`` (see the
+    module docstring).  ``source`` is where the flow was loaded from (a script, a module's
+    name, or None), for the record.
 
     Raises :class:`FlowError` when the ref names another flow, :class:`RefConflict` when the
     ref kept changing for :data:`MAX_TRIES` tries, and whatever packing the flow raises (then
     nothing is recorded).
     """
-    storage = storage or storage_for(flow, source)
     storage.bind(registry)
     step = _Registrar(registry, flow, project, storage, source, labels, force)
     done = advance(registry, flow_ref(project, flow.name), step.write, retries=MAX_TRIES - 1)
@@ -134,7 +118,7 @@ class _Registrar:
         registry: Store,
         flow: Any,
         project: str,
-        storage: Storage,
+        storage: FlowStorage,
         source: ScriptSource | str | None,
         labels: Iterable[str],
         force: bool,
