@@ -1,8 +1,9 @@
 """Registration: pack a flow, and record it in the flow's chain unless nothing changed.
 
-``register_flow`` packs the flow with its storage (into the registry store, or into the
-storage's own store and then copied over, sending only what the registry lacks), then reads
-the newest registration at ``flows/<project>/<flow>``:
+``register_flow`` is one :func:`~flowpack.cas.advance.advance` of ``flows/<project>/<flow>``:
+it reads the newest registration there, packs the flow with its storage (into the registry
+store, or into the storage's own store and then copied over, sending only what the registry
+lacks), and, in the same write session as the bundle:
 
 - same bundle digest and same labels, without ``force``: *skipped*, no record is written
   (an unchanged flow uploads zero bytes: every chunk and the manifest are already stored);
@@ -11,12 +12,13 @@ the newest registration at ``flows/<project>/<flow>``:
   changes (a label change or ``force`` keeps the version); the first version is 1.
 
 A lost compare-and-set race (another registration landed meanwhile) re-reads the ref and
-decides again, up to :data:`MAX_TRIES` times; the losing record is left for gc.
+decides again on the winner's record (the flow is packed only once), up to :data:`MAX_TRIES`
+tries; the losing record is left for gc.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,13 +237,3 @@ def _previous(registry: Store, head: Digest | None, project: str, name: str) -> 
             f" {previous.project!r}; rename flow {name!r} or the project"
         )
     return previous
-
-
-def summary(results: Iterable[RegisterResult], errors: int = 0) -> Mapping[str, int]:
-    """Counts of registered, skipped and errored flows."""
-    results = list(results)
-    return {
-        REGISTERED: sum(r.status == REGISTERED for r in results),
-        SKIPPED: sum(r.status == SKIPPED for r in results),
-        "errored": errors,
-    }
