@@ -147,7 +147,7 @@ def test_project_modules_travel_by_value(store: Store, tmp_path: Path) -> None:
     source = ScriptSource.open(root / "flows" / "etl.py")
     (flow,) = collect(source)
     flow.storage = Local(stored_as_script=False)
-    result = register_flow(store, flow, project="p", source=source)
+    result = register_flow(store, flow, project="p", source=source, storage=flow.storage)
     shutil.rmtree(root)  # neither helpers.py nor lib/ exist any more
     assert "helpers" not in sys.modules
     loaded = load_flow(store, result.bundle).flow

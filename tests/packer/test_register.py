@@ -20,6 +20,7 @@ from flowpack.packer.records import REGISTRATION, read_registration, registratio
 from flowpack.packer.register import REGISTERED, SKIPPED, RegisterResult, register_flow
 from flowpack.packer.script import ScriptSource, collect
 from flowpack.storage import Local
+from flowpack.storage.defaults import storage_for
 
 
 def register(store: Store, project: Path, **kw: Any) -> RegisterResult:
@@ -27,7 +28,7 @@ def register(store: Store, project: Path, **kw: Any) -> RegisterResult:
     source = ScriptSource.open(project / "flows" / "etl.py")
     (flow,) = collect(source)
     kw.setdefault("project", "demo")
-    return register_flow(store, flow, source=source, **kw)
+    return register_flow(store, flow, source=source, storage=storage_for(flow, source), **kw)
 
 
 def test_first_registration(store: Store, project: Path) -> None:
@@ -119,7 +120,7 @@ def test_secrets_are_recorded_by_name_only(
     source = ScriptSource.open(root / "flows" / "etl.py")
     (flow,) = collect(source)
     flow.storage = Local(stored_as_script=True, secrets=["FLOWPACK_TEST_TOKEN"])
-    r = register_flow(store, flow, project="demo", source=source)
+    r = register_flow(store, flow, project="demo", source=source, storage=flow.storage)
     rec = read_registration(store, r.record)
     assert rec.secrets == ("FLOWPACK_TEST_TOKEN",)
     metadata = json.dumps(dict(store.get_manifest(r.record).metadata))
@@ -129,9 +130,9 @@ def test_secrets_are_recorded_by_name_only(
 def test_two_flows_whose_names_share_a_ref_are_refused(store: Store, tmp_path: Path) -> None:
     from flowpack import Flow
 
-    register_flow(store, Flow("my flow"), project="demo")
+    register_flow(store, Flow("my flow"), project="demo", storage=Local())
     with pytest.raises(FlowError, match="holds flow 'my flow'"):
-        register_flow(store, Flow("my-flow"), project="demo")
+        register_flow(store, Flow("my-flow"), project="demo", storage=Local())
 
 
 def test_a_pickled_flow_from_two_directories_gives_one_digest(
@@ -143,7 +144,7 @@ def test_a_pickled_flow_from_two_directories_gives_one_digest(
         source = ScriptSource.open(root / "flows" / "etl.py")
         (flow,) = collect(source)
         flow.storage = Local(stored_as_script=False)
-        result = register_flow(store, flow, project=name, source=source)
+        result = register_flow(store, flow, project=name, source=source, storage=flow.storage)
         assert result.status == REGISTERED
         digests.append(result.bundle)
     assert digests[0] == digests[1]

@@ -25,6 +25,7 @@ from flowpack.packer.records import (
 from flowpack.packer.register import RegisterResult, register_flow
 from flowpack.packer.run import parse_parameters, run_flow
 from flowpack.packer.script import ScriptSource, collect
+from flowpack.storage.defaults import storage_for
 
 NAME = FlowName("demo", "etl")
 
@@ -32,7 +33,9 @@ NAME = FlowName("demo", "etl")
 def register(store: Store, root: Path) -> RegisterResult:
     source = ScriptSource.open(root / "flows" / "etl.py")
     (flow,) = collect(source)
-    return register_flow(store, flow, project="demo", source=source)
+    return register_flow(
+        store, flow, project="demo", source=source, storage=storage_for(flow, source)
+    )
 
 
 @dataclass
@@ -224,7 +227,9 @@ def test_audit_catches_a_run_of_a_registration_outside_the_chain(
     other_root = make_project(tmp_path / "other", offset=50)
     source = ScriptSource.open(other_root / "flows" / "etl.py")
     (flow,) = collect(source)
-    other = register_flow(store, flow, project="elsewhere", source=source)
+    other = register_flow(
+        store, flow, project="elsewhere", source=source, storage=storage_for(flow, source)
+    )
     head = store.refs.get("runs/demo/etl")
     meta = dict(store.get_manifest(history.runs[-1]).metadata)
     for key in ("bundle", "registration", "parent"):

@@ -1,4 +1,4 @@
-"""Flow commands: ``register``, ``run``, ``log``, ``runs``, ``show`` and ``audit``.
+"""The ``register`` command: parse, call :func:`flowpack.packer.registration.register`, render.
 
 ``register`` prints the seed's report shape::
 
@@ -11,44 +11,27 @@
     ======================== 1 registered ========================
 
 (``Skipped (unchanged)`` for a flow whose bundle and labels did not change, and the skipped and
-errored counts in the closing line).  FLOW arguments are ``PROJECT/FLOW`` or ``FLOW`` (when one
-project has it), ``@VERSION`` where a version makes sense, or a digest of a registration, run
-or bundle.  Every command also takes ``--json``.
+errored counts in the closing line).  ``--json`` prints the counts, every flow's result and
+every error as one document instead.  The run and history commands are in
+:mod:`flowpack.cli.runs`.
 """
 
 from __future__ import annotations
 
-import glob
-import sys
-from collections.abc import Callable
-from contextlib import nullcontext, redirect_stdout
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flowpack.cli.context import CliContext, pass_cli
-from flowpack.cli.failure import one_line
-from flowpack.cli.render import human_bytes, mode_text, print_json, table
+from flowpack.cli.jsonflag import json_flag, use_json
+from flowpack.cli.render import print_json
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from flowpack.packer.flowstorage import FlowStorage
+    from flowpack.packer.register import RegisterResult
+    from flowpack.packer.registration import RegistrationReport
+
 BAR_WIDTH = 60
-
-
-def json_flag(f: F) -> F:
-    """``--json`` after the command, same as the global option."""
-    return click.option(
-        "--json", "json_local", is_flag=True, help="Print the result as one JSON document."
-    )(f)
-
-
-def _json(cli: CliContext, local: bool) -> bool:
-    if local:
-        cli.json = True
-    return cli.json
-
-
-# -- register ----------------------------------------------------------------------------------
 
 
 @click.command()
@@ -84,148 +67,95 @@ def register(
     Module).  The version grows only when the bundle's digest changes.  Exits 1 if any flow
     failed to load or register.
     """
-    from flowpack.packer.register import REGISTERED, RegisterResult
+    from flowpack.packer.registration import PathNotFound
+    from flowpack.packer.registration import register as register_flows
+    from flowpack.storage.defaults import default_storage
 
     if not paths and not modules:
         raise click.UsageError("give at least one --path or --module")
-    as_json = _json(cli, json_local)
-    say = (lambda *a, **k: None) if as_json else click.echo
-    results: list[RegisterResult] = []
-    errors: list[dict[str, str]] = []
-    say("Collecting flows...")
-    for location, loader in _sources(paths, modules):
-        say(f"Processing {location!r}:")
-        try:
-            source, flows = loader()
-        except (click.ClickException, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            say(f"  Error loading {location!r}: {_message(exc)}")
-            errors.append({"source": location, "error": _message(exc)})
-            continue
-        if not flows:
-            say("  No flows found")
-        for storage, group in _by_storage(flows, source):
-            say(f"  Building `{storage.name}` storage...")
-            for flow in group:
-                say(f"  Registering {flow.name!r}...", nl=False)
-                try:
-                    result = _register_one(cli, flow, storage, source, project, labels, force)
-                except KeyboardInterrupt:
-                    raise
-                except Exception as exc:
-                    say(" Error")
-                    say(f"    {_message(exc)}")
-                    errors.append({"source": location, "flow": flow.name, "error": _message(exc)})
-                    continue
-                results.append(result)
-                if result.status == REGISTERED:
-                    say(" Done")
-                    say(f"  └── ID: {result.bundle}")
-                    say(f"  └── Version: {result.version}")
-                else:
-                    say(" Skipped (unchanged)")
-    registered = sum(r.status == REGISTERED for r in results)
-    skipped = len(results) - registered
-    if as_json:
-        print_json(
-            {
-                "registered": registered,
-                "skipped": skipped,
-                "errored": len(errors),
-                "flows": [r.as_dict() for r in results],
-                "errors": errors,
-            }
+    as_json = use_json(cli, json_local)
+    if not as_json:
+        click.echo("Collecting flows...")
+    try:
+        report = register_flows(
+            paths,
+            project,
+            store=lambda: cli.store,  # opened for the first flow, as each flow is registered
+            default_storage=default_storage,
+            modules=modules,
+            labels=labels,
+            force=force,
+            events=None if as_json else _Echo(),
         )
+    except PathNotFound as exc:
+        raise click.BadParameter(str(exc), param_hint="'--path'") from None
+    if as_json:
+        print_json(_report_dict(report))
     else:
-        parts = [f"{registered} registered"]
-        if skipped:
-            parts.append(f"{skipped} skipped")
-        if errors:
-            parts.append(f"{len(errors)} errored")
-        msg = ", ".join(parts)
-        bar = "=" * (max(BAR_WIDTH - len(msg), 4) // 2)
-        click.echo(f"{bar} {msg} {bar}")
-    if errors:
+        click.echo(_closing_line(report))
+    if not report.ok:
         click.get_current_context().exit(1)
 
 
-Loader = Callable[[], tuple[Any, list[Any]]]
+class _Echo:
+    """Prints each step of a registration as it happens (the seed's report shape)."""
+
+    def processing(self, source: str) -> None:
+        click.echo(f"Processing {source!r}:")
+
+    def load_failed(self, source: str, error: Exception) -> None:
+        click.echo(f"  Error loading {source!r}: {_message(error)}")
+
+    def no_flows(self, source: str) -> None:
+        click.echo("  No flows found")
+
+    def building(self, storage: FlowStorage) -> None:
+        click.echo(f"  Building `{storage.name}` storage...")
+
+    def registering(self, flow: str) -> None:
+        click.echo(f"  Registering {flow!r}...", nl=False)
+
+    def registered(self, result: RegisterResult) -> None:
+        from flowpack.packer.register import REGISTERED
+
+        if result.status == REGISTERED:
+            click.echo(" Done")
+            click.echo(f"  └── ID: {result.bundle}")
+            click.echo(f"  └── Version: {result.version}")
+        else:
+            click.echo(" Skipped (unchanged)")
+
+    def failed(self, flow: str, error: Exception) -> None:
+        click.echo(" Error")
+        click.echo(f"    {_message(error)}")
 
 
-def _sources(paths: tuple[str, ...], modules: tuple[str, ...]) -> list[tuple[str, Loader]]:
-    """(what to print, how to load it) for every script and module, in the order given."""
-    from flowpack.packer.modules import collect_module
-    from flowpack.packer.script import ScriptSource, collect
-
-    def script(path: str) -> Loader:
-        def load() -> tuple[Any, list[Any]]:
-            source = ScriptSource.open(path)
-            return source, collect(source)
-
-        return load
-
-    def module(name: str) -> Loader:
-        return lambda: (name, collect_module(name))
-
-    out: list[tuple[str, Loader]] = []
-    for p in paths:
-        for f in _expand(p):
-            out.append((f, script(f)))
-    for m in modules:
-        out.append((m, module(m)))
-    return out
+def _report_dict(report: RegistrationReport) -> dict[str, Any]:
+    errors: list[dict[str, str]] = []
+    for failure in report.failures:
+        error = {"source": failure.source}
+        if failure.flow is not None:
+            error["flow"] = failure.flow
+        error["error"] = _message(failure.error)
+        errors.append(error)
+    return {
+        "registered": report.registered,
+        "skipped": report.skipped,
+        "errored": len(report.failures),
+        "flows": [r.as_dict() for r in report.results],
+        "errors": errors,
+    }
 
 
-def _expand(path: str) -> list[str]:
-    if Path(path).is_dir():
-        return sorted(str(p) for p in Path(path).rglob("*.py") if "__pycache__" not in p.parts)
-    if any(c in path for c in "*?["):
-        found = sorted(glob.glob(path, recursive=True))
-        if not found:
-            raise click.BadParameter(f"{path!r} matches no file", param_hint="'--path'")
-        return found
-    if not Path(path).is_file():
-        raise click.BadParameter(f"no such file: {path}", param_hint="'--path'")
-    return [path]
-
-
-def _by_storage(flows: list[Any], source: Any) -> list[tuple[Any, list[Any]]]:
-    """Flows grouped by storage object (flows without one share the default), in order."""
-    from flowpack.packer.register import storage_for
-    from flowpack.storage.base import Storage
-
-    groups: dict[int, tuple[Any, list[Any]]] = {}
-    default: Any = None
-    for flow in flows:
-        storage = getattr(flow, "storage", None)
-        if not isinstance(storage, Storage):
-            default = default or storage_for(flow, source)
-            storage = default
-        groups.setdefault(id(storage), (storage, []))[1].append(flow)
-    return list(groups.values())
-
-
-def _register_one(
-    cli: CliContext,
-    flow: Any,
-    storage: Any,
-    source: Any,
-    project: str,
-    labels: tuple[str, ...],
-    force: bool,
-) -> Any:
-    from flowpack.packer.register import register_flow
-
-    return register_flow(
-        cli.store,
-        flow,
-        project=project,
-        storage=storage,
-        source=source,
-        labels=labels,
-        force=force,
-    )
+def _closing_line(report: RegistrationReport) -> str:
+    parts = [f"{report.registered} registered"]
+    if report.skipped:
+        parts.append(f"{report.skipped} skipped")
+    if report.failures:
+        parts.append(f"{len(report.failures)} errored")
+    msg = ", ".join(parts)
+    bar = "=" * (max(BAR_WIDTH - len(msg), 4) // 2)
+    return f"{bar} {msg} {bar}"
 
 
 def _message(exc: BaseException) -> str:
@@ -234,222 +164,4 @@ def _message(exc: BaseException) -> str:
     return describe(exc)[0]
 
 
-# -- run ----------------------------------------------------------------------------------------
-
-
-@click.command(name="run")
-@click.argument("target", metavar="FLOW[@VERSION]|DIGEST")
-@click.option(
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A flow parameter (VALUE is read as JSON when it is JSON); repeatable.",
-)
-@json_flag
-@pass_cli
-def run_command(cli: CliContext, target: str, params: tuple[str, ...], json_local: bool) -> None:
-    """Fetch, verify, load and run a registered flow; record the run.
-
-    The run record (bundle digest, registration, start, end, status, host, interpreter) is
-    appended to runs/PROJECT/FLOW whether the run succeeds or fails.  Exits 1 if it failed.
-    With --json the flow's own output goes to stderr.
-    """
-    from flowpack.packer.lookup import find_registration
-    from flowpack.packer.run import parse_parameters, run_registration
-
-    as_json = _json(cli, json_local)
-    parameters = parse_parameters(params)
-    reg = find_registration(cli.store, target)
-    if not as_json:
-        click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
-        click.echo(f"  └── Bundle: {reg.bundle}")
-    with redirect_stdout(sys.stderr) if as_json else nullcontext():
-        outcome = run_registration(cli.store, reg, parameters)
-    rec = outcome.record
-    if as_json:
-        print_json({**rec.as_dict(), "ok": outcome.ok})
-    else:
-        took = _duration(rec.start, rec.end)
-        if outcome.ok:
-            click.echo(f"Run succeeded in {took}")
-        else:
-            click.echo(f"Run failed after {took}: {one_line(rec.error or '')}")
-        click.echo(f"  └── Run record: {rec.digest}")
-    if outcome.exception is not None and cli.debug:
-        import traceback
-
-        exc = outcome.exception
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-    if not outcome.ok:
-        click.get_current_context().exit(1)
-
-
-def _duration(start: str, end: str) -> str:
-    from flowpack.packer.environment import parse_time
-
-    try:
-        seconds = (parse_time(end) - parse_time(start)).total_seconds()
-    except ValueError:
-        return "?"
-    return f"{seconds:.2f} s"
-
-
-# -- log, runs, show ----------------------------------------------------------------------------
-
-
-@click.command(name="log")
-@click.argument("flow", metavar="FLOW")
-@json_flag
-@pass_cli
-def log_command(cli: CliContext, flow: str, json_local: bool) -> None:
-    """List the registrations of FLOW, newest first: version, time, bundle, record."""
-    from flowpack.packer.lookup import find_flow
-    from flowpack.packer.records import registrations
-
-    name = find_flow(cli.store, flow)
-    records = list(registrations(cli.store, cli.store.refs.require(name.ref)))
-    if _json(cli, json_local):
-        print_json({"flow": str(name), "registrations": [r.as_dict() for r in records]})
-        return
-    rows = [("VERSION", "REGISTERED", "BUNDLE", "RECORD", "LABELS")]
-    rows += [
-        (str(r.version), r.time, str(r.bundle), f"blake3:{r.digest.short}", ",".join(r.labels))
-        for r in records
-    ]
-    for line in table(rows):
-        click.echo(line)
-
-
-@click.command(name="runs")
-@click.argument("flow", metavar="FLOW")
-@json_flag
-@pass_cli
-def runs_command(cli: CliContext, flow: str, json_local: bool) -> None:
-    """List the runs of FLOW, newest first: start, status, duration, version, bundle used."""
-    from flowpack.packer.lookup import find_flow
-    from flowpack.packer.records import runs
-
-    name = find_flow(cli.store, flow)
-    records = list(runs(cli.store, cli.store.refs.get(name.run_ref)))
-    if _json(cli, json_local):
-        print_json({"flow": str(name), "runs": [r.as_dict() for r in records]})
-        return
-    if not records:
-        click.echo(f"{name} has not run yet")
-        return
-    rows = [("STARTED", "STATUS", "DURATION", "VERSION", "BUNDLE", "RECORD", "ERROR")]
-    rows += [
-        (
-            r.start,
-            r.status,
-            _duration(r.start, r.end),
-            str(r.version),
-            str(r.bundle),
-            f"blake3:{r.digest.short}",
-            one_line(r.error or "")[:80],
-        )
-        for r in records
-    ]
-    for line in table(rows, right=frozenset({2})):
-        click.echo(line)
-
-
-@click.command(name="show")
-@click.argument("target", metavar="FLOW[@VERSION]|DIGEST")
-@json_flag
-@pass_cli
-def show_command(cli: CliContext, target: str, json_local: bool) -> None:
-    """Show one registration of a flow: its metadata and the files of its bundle."""
-    from flowpack.cli.render import entry_dict
-    from flowpack.packer.bundle import read_bundle
-    from flowpack.packer.lookup import find_registration
-
-    reg = find_registration(cli.store, target)
-    bundle = read_bundle(cli.store, reg.bundle)
-    interp = reg.environment.get("interpreter", {})
-    if _json(cli, json_local):
-        doc = reg.as_dict()
-        doc.update(
-            bundle_metadata=dict(bundle.info),
-            interpreter=dict(interp) if isinstance(interp, dict) else {},
-            distributions=reg.environment.get("distributions", []),
-            files=[entry_dict(f) for f in bundle.manifest.files],
-        )
-        print_json(doc)
-        return
-    source = dict(reg.source)
-    where = str(source.get("path") or source.get("module") or source.get("kind", ""))
-    git = source.get("git")
-    if isinstance(git, dict):
-        where += f" (git {str(git.get('commit', ''))[:12]}{', dirty' if git.get('dirty') else ''})"
-    detail = bundle.info.get("entry") or bundle.info.get("module") or bundle.info.get("file")
-    lines = [
-        ("flow:", reg.flow),
-        ("project:", reg.project),
-        ("version:", str(reg.version)),
-        ("bundle:", str(reg.bundle)),
-        ("record:", str(reg.digest)),
-        ("registered:", f"{reg.time} on {reg.host}"),
-        ("kind:", f"{bundle.kind} ({detail})" if detail else bundle.kind),
-        ("storage:", reg.storage),
-        ("labels:", ", ".join(reg.labels) or "-"),
-        ("secrets:", ", ".join(reg.secrets) or "-"),
-        ("source:", where or "-"),
-        ("python:", f"{interp.get('implementation', '')} {interp.get('version', '')}".strip()),
-        ("parent:", str(reg.parent) if reg.parent else "-"),
-    ]
-    for line in table(lines):
-        click.echo(line)
-    click.echo(f"files ({len(bundle.manifest.files)}, {human_bytes(bundle.manifest.size)}):")
-    rows = [(mode_text(f.mode), human_bytes(f.size), f.path) for f in bundle.manifest.files]
-    for line in table(rows, right=frozenset({1})):
-        click.echo(f"  {line}")
-
-
-# -- audit --------------------------------------------------------------------------------------
-
-
-@click.command(name="audit")
-@click.argument("flow", metavar="FLOW")
-@json_flag
-@pass_cli
-def audit_command(cli: CliContext, flow: str, json_local: bool) -> None:
-    """Re-verify FLOW's registration and run chains, every link and every bundle.
-
-    Prints the exact bundle digest each run used.  Exits 1 on any break: a damaged, missing
-    or altered record, a bundle whose bytes changed, a run of a registration not in the chain.
-    """
-    from flowpack.packer.audit import audit_flow
-    from flowpack.packer.lookup import find_flow
-
-    name = find_flow(cli.store, flow)
-    report = audit_flow(cli.store, name)
-    if _json(cli, json_local):
-        print_json(report.as_dict())
-    else:
-        _print_audit(report)
-    if not report.ok:
-        click.get_current_context().exit(1)
-
-
-def _print_audit(report: Any) -> None:
-    click.echo(f"Registrations of {report.flow}: {len(report.registrations)}")
-    for r in report.registrations:
-        state = "ok" if report.bundles.get(r.bundle) is None else "DAMAGED"
-        click.echo(f"  v{r.version}  {r.time}  bundle {r.bundle}  {state}")
-        click.echo(f"      record {r.digest}")
-    click.echo(f"Runs of {report.flow}: {len(report.runs)}")
-    for run in report.runs:
-        click.echo(f"  {run.start}  {run.status:<7}  v{run.version}  used bundle {run.bundle}")
-        click.echo(f"      record {run.digest}")
-    checked = f"{len(report.bundles)} bundles re-verified"
-    if report.ok:
-        click.echo(f"Audit passed: chains intact, {checked}")
-        return
-    click.echo(f"Audit FAILED: {len(report.problems)} problems ({checked})")
-    for p in report.problems:
-        click.echo(f"  - {p}")
-
-
-COMMANDS = (register, run_command, log_command, runs_command, show_command, audit_command)
+COMMANDS = (register,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +161,8 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...]) ->
     Only objects DST lacks are sent.  Each ref is then set on DST by compare-and-set from the
     value it had there; a ref changed on DST meanwhile exits 3.
     """
+    from flowpack.cas.advance import advance
+
     src, dst = cli.open(src_url), cli.open(dst_url)
     wanted: list[tuple[str, Digest]] = (
         [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter(""))
@@ -167,9 +170,8 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...]) ->
     result = src.copy_to(dst, [d for _, d in wanted]) if wanted else None
     moved: dict[str, str] = {}
     for name, digest in wanted:
-        current = dst.refs.get(name)
-        if current != digest:
-            dst.set_ref(name, digest, expected=current, create=current is None)
+        # The objects are sent already: each ref moves from its value on DST, or is left.
+        if advance(dst, name, _constant(digest), session=False).moved:
             moved[name] = str(digest)
     if cli.json:
         doc: dict[str, Any] = {
@@ -187,6 +189,11 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...]) ->
         f"copied {len(wanted)} refs ({len(moved)} updated): "
         f"{human_bytes(sent)} in {packs} packs sent"
     )
+
+
+def _constant(digest: Digest) -> Callable[[Digest | None], Digest]:
+    """A ``write`` for :func:`~flowpack.cas.advance.advance` that stores nothing."""
+    return lambda _head: digest
 
 
 COMMANDS = (verify, gc, stats, export, import_command, copy)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flowpack.cli.context import CliContext, pass_cli
 from flowpack.cli.params import split_object_path
-from flowpack.cli.progress import progress_bars
+from flowpack.cli.progress import Callback, progress_bars
 from flowpack.cli.render import (
     entry_dict,
     human_bytes,
@@ -19,6 +19,10 @@ from flowpack.cli.render import (
     print_json,
     table,
 )
+
+if TYPE_CHECKING:
+    from flowpack.cas.digest import Digest
+    from flowpack.cas.store import PushResult, Store
 
 
 @click.command()
@@ -38,22 +42,37 @@ def push(cli: CliContext, path: Path, ref_name: str | None) -> None:
     meantime makes the command exit 3, naming the ref's current value.
     """
     store = cli.store
-    parent = store.refs.get(ref_name) if ref_name else None
     with progress_bars(cli.json) as progress:
-        result = store.put_tree(path, parent=parent, progress=progress)
-    if ref_name:
-        from flowpack.cas.errors import RefConflict
-
-        try:
-            store.set_ref(ref_name, result.digest, expected=parent, create=parent is None)
-        except RefConflict as exc:
-            raise RefConflict(
-                f"{exc}; {result.digest} was stored but the ref was not moved", exc.current
-            ) from exc
+        if ref_name:
+            result = _push_and_move(store, path, ref_name, progress)
+        else:
+            result = store.put_tree(path, progress=progress)
     if cli.json:
         print_json(result.as_dict())
     else:
         click.echo(str(result.digest))
+
+
+def _push_and_move(store: Store, path: Path, ref: str, progress: Callback | None) -> PushResult:
+    """Store PATH as the next version of ``ref`` (a delta against its value), then move it."""
+    from flowpack.cas.advance import advance
+    from flowpack.cas.errors import RefConflict
+
+    pushed: list[PushResult] = []
+
+    def write(head: Digest | None) -> Digest:
+        pushed.append(store.put_tree(path, parent=head, progress=progress))
+        return pushed[-1].digest
+
+    try:
+        advance(store, ref, write, session=False)  # one put_tree is one write session
+    except RefConflict as exc:
+        if not pushed:
+            raise
+        raise RefConflict(
+            f"{exc}; {pushed[-1].digest} was stored but the ref was not moved", exc.current
+        ) from exc
+    return pushed[-1]
 
 
 @click.command()

@@ -13,5 +13,11 @@ Nouns:
   (:mod:`~flowpack.packer.records`), written by :mod:`~flowpack.packer.register` and
   :mod:`~flowpack.packer.run`, checked by :mod:`~flowpack.packer.audit`.
 
-The seed-compatible storage classes that use all this live in :mod:`flowpack.storage`.
+The seed-compatible storage classes that use all this live one layer up, in the ``storage``
+package; the packer sees a storage only through :class:`~flowpack.packer.flowstorage.FlowStorage`
+and imports nothing from there.
 """
+
+from flowpack.packer.flowstorage import FlowStorage
+
+__all__ = ["FlowStorage"]

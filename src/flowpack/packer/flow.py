@@ -139,8 +139,8 @@ class FlowResult(Mapping[TaskCall, Any]):
 class Flow:
     """A named graph of task calls, built with ``with Flow(name) as flow:``.
 
-    ``storage`` (a :class:`flowpack.storage.Storage`, or None) says where ``flowpack register``
-    keeps the flow; it is never part of the pickled flow.
+    ``storage`` (a seed ``Storage``, any :class:`~flowpack.packer.flowstorage.FlowStorage`, or
+    None) says where ``flowpack register`` keeps the flow; it is never part of the pickled flow.
     """
 
     def __init__(self, name: str, storage: Any = None) -> None:

@@ -1,8 +1,9 @@
 """Registration: pack a flow, and record it in the flow's chain unless nothing changed.
 
-``register_flow`` packs the flow with its storage (into the registry store, or into the
-storage's own store and then copied over, sending only what the registry lacks), then reads
-the newest registration at ``flows/<project>/<flow>``:
+``register_flow`` is one :func:`~flowpack.cas.advance.advance` of ``flows/<project>/<flow>``:
+it reads the newest registration there, packs the flow with its storage (into the registry
+store, or into the storage's own store and then copied over, sending only what the registry
+lacks), and, in the same write session as the bundle:
 
 - same bundle digest and same labels, without ``force``: *skipped*, no record is written
   (an unchanged flow uploads zero bytes: every chunk and the manifest are already stored);
@@ -11,20 +12,23 @@ the newest registration at ``flows/<project>/<flow>``:
   changes (a label change or ``force`` keeps the version); the first version is 1.
 
 A lost compare-and-set race (another registration landed meanwhile) re-reads the ref and
-decides again, up to :data:`MAX_TRIES` times; the losing record is left for gc.
+decides again on the winner's record (the flow is packed only once), up to :data:`MAX_TRIES`
+tries; the losing record is left for gc.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flowpack import __version__
+from flowpack.cas.advance import Advanced, advance
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import FlowError, RefConflict
+from flowpack.cas.errors import FlowError
 from flowpack.cas.store import Store
 from flowpack.packer import environment
+from flowpack.packer.flowstorage import FlowStorage
 from flowpack.packer.records import (
     Registration,
     flow_ref,
@@ -32,7 +36,6 @@ from flowpack.packer.records import (
     write_registration,
 )
 from flowpack.packer.script import ScriptSource
-from flowpack.storage.base import Storage
 
 MAX_TRIES = 16
 REGISTERED = "registered"
@@ -67,23 +70,6 @@ class RegisterResult:
         }
 
 
-def storage_for(flow: Any, source: ScriptSource | str | None) -> Storage:
-    """The flow's own :class:`Storage`, else the default for where it came from: a script's
-    file (``Local(stored_as_script=True)``), a module (``Module``), or a pickle in ``Local()``.
-    """
-    from flowpack.storage.local import Local
-    from flowpack.storage.module import Module
-
-    storage = getattr(flow, "storage", None)
-    if isinstance(storage, Storage):
-        return storage
-    if isinstance(source, ScriptSource):
-        return Local(stored_as_script=True)
-    if isinstance(source, str):
-        return Module(source)
-    return Local()
-
-
 def source_info(source: ScriptSource | str | None) -> dict[str, Any]:
     """Where the flow came from, for the record: script path and git commit, or module."""
     if isinstance(source, ScriptSource):
@@ -106,86 +92,115 @@ def register_flow(
     flow: Any,
     *,
     project: str,
-    storage: Storage | None = None,
+    storage: FlowStorage,
     source: ScriptSource | str | None = None,
     labels: Iterable[str] = (),
     force: bool = False,
 ) -> RegisterResult:
-    """Register ``flow`` under ``project`` in ``registry`` (see the module docstring)."""
-    name = flow.name
-    storage = storage or storage_for(flow, source)
+    """Register ``flow``, kept in ``storage``, under ``project`` in ``registry`` (see the
+    module docstring).  ``source`` is where the flow was loaded from (a script, a module's
+    name, or None), for the record.
+
+    Raises :class:`FlowError` when the ref names another flow, :class:`RefConflict` when the
+    ref kept changing for :data:`MAX_TRIES` tries, and whatever packing the flow raises (then
+    nothing is recorded).
+    """
     storage.bind(registry)
-    ref = flow_ref(project, name)
-    head = registry.refs.get(ref)
-    previous = _previous(registry, head, project, name)
-    # The bundle and its registration record go up as one write session (one pack, one index).
-    with registry.batch() as written:
+    step = _Registrar(registry, flow, project, storage, source, labels, force)
+    done = advance(registry, flow_ref(project, flow.name), step.write, retries=MAX_TRIES - 1)
+    return step.result(done)
+
+
+class _Registrar:
+    """The ``write`` of one registration: the bundle (packed once, on the first try), then a
+    record chained on the head it is given, unless nothing changed since that head."""
+
+    def __init__(
+        self,
+        registry: Store,
+        flow: Any,
+        project: str,
+        storage: FlowStorage,
+        source: ScriptSource | str | None,
+        labels: Iterable[str],
+        force: bool,
+    ) -> None:
+        self.registry = registry
+        self.flow = flow
+        self.project = project
+        self.storage = storage
+        self.source = source
+        self.labels = tuple(sorted({*labels, *storage.labels}))
+        self.force = force
+        self.bundle: Digest | None = None
+        self.uploaded = 0  # sent outside the registry's write sessions
+        self.previous: Registration | None = None
+        self.version = 0
+        self._meta: dict[str, Any] | None = None
+
+    def write(self, head: Digest | None) -> Digest:
+        """Pack (first try only), then write a record after ``head``; ``head`` if unchanged."""
+        self.previous = _previous(self.registry, head, self.project, self.flow.name)
+        bundle = self.bundle or self._pack()
+        if _unchanged(self.previous, bundle, self.labels, self.force) and head is not None:
+            return head
+        record, self.version = _write(self.registry, self._metadata(), self.previous, bundle, head)
+        return record
+
+    def _pack(self) -> Digest:
+        """The bundle in the registry (packed by the storage, copied over from its own store)."""
+        storage, registry = self.storage, self.registry
         pushed = storage.pack(
-            flow,
-            source=source if isinstance(source, ScriptSource) else None,
-            parent=previous.bundle if previous else None,
+            self.flow,
+            source=self.source if isinstance(self.source, ScriptSource) else None,
+            parent=self.previous.bundle if self.previous else None,
         )
-        uploaded = pushed.bytes_uploaded
         if storage.store is not registry:
-            uploaded += storage.store.copy_to(registry, [pushed.digest]).bytes_uploaded
-        bundle = pushed.digest
-        all_labels = tuple(sorted({*labels, *storage.labels}))
-        meta: dict[str, Any] = {
-            "flow": name,
-            "project": project,
-            "labels": list(all_labels),
-            "secrets": sorted(storage.secrets),
-            "storage": storage.name,
-            "flow_kind": registry.get_manifest(bundle, cached=True).metadata["flow"]["kind"]
-            if not _unchanged(previous, bundle, all_labels, force)
-            else None,
-            "source": source_info(source),
-            "environment": {
-                "interpreter": environment.interpreter(),
-                "distributions": environment.distributions(),
-                "flowpack": __version__,
-            },
-            "host": environment.hostname(),
-        }
-        staged = (
-            None if meta["flow_kind"] is None else _write(registry, meta, previous, bundle, head)
-        )
-    uploaded += written.bytes_uploaded
-    for _ in range(MAX_TRIES):
-        if _unchanged(previous, bundle, all_labels, force) and previous is not None:
-            return RegisterResult(
-                name,
-                project,
-                SKIPPED,
-                bundle,
-                previous.digest,
-                previous.version,
-                uploaded,
-                storage.name,
-                all_labels,
-            )
-        if meta["flow_kind"] is None:
-            meta["flow_kind"] = registry.get_manifest(bundle, cached=True).metadata["flow"]["kind"]
-        record, version = staged or _write(registry, meta, previous, bundle, head)
-        staged = None
-        try:
-            registry.set_ref(ref, record, expected=head, create=head is None)
-        except RefConflict:
-            head = registry.refs.get(ref)
-            previous = _previous(registry, head, project, name)
-            continue
+            self.uploaded += pushed.bytes_uploaded
+            self.uploaded += storage.store.copy_to(registry, [pushed.digest]).bytes_uploaded
+        self.bundle = pushed.digest
+        return pushed.digest
+
+    def _metadata(self) -> dict[str, Any]:
+        if self._meta is None:
+            assert self.bundle is not None
+            kind = self.registry.get_manifest(self.bundle, cached=True).metadata["flow"]["kind"]
+            self._meta = {
+                "flow": self.flow.name,
+                "project": self.project,
+                "labels": list(self.labels),
+                "secrets": sorted(self.storage.secrets),
+                "storage": self.storage.name,
+                "flow_kind": kind,
+                "source": source_info(self.source),
+                "environment": {
+                    "interpreter": environment.interpreter(),
+                    "distributions": environment.distributions(),
+                    "flowpack": __version__,
+                },
+                "host": environment.hostname(),
+            }
+        return self._meta
+
+    def result(self, done: Advanced) -> RegisterResult:
+        """What the registration did, once ``done`` moved the ref (or found it unchanged)."""
+        assert self.bundle is not None
+        if done.moved:
+            status, record, version = REGISTERED, done.digest, self.version
+        else:
+            assert self.previous is not None
+            status, record, version = SKIPPED, self.previous.digest, self.previous.version
         return RegisterResult(
-            name,
-            project,
-            REGISTERED,
-            bundle,
+            self.flow.name,
+            self.project,
+            status,
+            self.bundle,
             record,
             version,
-            uploaded,
-            storage.name,
-            all_labels,
+            self.uploaded + done.bytes_uploaded,
+            self.storage.name,
+            self.labels,
         )
-    raise RefConflict(f"ref {ref!r} kept changing; gave up after {MAX_TRIES} tries")
 
 
 def _unchanged(
@@ -222,13 +237,3 @@ def _previous(registry: Store, head: Digest | None, project: str, name: str) -> 
             f" {previous.project!r}; rename flow {name!r} or the project"
         )
     return previous
-
-
-def summary(results: Iterable[RegisterResult], errors: int = 0) -> Mapping[str, int]:
-    """Counts of registered, skipped and errored flows."""
-    results = list(results)
-    return {
-        REGISTERED: sum(r.status == REGISTERED for r in results),
-        SKIPPED: sum(r.status == SKIPPED for r in results),
-        "errored": errors,
-    }

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowpack import __version__
-from flowpack.cas.errors import FlowError, RefConflict, UsageError
+from flowpack.cas.advance import advance
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import FlowError, UsageError
 from flowpack.cas.store import Store
 from flowpack.packer import environment
 from flowpack.packer.bundle import load_flow
@@ -127,16 +129,15 @@ def execute(flow: Any, parameters: Mapping[str, Any]) -> Any:
 
 
 def _append(store: Store, registration: Registration, meta: Mapping[str, Any]) -> RunRecord:
+    """Write the run record on the newest run of the flow and move the ref to it; a lost race
+    re-links it on the winner (up to :data:`MAX_TRIES` tries)."""
+
+    def write(head: Digest | None) -> Digest:
+        return write_run(store, meta, registration.bundle, registration.digest, head)
+
     ref = run_ref(registration.project, registration.flow)
-    for _ in range(MAX_TRIES):
-        head = store.refs.get(ref)
-        digest = write_run(store, meta, registration.bundle, registration.digest, head)
-        try:
-            store.set_ref(ref, digest, expected=head, create=head is None)
-        except RefConflict:
-            continue
-        return read_run(store, digest)
-    raise RefConflict(f"ref {ref!r} kept changing; gave up after {MAX_TRIES} tries")
+    done = advance(store, ref, write, retries=MAX_TRIES - 1)
+    return read_run(store, done.digest)
 
 
 def _check_secrets(names: Iterable[str]) -> None:

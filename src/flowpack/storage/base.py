@@ -27,18 +27,23 @@ its :attr:`default_labels`, and, when a flow is not packed from local files,
 :meth:`Storage.pack`.  ``store_url() -> None`` means "the store in use": the registry store
 ``flowpack register`` binds with :meth:`Storage.bind`, else ``$FLOWPACK_STORE``, else the
 per-user default store.
+
+Every ``Storage`` is a :class:`flowpack.packer.flowstorage.FlowStorage` (what registration
+needs of it), and packs with the packer's verb :func:`flowpack.packer.packing.pack_flow`.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowpack.cas.digest import Digest, looks_like_digest
-from flowpack.cas.errors import FlowError, NotFound, UsageError
+from flowpack.cas.errors import FlowError, NotFound
 from flowpack.cas.store import PushResult, Store
 from flowpack.packer.discover import FlowNotFound, names_text
+
+if TYPE_CHECKING:
+    from flowpack.packer.script import ScriptSource
 
 ENV_DEFAULT_LABELS = "FLOWPACK_ADD_DEFAULT_LABELS"
 
@@ -91,39 +96,32 @@ class Storage:
         """Labels this class adds when ``add_default_labels`` is true."""
         return []
 
-    def pack(self, flow: Any, *, source: Any = None, parent: Digest | None = None) -> PushResult:
+    def pack(
+        self, flow: Any, *, source: ScriptSource | None = None, parent: Digest | None = None
+    ) -> PushResult:
         """Store ``flow`` as a bundle and return what was stored (no name bookkeeping).
 
         ``source`` is the :class:`~flowpack.packer.script.ScriptSource` the flow was loaded
         from, when known; ``parent`` the previous version's bundle, for delta compression.
+        See :func:`flowpack.packer.packing.pack_flow`.
         """
-        from flowpack.packer.pickled import pack_pickle
-        from flowpack.packer.script import ScriptSource, pack_script
+        from flowpack.packer.packing import pack_flow
 
-        if self.stored_as_script:
-            if not isinstance(source, ScriptSource):
-                source = ScriptSource.open(self.script_path(flow))
-            return pack_script(self.store, source, flow.name, include=self.include, parent=parent)
-        if isinstance(source, ScriptSource):
-            with source.scope.active():
-                return pack_pickle(
-                    self.store,
-                    flow,
-                    by_value=source.closure.modules,
-                    root=source.root,
-                    parent=parent,
-                )
-        modules, root = _local_modules(flow)
-        return pack_pickle(self.store, flow, by_value=modules, root=root, parent=parent)
+        return pack_flow(
+            self.store,
+            flow,
+            as_script=self.stored_as_script,
+            source=source,
+            script_path=self.script_path,
+            include=self.include,
+            parent=parent,
+        )
 
     def script_path(self, flow: Any) -> str:
         """The file that defines ``flow``, for script packing without a known source."""
-        found = defining_file(flow)
-        if found is None:
-            raise UsageError(
-                f"cannot tell which file defines flow {flow.name!r}; give the storage a path"
-            )
-        return found
+        from flowpack.packer.packing import script_file
+
+        return script_file(flow)
 
     # -- the seed API ------------------------------------------------------------------------
 
@@ -214,35 +212,3 @@ class Storage:
 
     def __repr__(self) -> str:
         return f"<{self.name}: {len(self.flows)} flows>"
-
-
-def defining_file(flow: Any) -> str | None:
-    """The file that defines ``flow``: where a flowpack Flow was created, or a Prefect 2/3
-    flow's function was written."""
-    import inspect
-
-    found = getattr(flow, "_source_file", None)
-    if isinstance(found, str) and Path(found).is_file():
-        return found
-    fn = getattr(flow, "fn", None)
-    if fn is not None:
-        try:
-            return inspect.getsourcefile(fn)
-        except TypeError:
-            return None
-    return None
-
-
-def _local_modules(flow: Any) -> tuple[tuple[str, ...], Path | None]:
-    """The project modules the flow's file imports (to pickle by value) and its project root;
-    none when the file is unknown."""
-    from flowpack.packer.closure import script_closure
-
-    file = defining_file(flow)
-    if file is None:
-        return (), None
-    try:
-        closure = script_closure(Path(file))
-    except (FlowError, UsageError):
-        return (), None
-    return closure.modules, closure.root

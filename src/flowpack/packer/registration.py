@@ -1,0 +1,253 @@
+"""Registration as one verb: find the flows, group them by storage, register each, report.
+
+:func:`register` is what ``flowpack register`` does, as a library call:
+
+1. *plan*: every ``--path`` is expanded (a directory: every ``.py`` below it, sorted; a glob:
+   its matches, sorted; else a file), then every module is appended, in the order given.  A
+   path that names nothing raises :class:`PathNotFound` before anything is loaded;
+2. *load* each source (a script is executed in its own scope, a module imported) and find its
+   flows; a source that fails to load is recorded as a failure and the others go on;
+3. *group* a source's flows by storage object: a flow's own storage
+   (:func:`~flowpack.packer.flowstorage.flow_storage`), else one default storage per source,
+   made by the caller's ``default_storage(source)`` (the packer knows no storage class);
+4. *register* each flow (:func:`~flowpack.packer.register.register_flow`); a flow that fails
+   is recorded as a failure and the others go on.  Only ``KeyboardInterrupt`` (and other
+   non-``Exception`` errors) stops the run.
+
+The returned :class:`RegistrationReport` holds every result and every failure (with its
+exception, for the caller to describe); :class:`RegistrationEvents` lets a front end show
+each step as it happens.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from flowpack.cas.errors import UsageError
+from flowpack.cas.store import Store
+from flowpack.packer.flowstorage import FlowStorage, flow_storage
+from flowpack.packer.modules import collect_module
+from flowpack.packer.register import REGISTERED, SKIPPED, RegisterResult, register_flow
+from flowpack.packer.script import ScriptSource, collect
+
+#: Where flows come from: a script, or a module's name.
+Source = ScriptSource | str
+#: ``default_storage(source)``: the storage for the flows of ``source`` that name none.
+DefaultStorage = Callable[[Source], FlowStorage]
+
+
+class PathNotFound(UsageError):
+    """A path to register names no file (or a glob matches none); ``path`` is that path."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class RegistrationFailure:
+    """A source that did not load (``flow`` is None), or a flow that did not register."""
+
+    source: str
+    error: Exception
+    flow: str | None = None
+
+
+@dataclass(frozen=True)
+class RegistrationReport:
+    """Every flow registered or skipped, in order, and every failure."""
+
+    results: tuple[RegisterResult, ...]
+    failures: tuple[RegistrationFailure, ...]
+
+    @property
+    def registered(self) -> int:
+        return sum(r.status == REGISTERED for r in self.results)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.status == SKIPPED for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every source loaded and every flow registered (or was unchanged)."""
+        return not self.failures
+
+
+class RegistrationEvents(Protocol):
+    """What :func:`register` tells a front end as it goes (:class:`Quiet` ignores it all).
+
+    Called from the registering thread, in this order per source: :meth:`processing`, then
+    :meth:`load_failed`, or :meth:`no_flows`, or per storage :meth:`building` and per flow
+    :meth:`registering` then :meth:`registered` or :meth:`failed`.  An exception raised by a
+    method stops the registration and propagates.
+    """
+
+    def processing(self, source: str) -> None:
+        """Loading ``source`` (a path or module, as given) starts."""
+
+    def load_failed(self, source: str, error: Exception) -> None:
+        """``source`` did not load; its flows are not registered."""
+
+    def no_flows(self, source: str) -> None:
+        """``source`` defines no flow."""
+
+    def building(self, storage: FlowStorage) -> None:
+        """The flows kept in ``storage`` are registered next."""
+
+    def registering(self, flow: str) -> None:
+        """Registering ``flow`` starts."""
+
+    def registered(self, result: RegisterResult) -> None:
+        """A flow was registered or skipped as unchanged (``result.status``)."""
+
+    def failed(self, flow: str, error: Exception) -> None:
+        """Registering ``flow`` failed; the next flow is tried."""
+
+
+class Quiet:
+    """Events nobody watches: every method does nothing."""
+
+    def processing(self, source: str) -> None:
+        return None
+
+    def load_failed(self, source: str, error: Exception) -> None:
+        return None
+
+    def no_flows(self, source: str) -> None:
+        return None
+
+    def building(self, storage: FlowStorage) -> None:
+        return None
+
+    def registering(self, flow: str) -> None:
+        return None
+
+    def registered(self, result: RegisterResult) -> None:
+        return None
+
+    def failed(self, flow: str, error: Exception) -> None:
+        return None
+
+
+def register(
+    paths: Sequence[str],
+    project: str,
+    *,
+    store: Store | Callable[[], Store],
+    default_storage: DefaultStorage,
+    modules: Sequence[str] = (),
+    labels: Iterable[str] = (),
+    force: bool = False,
+    events: RegistrationEvents | None = None,
+) -> RegistrationReport:
+    """Register every flow in ``paths`` and ``modules`` under ``project`` (module docstring).
+
+    ``store`` is the registry, or a function that opens it, called for each flow registered:
+    then a store that fails to open fails each flow (recorded) rather than the whole call, and
+    a call that finds no flow opens nothing.  Raises :class:`UsageError` when no path or
+    module is given and :class:`PathNotFound` for a path naming nothing; every other error
+    is recorded in the report.
+    """
+    if not paths and not modules:
+        raise UsageError("give at least one path or module")
+    events = events if events is not None else Quiet()
+    opener = store if callable(store) else (lambda: store)
+    labels = tuple(labels)
+    results: list[RegisterResult] = []
+    failures: list[RegistrationFailure] = []
+    for where, load in plan(paths, modules):
+        events.processing(where)
+        try:
+            source, flows = load()
+        except Exception as exc:
+            events.load_failed(where, exc)
+            failures.append(RegistrationFailure(where, exc))
+            continue
+        if not flows:
+            events.no_flows(where)
+        for storage, group in by_storage(flows, source, default_storage):
+            events.building(storage)
+            for flow in group:
+                events.registering(flow.name)
+                try:
+                    result = register_flow(
+                        opener(),
+                        flow,
+                        project=project,
+                        storage=storage,
+                        source=source,
+                        labels=labels,
+                        force=force,
+                    )
+                except Exception as exc:
+                    events.failed(flow.name, exc)
+                    failures.append(RegistrationFailure(where, exc, flow.name))
+                    continue
+                results.append(result)
+                events.registered(result)
+    return RegistrationReport(tuple(results), tuple(failures))
+
+
+#: ``load() -> (source, flows)``: load one source and find its flows.
+Loader = Callable[[], tuple[Source, list[Any]]]
+
+
+def plan(paths: Sequence[str], modules: Sequence[str]) -> list[tuple[str, Loader]]:
+    """(what the user named, how to load it) for every script, then every module.
+
+    Every path is expanded first (:func:`expand`), so a bad one raises before any loading.
+    """
+
+    def script(path: str) -> Loader:
+        def load() -> tuple[Source, list[Any]]:
+            source = ScriptSource.open(path)
+            return source, collect(source)
+
+        return load
+
+    def module(name: str) -> Loader:
+        return lambda: (name, collect_module(name))
+
+    out: list[tuple[str, Loader]] = []
+    for p in paths:
+        for f in expand(p):
+            out.append((f, script(f)))
+    for m in modules:
+        out.append((m, module(m)))
+    return out
+
+
+def expand(path: str) -> list[str]:
+    """A directory: every ``.py`` below it (not in ``__pycache__``); a glob: its matches; a
+    file: itself.  Sorted; :class:`PathNotFound` when nothing matches."""
+    if Path(path).is_dir():
+        return sorted(str(p) for p in Path(path).rglob("*.py") if "__pycache__" not in p.parts)
+    if any(c in path for c in "*?["):
+        found = sorted(glob.glob(path, recursive=True))
+        if not found:
+            raise PathNotFound(f"{path!r} matches no file", path)
+        return found
+    if not Path(path).is_file():
+        raise PathNotFound(f"no such file: {path}", path)
+    return [path]
+
+
+def by_storage(
+    flows: Sequence[Any], source: Source, default_storage: DefaultStorage
+) -> list[tuple[FlowStorage, list[Any]]]:
+    """Flows grouped by storage object, in order of first appearance; flows without a storage
+    of their own share one ``default_storage(source)``, made when first needed."""
+    groups: dict[int, tuple[FlowStorage, list[Any]]] = {}
+    default: FlowStorage | None = None
+    for flow in flows:
+        storage = flow_storage(flow)
+        if storage is None:
+            default = default or default_storage(source)
+            storage = default
+        groups.setdefault(id(storage), (storage, []))[1].append(flow)
+    return list(groups.values())
