@@ -45,3 +45,8 @@ ENV_CONNECTION_STRING  # storage/azure.py: seed constant
 _.put_bytes  # cas/store.py: Store.put_bytes, no caller
 _.requests  # cas/reader.py: a request counter nothing reads
 _.empty  # cli/treediff.py: TreeDiff.empty, no caller
+
+# importlib's protocol: a module spec's loader is read by the import system.
+_.loader
+# public helper (the storage a flow registers with), used by the tests and library callers
+storage_for
