@@ -34,18 +34,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowpack.cas.condemned import Notice, Notices, load_notices
+from flowpack.cas.content import Content, Progress
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, CorruptObject, IntegrityError, NotFound
 from flowpack.cas.index import IndexFile, PackEntry
 from flowpack.cas.pack import U32, FrameHeader
-from flowpack.cas.reach import manifest_loader, scan_refs, walk
+from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import pack_key
-
-if TYPE_CHECKING:
-    from flowpack.cas.store import Progress, Store
+from flowpack.cas.walk import manifest_loader, walk
 
 #: How much of a frame to read first to find its header (re-read if the header is longer).
 HEAD_READ = 4096
@@ -107,7 +106,7 @@ class GcReport:
 
 
 def collect(
-    store: Store,
+    store: Content,
     *,
     grace: float = 86400.0,
     dry_run: bool = False,
@@ -132,7 +131,7 @@ def collect(
     except (IntegrityError, NotFound) as exc:
         raise IntegrityError(f"gc stopped: {exc}; run flowpack verify") from exc
     live_objects = {d for d in [*reach.objects, *reach.manifests] if d.size}
-    entries = {p.pack.hex: p for p in store.index.packs()}
+    entries = {p.pack.hex: p for p in store.indexed_packs()}
     live = _live_packs(store, live_objects, entries)
     partial = sum(
         1
@@ -168,11 +167,11 @@ def collect(
     return report
 
 
-def _live_packs(store: Store, live: set[Digest], entries: dict[str, PackEntry]) -> set[str]:
+def _live_packs(store: Content, live: set[Digest], entries: dict[str, PackEntry]) -> set[str]:
     """The packs live objects resolve to, closed over the bases of their delta frames."""
     packs: set[str] = set()
     for d in live:
-        loc = store.index.get(d)
+        loc = store.locate(d)
         if loc is None:
             raise IntegrityError(f"gc stopped: object {d} is missing; run flowpack verify")
         packs.add(loc.pack.hex)
@@ -180,14 +179,14 @@ def _live_packs(store: Store, live: set[Digest], entries: dict[str, PackEntry]) 
     while todo:
         entry = entries[todo.pop()]
         for base in _frame_bases(store, entry):
-            loc = store.index.get(base)
+            loc = store.locate(base)
             if loc is not None and loc.pack.hex not in packs:
                 packs.add(loc.pack.hex)
                 todo.append(loc.pack.hex)
     return packs
 
 
-def _frame_bases(store: Store, entry: PackEntry) -> set[Digest]:
+def _frame_bases(store: Content, entry: PackEntry) -> set[Digest]:
     """The bases of every delta frame of a pack, read from the frame headers.
 
     A pack with many delta frames is read whole (one request); otherwise each delta frame's
@@ -220,7 +219,7 @@ def _frame_bases(store: Store, entry: PackEntry) -> set[Digest]:
 
 
 def _orphans(
-    store: Store, listed: dict[str, Any], entries: dict[str, PackEntry], now: float, grace: float
+    store: Content, listed: dict[str, Any], entries: dict[str, PackEntry], now: float, grace: float
 ) -> tuple[list[str], int]:
     """Unindexed packs older than ``grace`` (to delete), and how many younger ones remain."""
     old: list[str] = []
@@ -247,7 +246,9 @@ def _size(h: str, listed: dict[str, Any], entries: dict[str, PackEntry]) -> int:
     return entries[h].pack.size if h in entries else 0
 
 
-def _sweep(store: Store, report: GcReport, notices: Notices, pending: set[str], now: float) -> None:
+def _sweep(
+    store: Content, report: GcReport, notices: Notices, pending: set[str], now: float
+) -> None:
     doomed = set(report.deleted)
     # (1) notices: a new one for the fresh condemnations, and a replacement for every notice
     # some of whose packs were processed (deleted, live again, or no longer indexed).
@@ -262,7 +263,7 @@ def _sweep(store: Store, report: GcReport, notices: Notices, pending: set[str], 
                 _put_notice(store, Notice(notice.time, keep))
     # (2) a superseding index file for the index files that mention doomed packs.
     files = store.index_files
-    live_names = set(store.index.files)
+    live_names = store.live_index_files
     affected = sorted(n for n in live_names if any(p.pack.hex in doomed for p in files[n].packs))
     gone = {n for n in files if n not in live_names}
     if affected:
@@ -300,7 +301,7 @@ def _sweep(store: Store, report: GcReport, notices: Notices, pending: set[str], 
         store.blobs.delete(key)
 
 
-def _put_notice(store: Store, notice: Notice) -> None:
+def _put_notice(store: Content, notice: Notice) -> None:
     try:
         store.blobs.put(notice.key, notice.encode(), create_only=True)
     except AlreadyExists:

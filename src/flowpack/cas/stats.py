@@ -13,26 +13,26 @@ Damaged refs are counted but not followed; a reached manifest that cannot be rea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flowpack.cas.reach import manifest_loader, scan_refs, walk
+from flowpack.cas.content import Content
+from flowpack.cas.reach import scan_refs
+from flowpack.cas.walk import manifest_loader, walk
 
-if TYPE_CHECKING:
-    from flowpack.cas.store import Store
 
-
-def store_stats(store: Store) -> dict[str, Any]:
+def store_stats(store: Content) -> dict[str, Any]:
     """The figures the module docstring lists, from one index sync and one ref listing."""
     scan = scan_refs(store.refs)
     store.sync(force=True)
-    packs = store.index.packs()
+    packs = store.indexed_packs()
     index_bytes = sum(info.size for info in store.blobs.iter_keys("index/"))
     stored = sum(p.pack.size for p in packs) + index_bytes
     reach = walk(scan.good.values(), manifest_loader(store))
     logical = sum(m.size for m in reach.manifests.values())
-    unique = sum(d.size for d, _ in store.index.items())
+    objects = [d for d, _ in store.indexed_objects()]
+    unique = sum(d.size for d in objects)
     return {
-        "objects": len(store.index),
+        "objects": len(objects),
         "packs": len(packs),
         "stored_bytes": stored,
         "logical_bytes": logical,
@@ -40,5 +40,5 @@ def store_stats(store: Store) -> dict[str, Any]:
         "dedup_ratio": round(logical / stored, 2) if stored else 0.0,
         "refs": len(scan.good) + len(scan.damaged),
         "bundles": len(reach.manifests),
-        "condemned_packs": len(store.index.condemned),
+        "condemned_packs": len(store.condemned_packs),
     }

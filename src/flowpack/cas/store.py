@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from flowpack.cas.bases import BaseFinder
 from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, ensure_config, load_config
+from flowpack.cas.content import ChunkLocation, Progress, PushResult
+from flowpack.cas.copying import copy_objects
 from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
 from flowpack.cas.errors import (
     AmbiguousDigest,
@@ -29,7 +30,7 @@ from flowpack.cas.errors import (
     InvalidDigest,
     NotFound,
 )
-from flowpack.cas.index import Index, IndexFile
+from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
 from flowpack.cas.manifest import (
     BUNDLE,
@@ -46,32 +47,7 @@ from flowpack.cas.refs import Refs
 from flowpack.cas.tree import SourceFile, scan_tree
 from flowpack.cas.writer import Writer, WriteStats
 
-#: ``progress(stage, done, total)``; total is 0 when unknown.
-Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class PushResult:
-    """What a push stored and what it cost."""
-
-    digest: Digest
-    size: int
-    files: int
-    chunks: int
-    new_chunks: int
-    bytes_uploaded: int
-    packs_uploaded: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "digest": str(self.digest),
-            "size": self.size,
-            "files": self.files,
-            "chunks": self.chunks,
-            "new_chunks": self.new_chunks,
-            "bytes_uploaded": self.bytes_uploaded,
-            "packs_uploaded": self.packs_uploaded,
-        }
+__all__ = ["Progress", "PushResult", "Store"]
 
 
 class Store:
@@ -172,6 +148,32 @@ class Store:
         """The index files (by hex name) the last :meth:`sync` found, superseded ones included."""
         with self._lock:
             return dict(self._index_files)
+
+    @property
+    def live_index_files(self) -> set[str]:
+        """The names of the index files the index is built from (a fresh set)."""
+        return set(self.index.files)
+
+    @property
+    def condemned_packs(self) -> frozenset[str]:
+        """Hexes of the packs gc has condemned (readable, but not counted as held)."""
+        return self.index.condemned
+
+    def locate(self, digest: Digest) -> ChunkLocation | None:
+        """Where the index puts ``digest``, or None (no sync)."""
+        return self.index.get(digest)
+
+    def indexed_packs(self) -> list[PackEntry]:
+        """Every pack the index lists (no sync)."""
+        return self.index.packs()
+
+    def indexed_objects(self) -> Iterator[tuple[Digest, ChunkLocation]]:
+        """Every object the index lists, with where it lies (no sync)."""
+        return self.index.items()
+
+    def prefetch(self, digests: Iterable[Digest]) -> None:
+        """Fetch the frames ``digests`` live in with few coalesced reads."""
+        self.reader.prefetch(digests)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -388,19 +390,6 @@ class Store:
             )
         return data
 
-    def get_tree(
-        self,
-        digest: Digest,
-        dest: str | Path,
-        *,
-        force: bool = False,
-        progress: Progress | None = None,
-    ) -> Manifest:
-        """Restore bundle ``digest`` into ``dest``: all files or, on any error, none."""
-        from flowpack.cas.restore import restore
-
-        return restore(self, self.get_manifest(digest), Path(dest), force=force, progress=progress)
-
     def resolve(self, text: str) -> Digest:
         """A manifest digest from a full digest, a unique prefix (8+ hex), or a ref name."""
         text = text.strip()
@@ -440,47 +429,11 @@ class Store:
         Pointing a ref (or a link) at such objects would otherwise race with gc deleting them.
         """
         if digests and self.index.condemned:
-            from flowpack.cas.transfer import copy_objects
-
             copy_objects(self, self, digests)
-
-    # -- whole-store operations ------------------------------------------------------------
-
-    def verify(self, targets: Sequence[Digest] | None = None, **kw: Any) -> Any:
-        """Check the store; see :func:`flowpack.cas.verify.verify`."""
-        from flowpack.cas.verify import verify
-
-        return verify(self, targets, **kw)
-
-    def gc(self, **kw: Any) -> Any:
-        """Remove unreachable packs safely; see :func:`flowpack.cas.gc.collect`."""
-        from flowpack.cas.gc import collect
-
-        return collect(self, **kw)
-
-    def export(self, digest: Digest, out: Path) -> int:
-        """Write bundle ``digest`` and everything it references as one pack file."""
-        from flowpack.cas.transfer import export_bundle
-
-        return export_bundle(self, digest, out)
-
-    def import_(self, src: Path) -> Digest:
-        """Verify a pack file made by :meth:`export`, then store what it holds."""
-        from flowpack.cas.transfer import import_bundle
-
-        return import_bundle(self, src)
 
     def copy_to(self, dst: Store, digests: Sequence[Digest]) -> PushResult:
         """Send ``dst`` the objects that ``digests`` reach and that it lacks."""
-        from flowpack.cas.transfer import copy_objects
-
         return copy_objects(self, dst, digests)
-
-    def stats(self) -> dict[str, Any]:
-        """Objects, stored bytes, logical bytes and the dedup ratio."""
-        from flowpack.cas.stats import store_stats
-
-        return store_stats(self)
 
     def close(self) -> None:
         self.reader.clear()

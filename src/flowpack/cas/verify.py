@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowpack.cas.condemned import load_notices
 from flowpack.cas.config import load_config
+from flowpack.cas.content import Content, Progress
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     FlowpackError,
@@ -45,9 +46,6 @@ from flowpack.cas.pack import MANIFEST
 from flowpack.cas.packcheck import check_bytes, check_layout
 from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import ChunkReader, pack_key
-
-if TYPE_CHECKING:
-    from flowpack.cas.store import Progress, Store
 
 #: A node of the dependency graph: ("ref", name), ("manifest", hex), ("file", hex, path),
 #: ("object", hex), ("pack", hex), or a label for things nothing depends on.
@@ -90,8 +88,8 @@ class VerifyReport:
 
 
 def verify(
-    store: Store,
-    targets: Sequence[Digest] | None,
+    store: Content,
+    targets: Sequence[Digest] | None = None,
     *,
     all_refs: bool = False,
     read_data: bool = False,
@@ -125,7 +123,7 @@ def _in_subset(hex_: str, subset: tuple[int, int] | None) -> bool:
 
 
 class _Verifier:
-    def __init__(self, store: Store, progress: Progress | None) -> None:
+    def __init__(self, store: Content, progress: Progress | None) -> None:
         self.store = store
         self.blobs = store.blobs
         self.progress = progress
