@@ -205,4 +205,4 @@ def test_copy_follows_links_between_file_and_memory_stores(tmp_path: Path) -> No
     fresh = file_store(tmp_path / "dst")
     assert fresh.get_manifest(record).links == (bundle,)
     assert fresh.read_file(bundle, "flow.py") == FILES["flow.py"]
-    assert store_stats(fresh)["objects"] == len(src.index) > 0
+    assert store_stats(fresh).objects == len(src.index) > 0

@@ -13,6 +13,7 @@ Damaged refs are counted but not followed; a reached manifest that cannot be rea
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from flowpack.cas.content import Content
@@ -20,7 +21,25 @@ from flowpack.cas.reach import scan_refs
 from flowpack.cas.walk import manifest_loader, walk
 
 
-def store_stats(store: Content) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StoreStats:
+    """The figures the module docstring defines."""
+
+    objects: int
+    packs: int
+    stored_bytes: int
+    logical_bytes: int
+    unique_bytes: int
+    dedup_ratio: float
+    refs: int
+    bundles: int
+    condemned_packs: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def store_stats(store: Content) -> StoreStats:
     """The figures the module docstring lists, from one index sync and one ref listing."""
     scan = scan_refs(store.refs)
     store.sync(force=True)
@@ -30,15 +49,14 @@ def store_stats(store: Content) -> dict[str, Any]:
     reach = walk(scan.good.values(), manifest_loader(store))
     logical = sum(m.size for m in reach.manifests.values())
     objects = [d for d, _ in store.indexed_objects()]
-    unique = sum(d.size for d in objects)
-    return {
-        "objects": len(objects),
-        "packs": len(packs),
-        "stored_bytes": stored,
-        "logical_bytes": logical,
-        "unique_bytes": unique,
-        "dedup_ratio": round(logical / stored, 2) if stored else 0.0,
-        "refs": len(scan.good) + len(scan.damaged),
-        "bundles": len(reach.manifests),
-        "condemned_packs": len(store.condemned_packs),
-    }
+    return StoreStats(
+        objects=len(objects),
+        packs=len(packs),
+        stored_bytes=stored,
+        logical_bytes=logical,
+        unique_bytes=sum(d.size for d in objects),
+        dedup_ratio=round(logical / stored, 2) if stored else 0.0,
+        refs=len(scan.good) + len(scan.damaged),
+        bundles=len(reach.manifests),
+        condemned_packs=len(store.condemned_packs),
+    )

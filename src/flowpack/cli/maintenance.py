@@ -107,7 +107,7 @@ def stats(cli: CliContext) -> None:
     """Objects, packs, stored and logical bytes, and the dedup ratio."""
     from flowpack.cas.stats import store_stats
 
-    data = store_stats(cli.store)
+    data = store_stats(cli.store).as_dict()
     if cli.json:
         print_json(data)
         return
