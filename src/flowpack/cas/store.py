@@ -50,6 +50,14 @@ from flowpack.cas.writer import Writer, WriteStats
 __all__ = ["Progress", "PushResult", "Store"]
 
 
+class _Batches(threading.local):
+    """The calling thread's open :meth:`Store.batch`: its writer and the manifests it holds."""
+
+    def __init__(self) -> None:
+        self.writer: Writer | None = None
+        self.manifests: dict[Digest, bytes] = {}  # written in the open batch, not uploaded yet
+
+
 class Store:
     """A content-addressed store over one :class:`BlobStore` and one :class:`RefStore`."""
 
@@ -78,8 +86,7 @@ class Store:
         self._index_files: dict[str, IndexFile] = {}
         self._notices: Notices | None = None
         self.sync_once = sync_once
-        self._batch: Writer | None = None
-        self._batched: dict[Digest, bytes] = {}  # manifests written in the open batch
+        self._batches = _Batches()
         self._synced = False
         self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
@@ -208,7 +215,7 @@ class Store:
         """
         self.config  # noqa: B018 - creates the store on first write
         self.sync()
-        batch = self._batch
+        batch = self._batches.writer
         for link in links:
             if not ((batch is not None and batch.has(link)) or self.has(link)):
                 raise NotFound(f"linked object {link} is not in the store")
@@ -241,7 +248,7 @@ class Store:
                 progress("upload", 0, 0)
         self._objects.put(digest, data)
         if batch is not None:
-            self._batched[digest] = data
+            self._batches.manifests[digest] = data
         s = writer.stats
         return PushResult(
             digest,
@@ -260,24 +267,30 @@ class Store:
         Several manifests (a bundle and the record that links it) then cost one set of packs
         and one index file, uploaded when the block ends; until then nothing is visible, so set
         refs after the block.  Results returned inside the block report no upload yet: read the
-        yielded :class:`WriteStats` after it.  Use the block from one thread per store.
+        yielded :class:`WriteStats` after it.  The open batch belongs to the thread that opened
+        it: other threads calling the same store meanwhile write in their own sessions (or
+        their own batches).  Blocks do not nest within a thread (an inner one joins the outer).
         """
         self.sync()
         with self.writing() as writer:
-            self._batch = writer
+            batches = self._batches
+            outer = batches.writer is not None
+            batches.writer = writer  # the outer batch's own writer when nested
             try:
                 yield writer.stats
             finally:
-                self._batch = None
-                self._batched.clear()
+                if not outer:
+                    batches.writer = None
+                    batches.manifests.clear()
 
     @contextmanager
     def writing(self, *, join_batch: bool = True) -> Iterator[Writer]:
         """One write session: the open :meth:`batch`'s (unless ``join_batch`` is False), else a
         new one whose packs and then index file are uploaded when the block ends (and dropped
         if the block raises)."""
-        if join_batch and self._batch is not None:
-            yield self._batch
+        batch = self._batches.writer
+        if join_batch and batch is not None:
+            yield batch
             return
         self.config  # noqa: B018 - creates the store on first write
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
@@ -359,7 +372,7 @@ class Store:
         instead of the store: for hot paths (a parent version, the previous record), never for
         checks of what the store holds (verify, audit).
         """
-        pending = self._batched.get(digest)
+        pending = self._batches.manifests.get(digest)
         if pending is not None:  # written in the open batch, not uploaded yet
             return decode_manifest(pending, digest)
         if cached:
