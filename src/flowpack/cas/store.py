@@ -32,6 +32,7 @@ from flowpack.cas.errors import (
 )
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
+from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
     BUNDLE,
     MODE_SYMLINK,
@@ -90,6 +91,38 @@ class Store:
         self._synced = False
         self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
+        #: The location the store was opened from (closed with the store), if any.
+        self.location: Location | None = None
+
+    @classmethod
+    def from_location(
+        cls,
+        location: Location,
+        *,
+        url: str | None = None,
+        cache_dir: Path | None = None,
+        chunker: ChunkerParams | None = None,
+        level: int = 9,
+        workers: int | None = None,
+        sync_once: bool = False,
+    ) -> Store:
+        """A store over ``location``'s blob and ref stores that owns it: :meth:`close` closes it.
+
+        ``url`` (default: the location's redacted URL) names the store in messages and keys
+        its local cache; it must carry no secret.
+        """
+        store = cls(
+            location.blobs,
+            location.refs,
+            url=location.url if url is None else url,
+            cache_dir=cache_dir,
+            chunker=chunker,
+            level=level,
+            workers=workers,
+            sync_once=sync_once,
+        )
+        store.location = location
+        return store
 
     # -- configuration and index -------------------------------------------------------
 
@@ -449,7 +482,10 @@ class Store:
         return copy_objects(self, dst, digests)
 
     def close(self) -> None:
+        """Drop cached frames and close the location the store owns (if any).  Idempotent."""
         self.reader.clear()
+        if self.location is not None:
+            self.location.close()
 
     def __enter__(self) -> Store:
         return self

@@ -83,7 +83,7 @@ class BucketStorage(Storage):
 
         url = self.store_url()
         location = self._open(url)
-        return Store(location.blobs, location.refs, url=redact(url), cache_dir=default_cache_dir())
+        return Store.from_location(location, url=redact(url), cache_dir=default_cache_dir())
 
     def bind(self, store: Store) -> None:
         """Share ``store`` when it is this storage's own store (same URL)."""
