@@ -63,6 +63,11 @@ class Content(Protocol):
     """A store's content as the whole-store operations see it.  Thread-safe where Store is."""
 
     @property
+    def url(self) -> str:
+        """The store's URL, redacted (safe to print)."""
+        ...
+
+    @property
     def blobs(self) -> BlobStore:
         """The blob store the content lives in (``config``, ``packs/``, ``index/``, ``gc/``)."""
         ...

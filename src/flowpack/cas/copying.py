@@ -14,6 +14,7 @@ from flowpack.cas.config import ensure_config
 from flowpack.cas.content import Content, PushResult
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import UsageError
+from flowpack.cas.guards import refuse_write
 from flowpack.cas.pack import DATA, OBJECT
 from flowpack.cas.walk import manifest_loader, walk
 from flowpack.cas.writer import Writer
@@ -27,10 +28,12 @@ def copy_objects(src: Content, dst: Content, digests: Sequence[Digest]) -> PushR
 
     Returns a :class:`PushResult` describing the last digest; ``bytes_uploaded`` and
     ``packs_uploaded`` count everything sent.  Raises :class:`UsageError` for no digests and
-    :class:`NotFound` when ``src`` lacks something they reach.
+    :class:`NotFound` when ``src`` lacks something they reach, :class:`CapabilityError` when
+    ``dst`` is read-only.
     """
     if not digests:
         raise UsageError("nothing to copy: no digests given")
+    refuse_write(dst.blobs.capabilities, "copy into it", dst.url)
     src.sync()
     reach = walk(digests, manifest_loader(src))
     if not dst.initialized:

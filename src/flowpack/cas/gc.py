@@ -40,6 +40,7 @@ from flowpack.cas.condemned import Notice, Notices, load_notices
 from flowpack.cas.content import Content, Progress
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, CorruptObject, IntegrityError, NotFound
+from flowpack.cas.guards import refuse_write, require_listing
 from flowpack.cas.index import IndexFile, PackEntry
 from flowpack.cas.pack import U32, FrameHeader
 from flowpack.cas.reach import scan_refs
@@ -113,7 +114,16 @@ def collect(
     now: float | None = None,
     progress: Progress | None = None,
 ) -> GcReport:
-    """Mark, condemn and sweep as the module docstring describes."""
+    """Mark, condemn and sweep as the module docstring describes.
+
+    Raises :class:`CapabilityError` before any request where the location cannot list its
+    blobs, or (unless ``dry_run``) is read-only; :class:`IntegrityError` for damage that stops
+    gc before it deletes anything.
+    """
+    caps = store.blobs.capabilities
+    require_listing(caps, "gc", store.url)
+    if not dry_run:
+        refuse_write(caps, "gc", store.url)
     now = time.time() if now is None else now
     # Packs are listed before the refs and the index are read: a pack whose index appears
     # later is then seen as unindexed but young, never as dead.
@@ -189,8 +199,8 @@ def _live_packs(store: Content, live: set[Digest], entries: dict[str, PackEntry]
 def _frame_bases(store: Content, entry: PackEntry) -> set[Digest]:
     """The bases of every delta frame of a pack, read from the frame headers.
 
-    A pack with many delta frames is read whole (one request); otherwise each delta frame's
-    header is read with a small ranged read.
+    A pack with many delta frames, or any pack of a location without range reads, is read
+    whole (one request); otherwise each delta frame's header is read with a small ranged read.
     """
     deltas = [fr for fr in entry.frames if fr.depth > 0]
     if not deltas:
@@ -198,7 +208,8 @@ def _frame_bases(store: Content, entry: PackEntry) -> set[Digest]:
     key = pack_key(entry.pack)
     out: set[Digest] = set()
     try:
-        whole = store.blobs.get(key) if len(deltas) > WHOLE_PACK_FRAMES else None
+        whole_read = len(deltas) > WHOLE_PACK_FRAMES or not store.blobs.capabilities.range_reads
+        whole = store.blobs.get(key) if whole_read else None
         for fr in deltas:
             if whole is not None:
                 head = whole[fr.offset : fr.offset + fr.length]

@@ -30,6 +30,7 @@ from flowpack.cas.errors import (
     InvalidDigest,
     NotFound,
 )
+from flowpack.cas.guards import refuse_write
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
 from flowpack.cas.location import Location
@@ -75,7 +76,7 @@ class Store:
         sync_once: bool = False,
     ) -> None:
         self.blobs = blobs
-        self.refs = Refs(refs)
+        self.refs = Refs(refs, where=url)
         self.url = url
         self.level = level
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
@@ -245,7 +246,9 @@ class Store:
         ``parent`` names an earlier version (usually what the ref points at now): new chunks of
         a file are compressed against that version's chunks at the same path, and the manifest
         against the parent manifest, so a new version costs about what changed.
+        Raises :class:`CapabilityError` on a read-only location, before any request.
         """
+        refuse_write(self.blobs.capabilities, "push", self.url)
         self.config  # noqa: B018 - creates the store on first write
         self.sync()
         batch = self._batches.writer
@@ -304,6 +307,7 @@ class Store:
         it: other threads calling the same store meanwhile write in their own sessions (or
         their own batches).  Blocks do not nest within a thread (an inner one joins the outer).
         """
+        refuse_write(self.blobs.capabilities, "push", self.url)
         self.sync()
         with self.writing() as writer:
             batches = self._batches
@@ -320,7 +324,8 @@ class Store:
     def writing(self, *, join_batch: bool = True) -> Iterator[Writer]:
         """One write session: the open :meth:`batch`'s (unless ``join_batch`` is False), else a
         new one whose packs and then index file are uploaded when the block ends (and dropped
-        if the block raises)."""
+        if the block raises).  :class:`CapabilityError` on a read-only location."""
+        refuse_write(self.blobs.capabilities, "write", self.url)
         batch = self._batches.writer
         if join_batch and batch is not None:
             yield batch
@@ -464,6 +469,7 @@ class Store:
         self, name: str, digest: Digest, *, expected: Digest | None = None, create: bool = False
     ) -> None:
         """Point ref ``name`` at ``digest``, which must be stored (compare-and-set semantics)."""
+        refuse_write(self.blobs.capabilities, f"set ref {name!r}", self.url)
         if not self.has(digest):
             raise NotFound(f"cannot point {name!r} at {digest}: it is not in the store")
         self._revive([digest])

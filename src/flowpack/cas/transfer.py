@@ -34,6 +34,7 @@ from flowpack.cas import codec
 from flowpack.cas.content import Content
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, MalformedData, NotFound, UnsafePath, UsageError
+from flowpack.cas.guards import refuse_write
 from flowpack.cas.manifest import Manifest, decode_manifest
 from flowpack.cas.pack import (
     DATA,
@@ -105,7 +106,11 @@ def _add_frames(store: Content, builder: PackBuilder, kind: int, digests: list[D
 
 
 def import_bundle(store: Content, src: Path) -> Digest:
-    """Check the export file ``src`` completely, then store it; returns the root digest."""
+    """Check the export file ``src`` completely, then store it; returns the root digest.
+
+    Raises :class:`CapabilityError` on a read-only store before reading anything.
+    """
+    refuse_write(store.blobs.capabilities, "import", store.url)
     src = Path(src)
     try:
         if src.stat().st_size > MAX_IMPORT:
