@@ -204,6 +204,6 @@ def test_copy_to_each_bucket_and_back(
     for url in (bucket, back):
         flowpack("--store", url, "verify", "--read-data", "--all")
         store = open_store(url, cache_dir=tmp_path / "c")
-        assert dict(store.refs.iter("")) == pushed
+        assert dict(store.refs.iter_refs("")) == pushed
     out = flowpack("--json", "copy", source, bucket)
     assert '"bytes_uploaded": 0' in out

@@ -178,7 +178,7 @@ def test_a_read_only_location_refuses_every_write_before_any_request(tmp_path: P
         "put_tree": lambda: store.put_tree(tree),
         "batch": lambda: store.batch().__enter__(),
         "set_ref": lambda: store.set_ref("flows/p/g", digest),
-        "update": lambda: store.refs.set("flows/p/f", digest),
+        "update": lambda: store.refs.update("flows/p/f", digest),
         "compare_and_set": lambda: store.refs.compare_and_set("flows/p/f", digest, None),
         "delete": lambda: store.refs.delete("flows/p/f"),
         "gc": lambda: collect(store, grace=0),

@@ -122,7 +122,7 @@ def test_a_condemned_pack_that_became_live_is_uncondemned(root: Path) -> None:
     pack = pack_of(store, b)
     assert collect(store, grace=0).condemned == [pack]
     # a ref set by a client that synced before the condemnation (no revive)
-    store.refs.set("flows/b", b)
+    store.refs.update("flows/b", b)
     report = collect(store, grace=0)
     assert report.uncondemned == [pack] and report.deleted == []
     assert packs_on_disk(root) == {pack}
@@ -337,7 +337,7 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
     assert errors == []
     assert sum(deleted) > 0  # gc did delete while the writers ran
     fresh = file_store(root)
-    refs = dict(fresh.refs.iter())
+    refs = dict(fresh.refs.iter_refs())
     assert refs
     for name, digest in refs.items():
         i = int(name.rsplit("c", 1)[1])

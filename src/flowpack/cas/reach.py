@@ -35,7 +35,7 @@ def scan_refs(refs: Refs, prefix: str = "") -> RefScan:
 def _scan(refs: Refs, prefix: str, out: RefScan) -> None:
     found: dict[str, Digest] = {}
     try:
-        for name, digest in refs.iter(prefix):
+        for name, digest in refs.iter_refs(prefix):
             found[name] = digest
     except MalformedData:
         pass

@@ -51,7 +51,6 @@ class ChunkReader:
         self._ranged = blobs.capabilities.range_reads
         self._packs: OrderedDict[str, bytes] = OrderedDict()  # whole packs, without ranges
         self._packs_bytes = 0
-        self.requests = 0
         #: Local copies of a remote store's frames (set by the Store when the backend is remote).
         self.frame_cache: FrameCache | None = None
 
@@ -104,7 +103,6 @@ class ChunkReader:
     def _read(self, pack_hex: str, offset: int, length: int) -> bytes:
         try:
             if self._ranged:
-                self.requests += 1
                 data = self.blobs.get(f"packs/{pack_hex}", offset, length)
             else:
                 data = self._whole(pack_hex)[offset : offset + length]
@@ -121,7 +119,6 @@ class ChunkReader:
             if data is not None:
                 self._packs.move_to_end(pack_hex)
                 return data
-        self.requests += 1
         data = self.blobs.get(f"packs/{pack_hex}")
         with self._lock:
             if pack_hex not in self._packs:

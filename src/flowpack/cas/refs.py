@@ -92,7 +92,8 @@ class Refs:
             raise NotFound(f"no ref named {name!r}")
         return d
 
-    def iter(self, prefix: str = "") -> Iterator[tuple[str, Digest]]:
+    def iter_refs(self, prefix: str = "") -> Iterator[tuple[str, Digest]]:
+        """Every ref whose name starts with ``prefix``, with its value (no order promised)."""
         return self.backend.iter_refs(prefix)
 
     def compare_and_set(self, name: str, new: Digest, expected: Digest | None) -> bool:
@@ -116,7 +117,7 @@ class Refs:
             return True
         return False
 
-    def set(
+    def update(
         self, name: str, new: Digest, *, expected: Digest | None = None, create: bool = False
     ) -> None:
         """Set ``name``: with ``expected`` (or ``create``) as a compare-and-set, else forcibly.

@@ -42,7 +42,7 @@ from flowpack.cas.manifest import (
     ManifestBuilder,
     decode_manifest,
 )
-from flowpack.cas.pack import DATA, MANIFEST, OBJECT
+from flowpack.cas.pack import DATA, MANIFEST
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
@@ -371,15 +371,6 @@ class Store:
                 writer.add(cd, bytes(piece), bases=bases.for_chunk(sf.path, off, len(piece)))
         return FileEntry(sf.path, sf.mode, size, Digest(whole.hexdigest(), size), tuple(chunks))
 
-    def put_bytes(self, data: bytes) -> Digest:
-        """Store one object whole (no chunking) and return its digest."""
-        self.config  # noqa: B018
-        self.sync()
-        digest = Digest.of(data)
-        with self.writing() as writer:
-            writer.add(digest, data, kind=OBJECT)
-        return digest
-
     # -- reading -------------------------------------------------------------------------
 
     def has(self, digest: Digest) -> bool:
@@ -473,7 +464,7 @@ class Store:
         if not self.has(digest):
             raise NotFound(f"cannot point {name!r} at {digest}: it is not in the store")
         self._revive([digest])
-        self.refs.set(name, digest, expected=expected, create=create)
+        self.refs.update(name, digest, expected=expected, create=create)
 
     def _revive(self, digests: Sequence[Digest]) -> None:
         """Store again what ``digests`` reach that lies only in condemned packs.

@@ -177,7 +177,7 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...]) ->
     """
     src, dst = cli.open(src_url), cli.open(dst_url)
     wanted: list[tuple[str, Digest]] = (
-        [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter(""))
+        [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter_refs(""))
     )
     result = src.copy_to(dst, [d for _, d in wanted]) if wanted else None
     moved: dict[str, str] = {}
