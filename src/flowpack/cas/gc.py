@@ -33,6 +33,7 @@ nothing else writes to.  Run one gc at a time per store.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,10 +121,7 @@ def collect(
     blobs, or (unless ``dry_run``) is read-only; :class:`IntegrityError` for damage that stops
     gc before it deletes anything.
     """
-    caps = store.blobs.capabilities
-    require_listing(caps, "gc", store.url)
-    if not dry_run:
-        refuse_write(caps, "gc", store.url)
+    _check_capabilities(store, dry_run=dry_run)
     now = time.time() if now is None else now
     # Packs are listed before the refs and the index are read: a pack whose index appears
     # later is then seen as unindexed but young, never as dead.
@@ -136,11 +134,7 @@ def collect(
     notices = load_notices(store.blobs)
     if progress:
         progress("mark", 0, len(scan.good))
-    try:
-        reach = walk(scan.good.values(), manifest_loader(store))
-    except (IntegrityError, NotFound) as exc:
-        raise IntegrityError(f"gc stopped: {exc}; run flowpack verify") from exc
-    live_objects = {d for d in [*reach.objects, *reach.manifests] if d.size}
+    live_objects = _mark(store, scan.good.values())
     entries = {p.pack.hex: p for p in store.indexed_packs()}
     live = _live_packs(store, live_objects, entries)
     partial = sum(
@@ -152,17 +146,15 @@ def collect(
     since = notices.since()
     sweep = sorted(h for h in dead if h in since and now - since[h] >= grace)
     pending = sorted(h for h in dead if h in since and h not in sweep)
-    fresh = sorted(h for h in dead if h not in since)
-    uncondemned = sorted(h for h in since if h in live)
     orphans, young = _orphans(store, listed, entries, now, grace)
     report = GcReport(
         dry_run,
         grace,
         len(live),
         partial,
-        condemned=fresh,
+        condemned=sorted(h for h in dead if h not in since),
         pending=pending,
-        uncondemned=uncondemned,
+        uncondemned=sorted(h for h in since if h in live),
         deleted=sweep,
         orphans_deleted=orphans,
         orphans_kept=young,
@@ -175,6 +167,23 @@ def collect(
     _sweep(store, report, notices, set(pending), now)
     store.sync(force=True)
     return report
+
+
+def _check_capabilities(store: Content, *, dry_run: bool) -> None:
+    """gc lists ``packs/`` and (unless ``dry_run``) deletes: refuse where it cannot."""
+    caps = store.blobs.capabilities
+    require_listing(caps, "gc", store.url)
+    if not dry_run:
+        refuse_write(caps, "gc", store.url)
+
+
+def _mark(store: Content, roots: Iterable[Digest]) -> set[Digest]:
+    """Every non-empty object ``roots`` reach; :class:`IntegrityError` if one is unreadable."""
+    try:
+        reach = walk(roots, manifest_loader(store))
+    except (IntegrityError, NotFound) as exc:
+        raise IntegrityError(f"gc stopped: {exc}; run flowpack verify") from exc
+    return {d for d in [*reach.objects, *reach.manifests] if d.size}
 
 
 def _live_packs(store: Content, live: set[Digest], entries: dict[str, PackEntry]) -> set[str]:

@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import blake3
-
 from flowpack.cas.bases import BaseFinder
 from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
@@ -26,7 +24,6 @@ from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
 from flowpack.cas.errors import (
     AmbiguousDigest,
     CorruptObject,
-    FlowpackError,
     InvalidDigest,
     NotFound,
 )
@@ -36,28 +33,19 @@ from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config,
 from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
     BUNDLE,
-    MODE_SYMLINK,
     FileEntry,
     Manifest,
-    ManifestBuilder,
     decode_manifest,
 )
-from flowpack.cas.pack import DATA, MANIFEST
+from flowpack.cas.pack import MANIFEST
 from flowpack.cas.protocols import BlobStore, RefStore
+from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.tree import SourceFile, scan_tree
 from flowpack.cas.writer import Writer, WriteStats
 
 __all__ = ["Progress", "PushResult", "Store"]
-
-
-class _Batches(threading.local):
-    """The calling thread's open :meth:`Store.batch`: its writer and the manifests it holds."""
-
-    def __init__(self) -> None:
-        self.writer: Writer | None = None
-        self.manifests: dict[Digest, bytes] = {}  # written in the open batch, not uploaded yet
 
 
 class Store:
@@ -88,7 +76,7 @@ class Store:
         self._index_files: dict[str, IndexFile] = {}
         self._notices: Notices | None = None
         self.sync_once = sync_once
-        self._batches = _Batches()
+        self._batches = Batches()
         self._synced = False
         self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
@@ -260,37 +248,29 @@ class Store:
             parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
         )
         chunker = Chunker(self.config.chunker)
-        builder = ManifestBuilder(kind)
-        files = list(files)
-        n_chunks = 0
         with self.writing() as writer:
-            for i, sf in enumerate(files):
-                entry = self._add_file(writer, chunker, sf, bases)
-                builder.add_file(entry)
-                n_chunks += len(entry.chunks)
-                if progress:
-                    progress("pack", i + 1, len(files))
-            for link in links:
-                builder.add_link(link)
-            builder.metadata.update(metadata or {})
-            manifest = builder.build()
-            data = manifest.encode()
-            digest = Digest.of(data)
-            writer.seal(DATA)
-            if not writer.has(digest):  # bases are looked up only for a new manifest
-                writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
-            writer.seal(MANIFEST)
+            packed = pack_files(
+                writer,
+                list(files),
+                chunker=chunker,
+                bases=bases,
+                kind=kind,
+                metadata=metadata,
+                links=links,
+                progress=progress,
+            )
             if progress and batch is None:
                 progress("upload", 0, 0)
-        self._objects.put(digest, data)
+        self._objects.put(packed.digest, packed.data)
         if batch is not None:
-            self._batches.manifests[digest] = data
+            self._batches.manifests[packed.digest] = packed.data
         s = writer.stats
+        m = packed.manifest
         return PushResult(
-            digest,
-            manifest.size,
-            len(manifest.files),
-            n_chunks,
+            packed.digest,
+            m.size,
+            len(m.files),
+            packed.chunks,
             s.new_chunks,
             s.bytes_uploaded,
             s.packs_uploaded,
@@ -338,38 +318,6 @@ class Store:
         except BaseException:
             writer.abort()
             raise
-
-    def _add_file(
-        self, writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder
-    ) -> FileEntry:
-        if sf.source is not None and sf.mode != MODE_SYMLINK:
-            try:
-                with open(sf.source, "rb") as fh:
-                    return self._add_chunks(writer, sf, bases, chunker.cut_stream(fh))
-            except OSError as exc:
-                raise FlowpackError(f"cannot read {sf.source}: {exc.strerror or exc}") from exc
-        view = memoryview(sf.read())
-        pieces = ((off, view[off : off + n]) for off, n in chunker.cut(view))
-        return self._add_chunks(writer, sf, bases, pieces)
-
-    def _add_chunks(
-        self,
-        writer: Writer,
-        sf: SourceFile,
-        bases: BaseFinder,
-        pieces: Iterable[tuple[int, memoryview]],
-    ) -> FileEntry:
-        whole = blake3.blake3()
-        chunks: list[Digest] = []
-        size = 0
-        for off, piece in pieces:
-            whole.update(piece)
-            size += len(piece)
-            cd = Digest.of(piece)
-            chunks.append(cd)
-            if not writer.has(cd):
-                writer.add(cd, bytes(piece), bases=bases.for_chunk(sf.path, off, len(piece)))
-        return FileEntry(sf.path, sf.mode, size, Digest(whole.hexdigest(), size), tuple(chunks))
 
     # -- reading -------------------------------------------------------------------------
 
