@@ -11,7 +11,7 @@ No guarantee is degraded silently; each capability a location lacks changes the 
 ``atomic_cas`` False
     Every ref update re-reads the ref after writing it and raises :class:`RefConflict`, naming
     the current value, when it does not hold the value written (a concurrent update won).  The
-    first update through a store logs a warning (logger ``flowpack``, shown on stderr) that the
+    first update through a store logs a warning (logger ``flowpack.cas``, shown on stderr) that the
     location has no atomic compare-and-set, so a concurrent update can still be lost unseen
     between the write and the re-read.
 

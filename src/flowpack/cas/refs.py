@@ -19,7 +19,7 @@ from flowpack.cas.refname import check_ref_name
 
 MAX_FORCE_TRIES = 64
 
-log = logging.getLogger("flowpack")
+log = logging.getLogger("flowpack.cas")
 
 
 class Refs:

@@ -13,7 +13,7 @@ Damaged refs are counted but not followed; a reached manifest that cannot be rea
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from flowpack.cas.content import Content
@@ -36,7 +36,17 @@ class StoreStats:
     condemned_packs: int
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "objects": self.objects,
+            "packs": self.packs,
+            "stored_bytes": self.stored_bytes,
+            "logical_bytes": self.logical_bytes,
+            "unique_bytes": self.unique_bytes,
+            "dedup_ratio": self.dedup_ratio,
+            "refs": self.refs,
+            "bundles": self.bundles,
+            "condemned_packs": self.condemned_packs,
+        }
 
 
 def store_stats(store: Content) -> StoreStats:

@@ -2,7 +2,15 @@
 
 Thread-safe: any number of threads may call a Store at once; pushes from many processes or
 machines to one backend are safe, since packs and index files are content-addressed and
-create-only and the ref compare-and-set is the only commit point.
+create-only and the ref compare-and-set is the only commit point.  An open :meth:`Store.batch`
+belongs to the thread that opened it.
+
+A Store satisfies :class:`flowpack.cas.content.Content`; the whole-store operations take one
+and live in their own modules, which this one does not import: :func:`flowpack.cas.verify.verify`,
+:func:`flowpack.cas.gc.collect`, :func:`flowpack.cas.stats.store_stats`,
+:func:`flowpack.cas.restore.restore_tree`, :func:`flowpack.cas.transfer.export_bundle` and
+:func:`~flowpack.cas.transfer.import_bundle`.  A location's capabilities are obeyed as
+:mod:`flowpack.cas.guards` describes.
 """
 
 from __future__ import annotations
