@@ -72,6 +72,7 @@ def step(args: argparse.Namespace) -> None:
     """Run one step and print its result as JSON (the child process)."""
     import flowpack.storage as storage_classes
     from flowpack.cas.opening import open_store
+    from flowpack.cas.restore import restore_tree
     from flowpack.packer.register import register_flow
     from flowpack.packer.script import ScriptSource, collect
 
@@ -84,7 +85,7 @@ def step(args: argparse.Namespace) -> None:
         from flowpack.packer.records import read_registration
 
         bundle = read_registration(registry, digest).bundle
-        manifest = registry.get_tree(bundle, Path(args.dest))
+        manifest = restore_tree(registry, bundle, Path(args.dest))
         chunks = {c for f in manifest.files for c in f.chunks}
         packs = {registry.index.get(c).pack.hex for c in chunks if registry.index.get(c)}
         print(json.dumps({"chunks": len(chunks), "packs": len(packs)}))

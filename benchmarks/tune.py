@@ -28,6 +28,7 @@ from flowpack.cas.chunker import ChunkerParams
 from flowpack.cas.digest import Digest
 from flowpack.cas.manifest import FileEntry
 from flowpack.cas.opening import open_store
+from flowpack.cas.restore import restore_tree
 
 HERE = Path(__file__).resolve().parent
 
@@ -103,7 +104,7 @@ def main() -> None:
         assert parent is not None
         fresh = open_store(str(root / "store"), cache_dir=root / "cache")
         t0 = time.perf_counter()
-        fresh.get_tree(parent, root / "out")
+        restore_tree(fresh, parent, root / "out")
         t_restore = time.perf_counter() - t0
         parts = dissect(root / "store", last=False)
     finally:

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from flowpack.cas.opening import open_store
+from flowpack.cas.restore import restore_tree
 from flowpack.cas.store import Store
 from flowpack.packer.records import read_registration
 from flowpack.packer.register import REGISTERED, SKIPPED, RegisterResult, register_flow
@@ -168,7 +169,7 @@ def test_pull_requests_grow_with_packs_not_chunks(
             store = open_store(project.storage().store_url(), cache_dir=tmp_path / f"pull{mib}")
             bundle = read_registration(store, store.resolve("flows/demo/etl")).bundle
             proxy.reset()
-            manifest = store.get_tree(bundle, tmp_path / f"out{mib}")
+            manifest = restore_tree(store, bundle, tmp_path / f"out{mib}")
         chunks = {c for f in manifest.files for c in f.chunks}
         packs = {store.index.get(c).pack.hex for c in chunks}  # type: ignore[union-attr]
         reads = [r for r in proxy.snapshot() if kind(r) == "get pack"]

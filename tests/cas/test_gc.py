@@ -21,9 +21,12 @@ from wholestore import (
 from flowpack.cas import gc
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError
+from flowpack.cas.gc import collect
 from flowpack.cas.index import IndexFile
 from flowpack.cas.pack import DATA, PackBuilder, encode_frame
+from flowpack.cas.restore import restore_tree
 from flowpack.cas.store import Store
+from flowpack.cas.verify import verify
 
 A_FILES = {"a.py": text_bytes(5000, 1), "a.bin": random_bytes(90_000, 2)}
 B_FILES = {"b.py": text_bytes(4000, 3), "b.bin": random_bytes(70_000, 4)}
@@ -37,7 +40,7 @@ def pack_of(store: Store, digest: Digest) -> str:
 
 
 def clean(root: Path) -> bool:
-    report = file_store(root).verify(read_data=True)
+    report = verify(file_store(root), read_data=True)
     assert report.ok, report.as_dict()
     return True
 
@@ -54,7 +57,7 @@ def test_two_runs_with_no_grace_remove_dead_data(root: Path, tmp_path: Path) -> 
     b = push(store, B_FILES).digest
     a_pack, b_pack = pack_of(store, a), pack_of(store, b)
 
-    first = store.gc(grace=0)
+    first = collect(store, grace=0)
     assert first.condemned == [b_pack] and first.deleted == [] and first.live_packs == 1
     assert packs_on_disk(root) == {a_pack, b_pack}
     # condemned data is still readable ...
@@ -63,15 +66,15 @@ def test_two_runs_with_no_grace_remove_dead_data(root: Path, tmp_path: Path) -> 
     assert file_store(root).missing([b]) == [b]
     assert clean(root)
 
-    second = store.gc(grace=0)
+    second = collect(store, grace=0)
     assert second.deleted == [b_pack] and second.freed_bytes > 70_000
     assert packs_on_disk(root) == {a_pack}
     assert not file_store(root).has(b)
     assert blob_keys(store, "gc/") == set()
     assert clean(root)
-    file_store(root).get_tree(a, tmp_path / "out")
+    restore_tree(file_store(root), a, tmp_path / "out")
     assert read_tree(tmp_path / "out") == A_FILES
-    third = store.gc(grace=0)
+    third = collect(store, grace=0)
     assert (third.condemned, third.deleted, third.index_written) == ([], [], [])
 
 
@@ -81,7 +84,7 @@ def test_a_push_between_the_runs_never_loses_data(root: Path, tmp_path: Path) ->
     store.set_ref("flows/a", a)
     b = push(store, B_FILES).digest
     old_b_pack = pack_of(store, b)
-    assert store.gc(grace=0).condemned == [old_b_pack]
+    assert collect(store, grace=0).condemned == [old_b_pack]
 
     # another client pushes B again: it must upload it, not rely on the condemned pack
     other = file_store(root)
@@ -92,12 +95,12 @@ def test_a_push_between_the_runs_never_loses_data(root: Path, tmp_path: Path) ->
     assert new_b_pack != old_b_pack
     other.set_ref("flows/b", b)
 
-    report = store.gc(grace=0)
+    report = collect(store, grace=0)
     assert report.deleted == [old_b_pack]
     assert packs_on_disk(root) == {pack_of(store, a), new_b_pack}
     assert clean(root)
     fresh = file_store(root)
-    fresh.get_tree(fresh.resolve("flows/b"), tmp_path / "b")
+    restore_tree(fresh, fresh.resolve("flows/b"), tmp_path / "b")
     assert read_tree(tmp_path / "b") == B_FILES
 
 
@@ -105,9 +108,9 @@ def test_a_ref_to_condemned_data_revives_it(root: Path) -> None:
     store = file_store(root)
     b = push(store, B_FILES).digest
     old = pack_of(store, b)
-    assert store.gc(grace=0).condemned == [old]
+    assert collect(store, grace=0).condemned == [old]
     file_store(root).set_ref("flows/b", b)  # stores the objects again, outside the pack
-    report = store.gc(grace=0)
+    report = collect(store, grace=0)
     assert report.deleted == [old]
     assert file_store(root).read_file(b, "b.bin") == B_FILES["b.bin"]
     assert clean(root)
@@ -117,10 +120,10 @@ def test_a_condemned_pack_that_became_live_is_uncondemned(root: Path) -> None:
     store = file_store(root)
     b = push(store, B_FILES).digest
     pack = pack_of(store, b)
-    assert store.gc(grace=0).condemned == [pack]
+    assert collect(store, grace=0).condemned == [pack]
     # a ref set by a client that synced before the condemnation (no revive)
-    store.refs.set("flows/b", b)
-    report = store.gc(grace=0)
+    store.refs.update("flows/b", b)
+    report = collect(store, grace=0)
     assert report.uncondemned == [pack] and report.deleted == []
     assert packs_on_disk(root) == {pack}
     assert blob_keys(store, "gc/") == set()
@@ -134,13 +137,13 @@ def test_nothing_younger_than_grace_is_deleted(root: Path) -> None:
     pack = pack_of(store, b)
     t0 = time.time()
     hour = 3600.0
-    assert store.gc(grace=hour, now=t0).condemned == [pack]
-    later = store.gc(grace=hour, now=t0 + hour / 2)
+    assert collect(store, grace=hour, now=t0).condemned == [pack]
+    later = collect(store, grace=hour, now=t0 + hour / 2)
     assert later.pending == [pack] and later.deleted == [] and pack in packs_on_disk(root)
-    dry = store.gc(grace=hour, now=t0 + 2 * hour, dry_run=True)
+    dry = collect(store, grace=hour, now=t0 + 2 * hour, dry_run=True)
     assert dry.deleted == [pack] and dry.dry_run and pack in packs_on_disk(root)
     assert "would delete 1 packs" in dry.summary()
-    done = store.gc(grace=hour, now=t0 + 2 * hour)
+    done = collect(store, grace=hour, now=t0 + 2 * hour)
     assert done.deleted == [pack] and packs_on_disk(root) == set()
     assert "deleted 1 packs" in done.summary() and done.as_dict()["deleted"] == [pack]
 
@@ -149,7 +152,7 @@ def test_dry_run_changes_nothing(root: Path) -> None:
     store = file_store(root)
     push(store, B_FILES)
     before = blob_keys(store)
-    report = store.gc(grace=0, dry_run=True)
+    report = collect(store, grace=0, dry_run=True)
     assert len(report.condemned) == 1
     assert blob_keys(store) == before
 
@@ -171,11 +174,11 @@ def test_unindexed_packs_are_deleted_only_once_old(root: Path) -> None:
     a = push(store, A_FILES).digest
     store.set_ref("flows/a", a)
     young = _orphan(root, store, age=60)
-    report = store.gc(grace=3600)
+    report = collect(store, grace=3600)
     assert report.orphans_deleted == [] and report.orphans_kept == 1
     assert young in packs_on_disk(root)
     os.utime(root / "packs" / young, (time.time() - 7200,) * 2)
-    report = store.gc(grace=3600)
+    report = collect(store, grace=3600)
     assert report.orphans_deleted == [young]
     assert packs_on_disk(root) == {pack_of(store, a)}
     assert clean(root)
@@ -197,15 +200,15 @@ def test_superseding_index_keeps_the_other_entries(root: Path, tmp_path: Path) -
         store.blobs.delete(f"index/{name}")
     assert len(blob_keys(store, "index/")) == 1
 
-    store.gc(grace=0)
-    report = store.gc(grace=0)
+    collect(store, grace=0)
+    report = collect(store, grace=0)
     assert len(report.deleted) == 1
     (written,) = report.index_written
     assert blob_keys(store, "index/") == {f"index/{written}"}
     fresh = file_store(root)
     assert fresh.has(a) and not fresh.has(b)
     assert clean(root)
-    fresh.get_tree(a, tmp_path / "a")
+    restore_tree(fresh, a, tmp_path / "a")
     assert read_tree(tmp_path / "a") == A_FILES
 
 
@@ -215,8 +218,8 @@ def test_partly_live_packs_are_kept_whole(root: Path) -> None:
     only_a = push(store, A_FILES).digest  # dedups: only a new manifest is stored
     store.set_ref("flows/a", only_a)
     big = pack_of(store, both)
-    store.gc(grace=0)
-    report = store.gc(grace=0)
+    collect(store, grace=0)
+    report = collect(store, grace=0)
     assert big in packs_on_disk(root)
     assert report.partial_packs >= 1
     assert pack_of(store, both) not in report.deleted
@@ -240,8 +243,8 @@ def test_packs_holding_bases_of_live_frames_are_kept(
     assert all(f.depth > 0 for f in v2_pack.frames)  # compressed against v1's chunks
     assert all(pack_of(store, c) != v1_pack for c in store.get_manifest(d2).files[0].chunks)
     store.set_ref("flows/f", d2)  # v1 itself is unreachable now
-    store.gc(grace=0)
-    store.gc(grace=0)
+    collect(store, grace=0)
+    collect(store, grace=0)
     assert v1_pack in packs_on_disk(root)
     assert clean(root)
     assert file_store(root).read_file(d2, "flow.py") == v2
@@ -252,10 +255,10 @@ def test_damaged_ref_stops_gc_before_anything_is_deleted(root: Path) -> None:
     push(store, B_FILES)
     a = push(store, A_FILES).digest
     store.set_ref("flows/a", a)
-    store.gc(grace=0)
+    collect(store, grace=0)
     before = blob_keys(store)
     with flipped(root / "refs" / "flows" / "a", 3), pytest.raises(IntegrityError, match="flows/a"):
-        file_store(root).gc(grace=0)
+        collect(file_store(root), grace=0)
     assert blob_keys(store) == before
 
 
@@ -264,11 +267,11 @@ def test_damaged_notice_is_ignored_by_writers_and_replaced(root: Path) -> None:
     b = push(store, B_FILES).digest
     store.blobs.put("gc/condemned-" + "0" * 64, b"\xc1 not msgpack")
     assert file_store(root).has(b) and file_store(root).missing([b]) == []
-    assert not file_store(root).verify().ok
-    report = store.gc(grace=0)
+    assert not verify(file_store(root)).ok
+    report = collect(store, grace=0)
     assert report.condemned == [pack_of(store, b)]
     assert "gc/condemned-" + "0" * 64 not in blob_keys(store)
-    store.gc(grace=0)
+    collect(store, grace=0)
     assert not file_store(root).has(b)
     assert clean(root)
 
@@ -280,10 +283,10 @@ def test_memory_store(tmp_path: Path) -> None:
     a = push(store, A_FILES).digest
     store.set_ref("flows/a", a)
     push(store, B_FILES)
-    store.gc(grace=0)
-    report = store.gc(grace=0)
+    collect(store, grace=0)
+    report = collect(store, grace=0)
     assert len(report.deleted) == 1
-    assert store.verify(read_data=True).ok
+    assert verify(store, read_data=True).ok
     assert len(store.index.packs()) == 1
 
 
@@ -318,7 +321,7 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
         store = file_store(root)
         try:
             while not stop.is_set():
-                report = store.gc(grace=0.4)
+                report = collect(store, grace=0.4)
                 deleted.append(len(report.deleted))
         except BaseException as exc:
             errors.append(exc)
@@ -334,7 +337,7 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
     assert errors == []
     assert sum(deleted) > 0  # gc did delete while the writers ran
     fresh = file_store(root)
-    refs = dict(fresh.refs.iter())
+    refs = dict(fresh.refs.iter_refs())
     assert refs
     for name, digest in refs.items():
         i = int(name.rsplit("c", 1)[1])

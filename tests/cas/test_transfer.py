@@ -16,8 +16,11 @@ from flowpack.cas.errors import IntegrityError, NotFound
 from flowpack.cas.manifest import FORMAT, Manifest
 from flowpack.cas.opening import open_store
 from flowpack.cas.pack import DATA, MANIFEST, FrameHeader, PackBuilder, encode_frame
+from flowpack.cas.restore import restore_tree
+from flowpack.cas.stats import store_stats
 from flowpack.cas.store import Store
-from flowpack.cas.transfer import EXPORT_KIND
+from flowpack.cas.transfer import EXPORT_KIND, export_bundle, import_bundle
+from flowpack.cas.verify import verify
 
 FILES = {
     "flow.py": text_bytes(8000, 1),
@@ -35,7 +38,7 @@ def exported(tmp_path: Path) -> tuple[Path, Digest]:
     store = file_store(tmp_path / "src")
     digest = push(store, FILES).digest
     out = tmp_path / "bundle.fpack"
-    written = store.export(digest, out)
+    written = export_bundle(store, digest, out)
     assert written == out.stat().st_size
     return out, digest
 
@@ -45,13 +48,13 @@ def test_export_then_import_gives_the_same_bundle(
 ) -> None:
     out, digest = exported
     dst = file_store(tmp_path / "dst")
-    assert dst.import_(out) == digest
-    dst.get_tree(digest, tmp_path / "restored")
+    assert import_bundle(dst, out) == digest
+    restore_tree(dst, digest, tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == FILES
-    assert dst.verify([digest], read_data=True).ok
+    assert verify(dst, [digest], read_data=True).ok
     # importing again stores nothing new
     before = blob_keys(dst)
-    assert dst.import_(out) == digest
+    assert import_bundle(dst, out) == digest
     assert blob_keys(dst) == before
 
 
@@ -61,19 +64,19 @@ def test_export_includes_records_bundles_and_parents(tmp_path: Path) -> None:
     first = src.put_files([], kind="registration", links=[bundle], metadata={"v": 1}).digest
     second = src.put_files([], kind="registration", links=[bundle, first], metadata={"v": 2}).digest
     out = tmp_path / "record.fpack"
-    src.export(second, out)
+    export_bundle(src, second, out)
     dst = memory()
-    assert dst.import_(out) == second
+    assert import_bundle(dst, out) == second
     record = dst.get_manifest(second)
     assert record.links == (bundle, first)
     assert dst.get_manifest(first).metadata == {"v": 1}
     assert dst.read_file(bundle, "pkg/data.bin") == FILES["pkg/data.bin"]
-    assert dst.verify([second], read_data=True).ok
+    assert verify(dst, [second], read_data=True).ok
 
 
 def _refused(store: Store, path: Path) -> str:
     with pytest.raises(IntegrityError) as info:
-        store.import_(path)
+        import_bundle(store, path)
     assert blob_keys(store) == set()  # nothing stored, not even a config
     return str(info.value)
 
@@ -158,7 +161,7 @@ def test_crafted_exports_are_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"hello world, this is not a pack file at all")
     _refused(memory(), bad)
     with pytest.raises(NotFound):
-        memory().import_(tmp_path / "absent.fpack")
+        import_bundle(memory(), tmp_path / "absent.fpack")
 
 
 def test_imports_are_capped(exported: tuple[Path, Digest], monkeypatch: Any) -> None:
@@ -187,8 +190,8 @@ def test_copy_sends_only_what_the_destination_lacks(tmp_path: Path) -> None:
     third = src.copy_to(dst, [v1.digest, v2.digest])
     assert third.digest == v2.digest
     assert 0 < third.bytes_uploaded < 20_000
-    assert dst.verify([v1.digest, v2.digest], read_data=True).ok
-    dst.get_tree(v2.digest, tmp_path / "v2")
+    assert verify(dst, [v1.digest, v2.digest], read_data=True).ok
+    restore_tree(dst, v2.digest, tmp_path / "v2")
     assert read_tree(tmp_path / "v2") == changed
 
 
@@ -202,4 +205,4 @@ def test_copy_follows_links_between_file_and_memory_stores(tmp_path: Path) -> No
     fresh = file_store(tmp_path / "dst")
     assert fresh.get_manifest(record).links == (bundle,)
     assert fresh.read_file(bundle, "flow.py") == FILES["flow.py"]
-    assert fresh.stats()["objects"] == len(src.index) > 0
+    assert store_stats(fresh).objects == len(src.index) > 0

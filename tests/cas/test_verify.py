@@ -15,8 +15,9 @@ from wholestore import file_store, flipped, push, random_bytes, read_tree, text_
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, UsageError
 from flowpack.cas.pack import MAGIC, TRAILER
+from flowpack.cas.restore import restore_tree
 from flowpack.cas.store import Store
-from flowpack.cas.verify import VerifyReport
+from flowpack.cas.verify import VerifyReport, verify
 
 REF = "flows/proj/main"
 
@@ -48,7 +49,7 @@ def small(tmp_path: Path) -> tuple[Path, dict[str, bytes], Digest]:
 
 def test_clean_store_is_ok_and_counts_what_it_checked(small: tuple[Path, dict, Digest]) -> None:
     root, _, _ = small
-    report = file_store(root).verify(read_data=True)
+    report = verify(file_store(root), read_data=True)
     assert report.ok, report.as_dict()
     assert report.checked["refs"] == 1
     assert report.checked["manifests"] == 1
@@ -90,7 +91,7 @@ def test_flipped_pack_bytes_are_reported_and_never_read_as_data(
     path, pack = the_pack(store)
     for where, pos in _positions(store).items():
         with flipped(path, pos):
-            report = file_store(root).verify(read_data=True)
+            report = verify(file_store(root), read_data=True)
             assert not report.ok, where
             (problem,) = [p for p in report.problems if p.object == f"pack {pack}"]
             assert f"ref {REF}" in problem.referenced_by, where
@@ -99,16 +100,16 @@ def test_flipped_pack_bytes_are_reported_and_never_read_as_data(
             fresh = file_store(root)
             if where in IN_FRAMES:
                 with pytest.raises(IntegrityError):
-                    fresh.get_tree(digest, dest)
+                    restore_tree(fresh, digest, dest)
                 assert not dest.exists(), where
                 continue
             try:  # a header field the reader does not need, the magic, or the trailer
-                fresh.get_tree(digest, dest)
+                restore_tree(fresh, digest, dest)
             except IntegrityError:
                 assert not dest.exists(), where
             else:  # what is read is still verified: exactly the original bytes
                 assert read_tree(dest) == files, where
-    assert file_store(root).verify(read_data=True).ok
+    assert verify(file_store(root), read_data=True).ok
 
 
 def test_every_byte_of_a_tiny_pack_is_covered(tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_every_byte_of_a_tiny_pack_is_covered(tmp_path: Path) -> None:
     for pos in range(size):
         with flipped(path, pos):
             fresh = file_store(root)
-            report = fresh.verify(read_data=True)
+            report = verify(fresh, read_data=True)
             assert f"pack {pack}" in problem_objects(report), pos
             try:
                 got = fresh.read_file(digest, "f.py")
@@ -140,7 +141,7 @@ def test_damaged_manifest_frame_names_the_object_without_read_data(
     path, _ = the_pack(store)
     manifest_pos = _positions(store)["manifest frame"]
     with flipped(path, manifest_pos):
-        report = file_store(root).verify()
+        report = verify(file_store(root))
         assert f"object {digest}" in problem_objects(report)
         with pytest.raises(IntegrityError):
             file_store(root).read_file(digest, "flow.py")
@@ -154,14 +155,14 @@ def test_flipped_index_file_is_reported_and_reads_fail(
     size = index_path.stat().st_size
     for pos in (0, 5, size // 2, size - 1):
         with flipped(index_path, pos):
-            report = file_store(root).verify(read_data=True)
+            report = verify(file_store(root), read_data=True)
             assert f"index blake3:{index_path.name}" in problem_objects(report), pos
             # with its only index unreadable, the bundle's objects are missing from the store
             missing = [p for p in report.problems if p.object == f"object {digest}"]
             assert missing and f"ref {REF}" in missing[0].referenced_by
             dest = tmp_path / f"out-{pos}"
             with pytest.raises(IntegrityError):
-                file_store(root).get_tree(digest, dest)
+                restore_tree(file_store(root), digest, dest)
             assert not dest.exists()
             with pytest.raises(IntegrityError):
                 file_store(root).read_file(digest, "flow.py")
@@ -179,7 +180,7 @@ def test_flipped_ref_is_reported_and_the_other_refs_still_checked(
     size = ref_path.stat().st_size
     for pos in (0, 7, size // 2, size - 2, size - 1):
         with flipped(ref_path, pos):
-            report = file_store(root).verify()
+            report = verify(file_store(root))
             damaged = [p for p in report.problems if p.object == f"ref {REF}"]
             assert len(report.problems) == 1 and damaged, (pos, report.as_dict())
             assert report.checked["refs"] == 4
@@ -187,9 +188,9 @@ def test_flipped_ref_is_reported_and_the_other_refs_still_checked(
             dest = tmp_path / f"out-{pos}"
             fresh = file_store(root)
             with pytest.raises(IntegrityError):
-                fresh.get_tree(fresh.resolve(REF), dest)
+                restore_tree(fresh, fresh.resolve(REF), dest)
             assert not dest.exists()
-    assert file_store(root).verify().ok
+    assert verify(file_store(root)).ok
 
 
 def test_missing_and_truncated_packs_are_found_without_reading_data(
@@ -199,12 +200,12 @@ def test_missing_and_truncated_packs_are_found_without_reading_data(
     path, pack = the_pack(file_store(root))
     data = path.read_bytes()
     path.write_bytes(data[:-10])
-    report = file_store(root).verify()
+    report = verify(file_store(root))
     (problem,) = report.problems
     assert problem.object == f"pack {pack}" and "bytes" in problem.message
     assert f"blake3:{digest.hex}:flow.py" in problem.referenced_by
     path.unlink()
-    report = file_store(root).verify()
+    report = verify(file_store(root))
     by_object = {p.object: p for p in report.problems}
     assert by_object[f"pack {pack}"].message == "is missing"
     assert by_object[f"pack {pack}"].referenced_by[0] == f"ref {REF}"
@@ -223,21 +224,21 @@ def test_targets_and_subsets_restrict_what_is_read(tmp_path: Path) -> None:
     assert victim is not None
     vpath = root / "packs" / victim.pack.hex
     with flipped(vpath, victim.frame_offset + 10):
-        assert not file_store(root).verify(read_data=True).ok
-        only_other = file_store(root).verify([digests[1]], read_data=True)
+        assert not verify(file_store(root), read_data=True).ok
+        only_other = verify(file_store(root), [digests[1]], read_data=True)
         assert only_other.ok and only_other.checked["read_packs"] == 1
-        assert not file_store(root).verify([digests[0]], read_data=True).ok
-        assert not file_store(root).verify(None, all_refs=True, read_data=True).ok
+        assert not verify(file_store(root), [digests[0]], read_data=True).ok
+        assert not verify(file_store(root), None, all_refs=True, read_data=True).ok
         reads = []
         found = []
         for n in (1, 2, 3):
-            r = file_store(root).verify(read_data=True, subset=(n, 3))
+            r = verify(file_store(root), read_data=True, subset=(n, 3))
             reads.append(r.checked.get("read_packs", 0))
             found.append(not r.ok)
         assert sum(reads) == 6
         assert found.count(True) == 1
     with pytest.raises(UsageError):
-        store.verify(read_data=True, subset=(4, 3))
+        verify(store, read_data=True, subset=(4, 3))
 
 
 def test_damage_to_a_base_is_traced_to_the_versions_built_on_it(tmp_path: Path) -> None:
@@ -255,25 +256,25 @@ def test_damage_to_a_base_is_traced_to_the_versions_built_on_it(tmp_path: Path) 
     v1_pack = root / "packs" / loc.pack.hex
     first = min(f.offset for f in next(p for p in store.index.packs() if p.pack == loc.pack).frames)
     with flipped(v1_pack, first + 40):
-        report = file_store(root).verify(read_data=True)
+        report = verify(file_store(root), read_data=True)
         by_object = {p.object: p for p in report.problems}
         problem = by_object[f"pack {loc.pack}"]
         assert f"ref {REF}" in problem.referenced_by
         assert f"blake3:{d2.hex}:flow.py" in problem.referenced_by
         with pytest.raises(IntegrityError):
             file_store(root).read_file(d2, "flow.py")
-    assert file_store(root).verify(read_data=True).ok
+    assert verify(file_store(root), read_data=True).ok
 
 
 def test_empty_and_memory_stores(tmp_path: Path) -> None:
     from flowpack.cas.opening import open_store
 
-    assert file_store(tmp_path / "nothing").verify(read_data=True).ok
+    assert verify(file_store(tmp_path / "nothing"), read_data=True).ok
     mem = open_store("memory://", cache_dir=None)
     d = push(mem, {"a": b"abc" * 1000}).digest
     mem.set_ref(REF, d)
-    report = mem.verify(read_data=True)
+    report = verify(mem, read_data=True)
     assert report.ok and report.checked["manifests"] == 1
     missing = Digest.of(b"never stored")
-    report = mem.verify([missing])
+    report = verify(mem, [missing])
     assert [p.object for p in report.problems] == [f"object {missing}"]

@@ -23,7 +23,9 @@ import pytest
 from cli_invoke import make_invoker
 
 from flowpack.cas.opening import open_store
+from flowpack.cas.restore import restore_tree
 from flowpack.cas.store import Store
+from flowpack.cas.verify import verify
 
 FLOWPACK = shutil.which("flowpack")
 TRIALS = 50
@@ -83,12 +85,12 @@ def stage_reached(store_dir: Path) -> str:
 
 
 def check_store(store: Store, tree: Path, where: Path, context: str) -> None:
-    report = store.verify(read_data=True)
+    report = verify(store, read_data=True)
     assert report.ok, (context, [p.as_dict() for p in report.problems])
     current = store.refs.get(REF)
     if current is not None:
         out = where / "via-ref"
-        store.get_tree(current, out)
+        restore_tree(store, current, out)
         assert tree_contents(out) == tree_contents(tree), context
         shutil.rmtree(out)
 

@@ -18,6 +18,7 @@ from flowpack.cas.errors import AlreadyExists, UsageError
 from flowpack.cas.opening import open_store
 from flowpack.cas.registry import open_location
 from flowpack.cas.store import Store
+from flowpack.cas.transfer import import_bundle
 from flowpack.packer.audit import audit_flow
 from flowpack.packer.lookup import FlowName
 from flowpack.packer.register import REGISTERED, SKIPPED, register_flow
@@ -122,7 +123,7 @@ def test_add_flow_writes_an_export_at_the_key(server: BucketServer, tmp_path: Pa
     exported = tmp_path / "flow.pack"
     exported.write_bytes(export)
     local = open_store((tmp_path / "local").as_uri(), cache_dir=None)
-    assert str(local.import_(exported)) == location
+    assert str(import_bundle(local, exported)) == location
 
     # The same flow again: the object at the key is left as it is.
     before = blobs.stat(name)

@@ -33,19 +33,20 @@ nothing else writes to.  Run one gc at a time per store.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowpack.cas.condemned import Notice, Notices, load_notices
+from flowpack.cas.content import Content, Progress
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, CorruptObject, IntegrityError, NotFound
+from flowpack.cas.guards import refuse_write, require_listing
 from flowpack.cas.index import IndexFile, PackEntry
 from flowpack.cas.pack import U32, FrameHeader
-from flowpack.cas.reach import manifest_loader, scan_refs, walk
+from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import pack_key
-
-if TYPE_CHECKING:
-    from flowpack.cas.store import Progress, Store
+from flowpack.cas.walk import manifest_loader, walk
 
 #: How much of a frame to read first to find its header (re-read if the header is longer).
 HEAD_READ = 4096
@@ -107,14 +108,20 @@ class GcReport:
 
 
 def collect(
-    store: Store,
+    store: Content,
     *,
     grace: float = 86400.0,
     dry_run: bool = False,
     now: float | None = None,
     progress: Progress | None = None,
 ) -> GcReport:
-    """Mark, condemn and sweep as the module docstring describes."""
+    """Mark, condemn and sweep as the module docstring describes.
+
+    Raises :class:`CapabilityError` before any request where the location cannot list its
+    blobs, or (unless ``dry_run``) is read-only; :class:`IntegrityError` for damage that stops
+    gc before it deletes anything.
+    """
+    _check_capabilities(store, dry_run=dry_run)
     now = time.time() if now is None else now
     # Packs are listed before the refs and the index are read: a pack whose index appears
     # later is then seen as unindexed but young, never as dead.
@@ -127,12 +134,8 @@ def collect(
     notices = load_notices(store.blobs)
     if progress:
         progress("mark", 0, len(scan.good))
-    try:
-        reach = walk(scan.good.values(), manifest_loader(store))
-    except (IntegrityError, NotFound) as exc:
-        raise IntegrityError(f"gc stopped: {exc}; run flowpack verify") from exc
-    live_objects = {d for d in [*reach.objects, *reach.manifests] if d.size}
-    entries = {p.pack.hex: p for p in store.index.packs()}
+    live_objects = _mark(store, scan.good.values())
+    entries = {p.pack.hex: p for p in store.indexed_packs()}
     live = _live_packs(store, live_objects, entries)
     partial = sum(
         1
@@ -143,17 +146,15 @@ def collect(
     since = notices.since()
     sweep = sorted(h for h in dead if h in since and now - since[h] >= grace)
     pending = sorted(h for h in dead if h in since and h not in sweep)
-    fresh = sorted(h for h in dead if h not in since)
-    uncondemned = sorted(h for h in since if h in live)
     orphans, young = _orphans(store, listed, entries, now, grace)
     report = GcReport(
         dry_run,
         grace,
         len(live),
         partial,
-        condemned=fresh,
+        condemned=sorted(h for h in dead if h not in since),
         pending=pending,
-        uncondemned=uncondemned,
+        uncondemned=sorted(h for h in since if h in live),
         deleted=sweep,
         orphans_deleted=orphans,
         orphans_kept=young,
@@ -168,11 +169,28 @@ def collect(
     return report
 
 
-def _live_packs(store: Store, live: set[Digest], entries: dict[str, PackEntry]) -> set[str]:
+def _check_capabilities(store: Content, *, dry_run: bool) -> None:
+    """gc lists ``packs/`` and (unless ``dry_run``) deletes: refuse where it cannot."""
+    caps = store.blobs.capabilities
+    require_listing(caps, "gc", store.url)
+    if not dry_run:
+        refuse_write(caps, "gc", store.url)
+
+
+def _mark(store: Content, roots: Iterable[Digest]) -> set[Digest]:
+    """Every non-empty object ``roots`` reach; :class:`IntegrityError` if one is unreadable."""
+    try:
+        reach = walk(roots, manifest_loader(store))
+    except (IntegrityError, NotFound) as exc:
+        raise IntegrityError(f"gc stopped: {exc}; run flowpack verify") from exc
+    return {d for d in [*reach.objects, *reach.manifests] if d.size}
+
+
+def _live_packs(store: Content, live: set[Digest], entries: dict[str, PackEntry]) -> set[str]:
     """The packs live objects resolve to, closed over the bases of their delta frames."""
     packs: set[str] = set()
     for d in live:
-        loc = store.index.get(d)
+        loc = store.locate(d)
         if loc is None:
             raise IntegrityError(f"gc stopped: object {d} is missing; run flowpack verify")
         packs.add(loc.pack.hex)
@@ -180,18 +198,18 @@ def _live_packs(store: Store, live: set[Digest], entries: dict[str, PackEntry]) 
     while todo:
         entry = entries[todo.pop()]
         for base in _frame_bases(store, entry):
-            loc = store.index.get(base)
+            loc = store.locate(base)
             if loc is not None and loc.pack.hex not in packs:
                 packs.add(loc.pack.hex)
                 todo.append(loc.pack.hex)
     return packs
 
 
-def _frame_bases(store: Store, entry: PackEntry) -> set[Digest]:
+def _frame_bases(store: Content, entry: PackEntry) -> set[Digest]:
     """The bases of every delta frame of a pack, read from the frame headers.
 
-    A pack with many delta frames is read whole (one request); otherwise each delta frame's
-    header is read with a small ranged read.
+    A pack with many delta frames, or any pack of a location without range reads, is read
+    whole (one request); otherwise each delta frame's header is read with a small ranged read.
     """
     deltas = [fr for fr in entry.frames if fr.depth > 0]
     if not deltas:
@@ -199,7 +217,8 @@ def _frame_bases(store: Store, entry: PackEntry) -> set[Digest]:
     key = pack_key(entry.pack)
     out: set[Digest] = set()
     try:
-        whole = store.blobs.get(key) if len(deltas) > WHOLE_PACK_FRAMES else None
+        whole_read = len(deltas) > WHOLE_PACK_FRAMES or not store.blobs.capabilities.range_reads
+        whole = store.blobs.get(key) if whole_read else None
         for fr in deltas:
             if whole is not None:
                 head = whole[fr.offset : fr.offset + fr.length]
@@ -220,7 +239,7 @@ def _frame_bases(store: Store, entry: PackEntry) -> set[Digest]:
 
 
 def _orphans(
-    store: Store, listed: dict[str, Any], entries: dict[str, PackEntry], now: float, grace: float
+    store: Content, listed: dict[str, Any], entries: dict[str, PackEntry], now: float, grace: float
 ) -> tuple[list[str], int]:
     """Unindexed packs older than ``grace`` (to delete), and how many younger ones remain."""
     old: list[str] = []
@@ -247,7 +266,9 @@ def _size(h: str, listed: dict[str, Any], entries: dict[str, PackEntry]) -> int:
     return entries[h].pack.size if h in entries else 0
 
 
-def _sweep(store: Store, report: GcReport, notices: Notices, pending: set[str], now: float) -> None:
+def _sweep(
+    store: Content, report: GcReport, notices: Notices, pending: set[str], now: float
+) -> None:
     doomed = set(report.deleted)
     # (1) notices: a new one for the fresh condemnations, and a replacement for every notice
     # some of whose packs were processed (deleted, live again, or no longer indexed).
@@ -262,7 +283,7 @@ def _sweep(store: Store, report: GcReport, notices: Notices, pending: set[str], 
                 _put_notice(store, Notice(notice.time, keep))
     # (2) a superseding index file for the index files that mention doomed packs.
     files = store.index_files
-    live_names = set(store.index.files)
+    live_names = store.live_index_files
     affected = sorted(n for n in live_names if any(p.pack.hex in doomed for p in files[n].packs))
     gone = {n for n in files if n not in live_names}
     if affected:
@@ -300,7 +321,7 @@ def _sweep(store: Store, report: GcReport, notices: Notices, pending: set[str], 
         store.blobs.delete(key)
 
 
-def _put_notice(store: Store, notice: Notice) -> None:
+def _put_notice(store: Content, notice: Notice) -> None:
     try:
         store.blobs.put(notice.key, notice.encode(), create_only=True)
     except AlreadyExists:

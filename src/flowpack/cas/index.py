@@ -18,16 +18,15 @@ costs one listing, not a request per chunk.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import msgpack
 
 from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import MalformedData
-from flowpack.cas.pack import FrameEntry
+from flowpack.cas.frames import FrameEntry, decode_frames_doc, frames_doc
 
 MAX_INDEX = 256 << 20
 
@@ -62,7 +61,7 @@ class IndexFile:
 
     def encode(self) -> bytes:
         doc = {
-            "packs": [[p.pack.raw, p.pack.size, _frames_doc(p.frames)] for p in self.packs],
+            "packs": [[p.pack.raw, p.pack.size, frames_doc(p.frames)] for p in self.packs],
             "supersedes": [bytes.fromhex(h) for h in sorted(self.supersedes)],
             "v": 1,
         }
@@ -91,31 +90,6 @@ class IndexFile:
 
 def U64(n: int) -> bytes:
     return n.to_bytes(8, "little")
-
-
-def encode_frames(frames: Iterable[FrameEntry]) -> bytes:
-    out: bytes = msgpack.packb(_frames_doc(frames), use_bin_type=True)
-    return out
-
-
-def decode_frames(data: bytes) -> tuple[FrameEntry, ...]:
-    try:
-        return decode_frames_doc(msgpack.unpackb(data, raw=False))
-    except (ValueError, TypeError, msgpack.ExtraData) as exc:
-        raise MalformedData(f"frame list does not decode: {exc}") from exc
-
-
-def _frames_doc(frames: Iterable[FrameEntry]) -> list[Any]:
-    return [
-        [f.offset, f.length, f.kind, f.depth, [[r.raw, r.size] for r in f.records]] for f in frames
-    ]
-
-
-def decode_frames_doc(doc: Any) -> tuple[FrameEntry, ...]:
-    return tuple(
-        FrameEntry(int(o), int(n), int(k), int(d), tuple(Digest.from_raw(h, s) for h, s in recs))
-        for o, n, k, d, recs in doc
-    )
 
 
 class Index:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import Literal
 
+from flowpack.cas.chunker import ChunkerParams
 from flowpack.cas.paths import ENV_CACHE, ENV_STORE, default_cache_dir, default_store_url
 from flowpack.cas.registry import open_location
 from flowpack.cas.store import Store
@@ -13,9 +15,27 @@ from flowpack.cas.urls import redact
 __all__ = ["ENV_CACHE", "ENV_STORE", "default_cache_dir", "default_store_url", "open_store"]
 
 
-def open_store(url: str | None = None, **kwargs: Any) -> Store:
-    """Open the store at ``url`` (else ``$FLOWPACK_STORE``, else the per-user default)."""
+def open_store(
+    url: str | None = None,
+    *,
+    cache_dir: Path | Literal["default"] | None = "default",
+    chunker: ChunkerParams | None = None,
+    level: int = 9,
+    workers: int | None = None,
+    sync_once: bool = False,
+) -> Store:
+    """Open the store at ``url`` (else ``$FLOWPACK_STORE``, else the per-user default).
+
+    The store owns the location it opens: closing the store closes it.  ``cache_dir`` is the
+    local cache root (the per-user default unless given; None for no cache).
+    """
     url = url or os.environ.get(ENV_STORE) or default_store_url()
-    location = open_location(url)
-    kwargs.setdefault("cache_dir", default_cache_dir())
-    return Store(location.blobs, location.refs, url=redact(url), **kwargs)
+    return Store.from_location(
+        open_location(url),
+        url=redact(url),
+        cache_dir=default_cache_dir() if cache_dir == "default" else cache_dir,
+        chunker=chunker,
+        level=level,
+        workers=workers,
+        sync_once=sync_once,
+    )

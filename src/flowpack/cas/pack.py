@@ -29,6 +29,7 @@ import msgpack
 from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import MalformedData
+from flowpack.cas.frames import FrameEntry, decode_frames, encode_frames
 
 MAGIC = b"FPACK001"
 TRAILER_MAGIC = b"FPIDX001"
@@ -91,17 +92,6 @@ class FrameHeader:
 
 
 @dataclass(frozen=True)
-class FrameEntry:
-    """A frame as the index records it: where it is and what it holds."""
-
-    offset: int
-    length: int
-    kind: int
-    depth: int
-    records: tuple[Digest, ...]
-
-
-@dataclass(frozen=True)
 class SealedPack:
     """A finished pack: its bytes, name and frame list."""
 
@@ -136,8 +126,6 @@ class PackBuilder:
         self._size += len(head) + len(payload)
 
     def build(self) -> SealedPack:
-        from flowpack.cas.index import encode_frames
-
         trailer = codec.compress(encode_frames(self._frames))
         body = bytes([trailer.codec]) + trailer.payload
         data = b"".join([*self._parts, body, TRAILER.pack(len(body), TRAILER_MAGIC)])
@@ -201,8 +189,6 @@ def read_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes]:
 
 def decode_trailer(body: bytes) -> tuple[FrameEntry, ...]:
     """Decode the trailer index of a pack."""
-    from flowpack.cas.index import decode_frames
-
     if not body:
         raise MalformedData("empty pack trailer")
     return decode_frames(codec.decompress(body[0], body[1:], _trailer_bound(body)))

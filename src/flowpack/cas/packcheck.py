@@ -16,8 +16,9 @@ import blake3
 from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, MalformedData, NotFound
+from flowpack.cas.frames import FrameEntry
 from flowpack.cas.index import PackEntry
-from flowpack.cas.pack import MAGIC, TRAILER, FrameEntry, decode_trailer, read_trailer, split_frame
+from flowpack.cas.pack import MAGIC, TRAILER, decode_trailer, read_trailer, split_frame
 
 
 def check_layout(entry: PackEntry, size: int | None) -> list[str]:

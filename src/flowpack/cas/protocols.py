@@ -32,7 +32,9 @@ class Capabilities:
     ``read_only``: the place refuses every write (a published HTTP endpoint, a mirror); the core
     refuses pushes, ref updates and gc there with one clear line before any request.
     ``listable``: ``iter_keys`` enumerates every blob (False for an OCI registry, which can only
-    answer for keys it is asked about); gc and verify then work from what refs reach.
+    answer for blobs it is asked about).  Where False, the adapter still lists the small control
+    prefixes ``index/`` and ``gc/``; the core never lists ``packs/`` there: gc refuses and
+    verify works from what the index and refs reach (:mod:`flowpack.cas.guards`).
     """
 
     atomic_create: bool = True

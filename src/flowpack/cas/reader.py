@@ -4,6 +4,8 @@ Every chunk handed out has been re-hashed against its digest; a mismatch raises
 :class:`CorruptObject` naming the chunk and its pack.  Decoded frames are kept in a small
 byte-bounded LRU cache, and :meth:`ChunkReader.prefetch` fetches the frames a batch of chunks
 needs with one ranged read per run of nearby frames, so requests grow with packs, not chunks.
+Where the location declares no ``range_reads``, a pack is read whole once, kept in a small
+byte-bounded cache, and frames are sliced from it (see :mod:`flowpack.cas.guards`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from flowpack.cas.pack import split_frame
 from flowpack.cas.protocols import BlobStore
 
 CACHE_BYTES = 16 << 20
+#: Whole packs kept for a location without range reads (at least the last one read).
+WHOLE_PACK_BYTES = 64 << 20
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.
 COALESCE_GAP = 256 << 10
 MAX_DEPTH_READ = 64
@@ -44,7 +48,9 @@ class ChunkReader:
         self._bases: dict[tuple[str, int], tuple[Digest, ...]] = {}
         self._cached = 0
         self._limit = cache_bytes
-        self.requests = 0
+        self._ranged = blobs.capabilities.range_reads
+        self._packs: OrderedDict[str, bytes] = OrderedDict()  # whole packs, without ranges
+        self._packs_bytes = 0
         #: Local copies of a remote store's frames (set by the Store when the backend is remote).
         self.frame_cache: FrameCache | None = None
 
@@ -95,13 +101,32 @@ class ChunkReader:
                 self._raw[(pack_hex, o)] = data[o - start : o - start + n]
 
     def _read(self, pack_hex: str, offset: int, length: int) -> bytes:
-        self.requests += 1
         try:
-            data = self.blobs.get(f"packs/{pack_hex}", offset, length)
+            if self._ranged:
+                data = self.blobs.get(f"packs/{pack_hex}", offset, length)
+            else:
+                data = self._whole(pack_hex)[offset : offset + length]
         except NotFound as exc:
             raise CorruptObject(f"pack blake3:{pack_hex} is missing", pack_hex) from exc
         if len(data) != length:
             raise CorruptObject(f"pack blake3:{pack_hex} is truncated", pack_hex)
+        return data
+
+    def _whole(self, pack_hex: str) -> bytes:
+        """Pack ``pack_hex`` read whole (for a location without range reads), cached."""
+        with self._lock:
+            data = self._packs.get(pack_hex)
+            if data is not None:
+                self._packs.move_to_end(pack_hex)
+                return data
+        data = self.blobs.get(f"packs/{pack_hex}")
+        with self._lock:
+            if pack_hex not in self._packs:
+                self._packs[pack_hex] = data
+                self._packs_bytes += len(data)
+            while self._packs_bytes > WHOLE_PACK_BYTES and len(self._packs) > 1:
+                _, old = self._packs.popitem(last=False)
+                self._packs_bytes -= len(old)
         return data
 
     def _decoded(self, loc: Location, depth: int) -> dict[bytes, bytes]:
@@ -191,3 +216,5 @@ class ChunkReader:
             self._frames.clear()
             self._raw.clear()
             self._cached = 0
+            self._packs.clear()
+            self._packs_bytes = 0

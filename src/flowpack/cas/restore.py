@@ -20,15 +20,32 @@ from flowpack.cas.manifest import Manifest
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
 if TYPE_CHECKING:
+    from flowpack.cas.content import Content, Progress
     from flowpack.cas.digest import Digest
-    from flowpack.cas.store import Progress, Store
 
 BATCH_BYTES = 8 << 20
 
 
-def restore(
-    store: Store, manifest: Manifest, dest: Path, *, force: bool, progress: Progress | None
+def restore_tree(
+    store: Content,
+    digest: Digest,
+    dest: str | Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> Manifest:
+    """Restore bundle ``digest`` into ``dest``: all files or, on any error, none.
+
+    Raises :class:`NotFound` if the store lacks the bundle, :class:`CorruptObject` for damaged
+    content, and refuses (with a :class:`FlowpackError`) to overwrite files without ``force``.
+    """
+    return restore(store, store.get_manifest(digest), Path(dest), force=force, progress=progress)
+
+
+def restore(
+    store: Content, manifest: Manifest, dest: Path, *, force: bool, progress: Progress | None
+) -> Manifest:
+    """Restore the files ``manifest`` lists into ``dest`` (see the module docstring)."""
     dest = Path(os.path.abspath(dest))
     plan_restore(manifest, dest, force=force)
     created_root = not dest.exists()
@@ -43,7 +60,7 @@ def restore(
             size += f.size
             if size >= BATCH_BYTES or i == len(files) - 1:
                 if size <= BATCH_BYTES:  # a larger file prefetches by windows in _stage
-                    store.reader.prefetch(c for j in batch for c in files[j].chunks)
+                    store.prefetch(c for j in batch for c in files[j].chunks)
                 for j in batch:
                     staged.append(_stage(store, manifest, j, dest, made_dirs))
                     if progress:
@@ -70,7 +87,7 @@ def restore(
 
 
 def _stage(
-    store: Store, manifest: Manifest, j: int, dest: Path, made: list[Path]
+    store: Content, manifest: Manifest, j: int, dest: Path, made: list[Path]
 ) -> tuple[Path, Path]:
     f = manifest.files[j]
     target = safe_join(dest, f.path)
@@ -80,7 +97,7 @@ def _stage(
         made.append(p)
     tmp = target.with_name(f".{target.name}.flowpack-{os.getpid()}")
     if f.is_symlink:
-        link = b"".join(store.reader.get(c) for c in f.chunks)
+        link = b"".join(store.get_bytes(c) for c in f.chunks)
         if not f.digest.matches(link):
             raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
         try:
@@ -97,7 +114,7 @@ def _stage(
         for k, c in enumerate(f.chunks):  # one verified chunk in memory at a time
             if big and k >= window:
                 window = _prefetch_window(store, f.chunks, k)
-            piece = store.reader.get(c)
+            piece = store.get_bytes(c)
             whole.update(piece)
             fh.write(piece)
     if whole.hexdigest() != f.digest.hex:
@@ -107,11 +124,11 @@ def _stage(
     return tmp, target
 
 
-def _prefetch_window(store: Store, chunks: tuple[Digest, ...], start: int) -> int:
+def _prefetch_window(store: Content, chunks: tuple[Digest, ...], start: int) -> int:
     """Prefetch about BATCH_BYTES of ``chunks`` from ``start``; returns where the window ends."""
     end, size = start, 0
     while end < len(chunks) and (size < BATCH_BYTES or end == start):
         size += chunks[end].size
         end += 1
-    store.reader.prefetch(chunks[start:end])
+    store.prefetch(chunks[start:end])
     return end

@@ -13,32 +13,60 @@ Damaged refs are counted but not followed; a reached manifest that cannot be rea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from flowpack.cas.reach import manifest_loader, scan_refs, walk
+from flowpack.cas.content import Content
+from flowpack.cas.reach import scan_refs
+from flowpack.cas.walk import manifest_loader, walk
 
-if TYPE_CHECKING:
-    from flowpack.cas.store import Store
+
+@dataclass(frozen=True)
+class StoreStats:
+    """The figures the module docstring defines."""
+
+    objects: int
+    packs: int
+    stored_bytes: int
+    logical_bytes: int
+    unique_bytes: int
+    dedup_ratio: float
+    refs: int
+    bundles: int
+    condemned_packs: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "objects": self.objects,
+            "packs": self.packs,
+            "stored_bytes": self.stored_bytes,
+            "logical_bytes": self.logical_bytes,
+            "unique_bytes": self.unique_bytes,
+            "dedup_ratio": self.dedup_ratio,
+            "refs": self.refs,
+            "bundles": self.bundles,
+            "condemned_packs": self.condemned_packs,
+        }
 
 
-def store_stats(store: Store) -> dict[str, Any]:
+def store_stats(store: Content) -> StoreStats:
     """The figures the module docstring lists, from one index sync and one ref listing."""
     scan = scan_refs(store.refs)
     store.sync(force=True)
-    packs = store.index.packs()
+    packs = store.indexed_packs()
     index_bytes = sum(info.size for info in store.blobs.iter_keys("index/"))
     stored = sum(p.pack.size for p in packs) + index_bytes
     reach = walk(scan.good.values(), manifest_loader(store))
     logical = sum(m.size for m in reach.manifests.values())
-    unique = sum(d.size for d, _ in store.index.items())
-    return {
-        "objects": len(store.index),
-        "packs": len(packs),
-        "stored_bytes": stored,
-        "logical_bytes": logical,
-        "unique_bytes": unique,
-        "dedup_ratio": round(logical / stored, 2) if stored else 0.0,
-        "refs": len(scan.good) + len(scan.damaged),
-        "bundles": len(reach.manifests),
-        "condemned_packs": len(store.index.condemned),
-    }
+    objects = [d for d, _ in store.indexed_objects()]
+    return StoreStats(
+        objects=len(objects),
+        packs=len(packs),
+        stored_bytes=stored,
+        logical_bytes=logical,
+        unique_bytes=sum(d.size for d in objects),
+        dedup_ratio=round(logical / stored, 2) if stored else 0.0,
+        refs=len(scan.good) + len(scan.damaged),
+        bundles=len(reach.manifests),
+        condemned_packs=len(store.condemned_packs),
+    )

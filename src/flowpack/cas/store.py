@@ -2,76 +2,58 @@
 
 Thread-safe: any number of threads may call a Store at once; pushes from many processes or
 machines to one backend are safe, since packs and index files are content-addressed and
-create-only and the ref compare-and-set is the only commit point.
+create-only and the ref compare-and-set is the only commit point.  An open :meth:`Store.batch`
+belongs to the thread that opened it.
+
+A Store satisfies :class:`flowpack.cas.content.Content`; the whole-store operations take one
+and live in their own modules, which this one does not import: :func:`flowpack.cas.verify.verify`,
+:func:`flowpack.cas.gc.collect`, :func:`flowpack.cas.stats.store_stats`,
+:func:`flowpack.cas.restore.restore_tree`, :func:`flowpack.cas.transfer.export_bundle` and
+:func:`~flowpack.cas.transfer.import_bundle`.  A location's capabilities are obeyed as
+:mod:`flowpack.cas.guards` describes.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import blake3
 
 from flowpack.cas.bases import BaseFinder
 from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, ensure_config, load_config
+from flowpack.cas.content import ChunkLocation, Progress, PushResult
+from flowpack.cas.copying import copy_objects
 from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
 from flowpack.cas.errors import (
     AmbiguousDigest,
     CorruptObject,
-    FlowpackError,
     InvalidDigest,
     NotFound,
 )
-from flowpack.cas.index import Index, IndexFile
+from flowpack.cas.guards import refuse_write
+from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
+from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
     BUNDLE,
-    MODE_SYMLINK,
     FileEntry,
     Manifest,
-    ManifestBuilder,
     decode_manifest,
 )
-from flowpack.cas.pack import DATA, MANIFEST, OBJECT
+from flowpack.cas.pack import MANIFEST
 from flowpack.cas.protocols import BlobStore, RefStore
+from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.tree import SourceFile, scan_tree
 from flowpack.cas.writer import Writer, WriteStats
 
-#: ``progress(stage, done, total)``; total is 0 when unknown.
-Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class PushResult:
-    """What a push stored and what it cost."""
-
-    digest: Digest
-    size: int
-    files: int
-    chunks: int
-    new_chunks: int
-    bytes_uploaded: int
-    packs_uploaded: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "digest": str(self.digest),
-            "size": self.size,
-            "files": self.files,
-            "chunks": self.chunks,
-            "new_chunks": self.new_chunks,
-            "bytes_uploaded": self.bytes_uploaded,
-            "packs_uploaded": self.packs_uploaded,
-        }
+__all__ = ["Progress", "PushResult", "Store"]
 
 
 class Store:
@@ -90,7 +72,7 @@ class Store:
         sync_once: bool = False,
     ) -> None:
         self.blobs = blobs
-        self.refs = Refs(refs)
+        self.refs = Refs(refs, where=url)
         self.url = url
         self.level = level
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
@@ -102,11 +84,42 @@ class Store:
         self._index_files: dict[str, IndexFile] = {}
         self._notices: Notices | None = None
         self.sync_once = sync_once
-        self._batch: Writer | None = None
-        self._batched: dict[Digest, bytes] = {}  # manifests written in the open batch
+        self._batches = Batches()
         self._synced = False
         self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
+        #: The location the store was opened from (closed with the store), if any.
+        self.location: Location | None = None
+
+    @classmethod
+    def from_location(
+        cls,
+        location: Location,
+        *,
+        url: str | None = None,
+        cache_dir: Path | None = None,
+        chunker: ChunkerParams | None = None,
+        level: int = 9,
+        workers: int | None = None,
+        sync_once: bool = False,
+    ) -> Store:
+        """A store over ``location``'s blob and ref stores that owns it: :meth:`close` closes it.
+
+        ``url`` (default: the location's redacted URL) names the store in messages and keys
+        its local cache; it must carry no secret.
+        """
+        store = cls(
+            location.blobs,
+            location.refs,
+            url=location.url if url is None else url,
+            cache_dir=cache_dir,
+            chunker=chunker,
+            level=level,
+            workers=workers,
+            sync_once=sync_once,
+        )
+        store.location = location
+        return store
 
     # -- configuration and index -------------------------------------------------------
 
@@ -173,6 +186,32 @@ class Store:
         with self._lock:
             return dict(self._index_files)
 
+    @property
+    def live_index_files(self) -> set[str]:
+        """The names of the index files the index is built from (a fresh set)."""
+        return set(self.index.files)
+
+    @property
+    def condemned_packs(self) -> frozenset[str]:
+        """Hexes of the packs gc has condemned (readable, but not counted as held)."""
+        return self.index.condemned
+
+    def locate(self, digest: Digest) -> ChunkLocation | None:
+        """Where the index puts ``digest``, or None (no sync)."""
+        return self.index.get(digest)
+
+    def indexed_packs(self) -> list[PackEntry]:
+        """Every pack the index lists (no sync)."""
+        return self.index.packs()
+
+    def indexed_objects(self) -> Iterator[tuple[Digest, ChunkLocation]]:
+        """Every object the index lists, with where it lies (no sync)."""
+        return self.index.items()
+
+    def prefetch(self, digests: Iterable[Digest]) -> None:
+        """Fetch the frames ``digests`` live in with few coalesced reads."""
+        self.reader.prefetch(digests)
+
     # -- writing -------------------------------------------------------------------------
 
     def put_tree(
@@ -203,10 +242,12 @@ class Store:
         ``parent`` names an earlier version (usually what the ref points at now): new chunks of
         a file are compressed against that version's chunks at the same path, and the manifest
         against the parent manifest, so a new version costs about what changed.
+        Raises :class:`CapabilityError` on a read-only location, before any request.
         """
+        refuse_write(self.blobs.capabilities, "push", self.url)
         self.config  # noqa: B018 - creates the store on first write
         self.sync()
-        batch = self._batch
+        batch = self._batches.writer
         for link in links:
             if not ((batch is not None and batch.has(link)) or self.has(link)):
                 raise NotFound(f"linked object {link} is not in the store")
@@ -215,37 +256,29 @@ class Store:
             parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
         )
         chunker = Chunker(self.config.chunker)
-        builder = ManifestBuilder(kind)
-        files = list(files)
-        n_chunks = 0
         with self.writing() as writer:
-            for i, sf in enumerate(files):
-                entry = self._add_file(writer, chunker, sf, bases)
-                builder.add_file(entry)
-                n_chunks += len(entry.chunks)
-                if progress:
-                    progress("pack", i + 1, len(files))
-            for link in links:
-                builder.add_link(link)
-            builder.metadata.update(metadata or {})
-            manifest = builder.build()
-            data = manifest.encode()
-            digest = Digest.of(data)
-            writer.seal(DATA)
-            if not writer.has(digest):  # bases are looked up only for a new manifest
-                writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
-            writer.seal(MANIFEST)
+            packed = pack_files(
+                writer,
+                list(files),
+                chunker=chunker,
+                bases=bases,
+                kind=kind,
+                metadata=metadata,
+                links=links,
+                progress=progress,
+            )
             if progress and batch is None:
                 progress("upload", 0, 0)
-        self._objects.put(digest, data)
+        self._objects.put(packed.digest, packed.data)
         if batch is not None:
-            self._batched[digest] = data
+            self._batches.manifests[packed.digest] = packed.data
         s = writer.stats
+        m = packed.manifest
         return PushResult(
-            digest,
-            manifest.size,
-            len(manifest.files),
-            n_chunks,
+            packed.digest,
+            m.size,
+            len(m.files),
+            packed.chunks,
             s.new_chunks,
             s.bytes_uploaded,
             s.packs_uploaded,
@@ -258,24 +291,32 @@ class Store:
         Several manifests (a bundle and the record that links it) then cost one set of packs
         and one index file, uploaded when the block ends; until then nothing is visible, so set
         refs after the block.  Results returned inside the block report no upload yet: read the
-        yielded :class:`WriteStats` after it.  Use the block from one thread per store.
+        yielded :class:`WriteStats` after it.  The open batch belongs to the thread that opened
+        it: other threads calling the same store meanwhile write in their own sessions (or
+        their own batches).  Blocks do not nest within a thread (an inner one joins the outer).
         """
+        refuse_write(self.blobs.capabilities, "push", self.url)
         self.sync()
         with self.writing() as writer:
-            self._batch = writer
+            batches = self._batches
+            outer = batches.writer is not None
+            batches.writer = writer  # the outer batch's own writer when nested
             try:
                 yield writer.stats
             finally:
-                self._batch = None
-                self._batched.clear()
+                if not outer:
+                    batches.writer = None
+                    batches.manifests.clear()
 
     @contextmanager
     def writing(self, *, join_batch: bool = True) -> Iterator[Writer]:
         """One write session: the open :meth:`batch`'s (unless ``join_batch`` is False), else a
         new one whose packs and then index file are uploaded when the block ends (and dropped
-        if the block raises)."""
-        if join_batch and self._batch is not None:
-            yield self._batch
+        if the block raises).  :class:`CapabilityError` on a read-only location."""
+        refuse_write(self.blobs.capabilities, "write", self.url)
+        batch = self._batches.writer
+        if join_batch and batch is not None:
+            yield batch
             return
         self.config  # noqa: B018 - creates the store on first write
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
@@ -285,47 +326,6 @@ class Store:
         except BaseException:
             writer.abort()
             raise
-
-    def _add_file(
-        self, writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder
-    ) -> FileEntry:
-        if sf.source is not None and sf.mode != MODE_SYMLINK:
-            try:
-                with open(sf.source, "rb") as fh:
-                    return self._add_chunks(writer, sf, bases, chunker.cut_stream(fh))
-            except OSError as exc:
-                raise FlowpackError(f"cannot read {sf.source}: {exc.strerror or exc}") from exc
-        view = memoryview(sf.read())
-        pieces = ((off, view[off : off + n]) for off, n in chunker.cut(view))
-        return self._add_chunks(writer, sf, bases, pieces)
-
-    def _add_chunks(
-        self,
-        writer: Writer,
-        sf: SourceFile,
-        bases: BaseFinder,
-        pieces: Iterable[tuple[int, memoryview]],
-    ) -> FileEntry:
-        whole = blake3.blake3()
-        chunks: list[Digest] = []
-        size = 0
-        for off, piece in pieces:
-            whole.update(piece)
-            size += len(piece)
-            cd = Digest.of(piece)
-            chunks.append(cd)
-            if not writer.has(cd):
-                writer.add(cd, bytes(piece), bases=bases.for_chunk(sf.path, off, len(piece)))
-        return FileEntry(sf.path, sf.mode, size, Digest(whole.hexdigest(), size), tuple(chunks))
-
-    def put_bytes(self, data: bytes) -> Digest:
-        """Store one object whole (no chunking) and return its digest."""
-        self.config  # noqa: B018
-        self.sync()
-        digest = Digest.of(data)
-        with self.writing() as writer:
-            writer.add(digest, data, kind=OBJECT)
-        return digest
 
     # -- reading -------------------------------------------------------------------------
 
@@ -357,7 +357,7 @@ class Store:
         instead of the store: for hot paths (a parent version, the previous record), never for
         checks of what the store holds (verify, audit).
         """
-        pending = self._batched.get(digest)
+        pending = self._batches.manifests.get(digest)
         if pending is not None:  # written in the open batch, not uploaded yet
             return decode_manifest(pending, digest)
         if cached:
@@ -388,19 +388,6 @@ class Store:
             )
         return data
 
-    def get_tree(
-        self,
-        digest: Digest,
-        dest: str | Path,
-        *,
-        force: bool = False,
-        progress: Progress | None = None,
-    ) -> Manifest:
-        """Restore bundle ``digest`` into ``dest``: all files or, on any error, none."""
-        from flowpack.cas.restore import restore
-
-        return restore(self, self.get_manifest(digest), Path(dest), force=force, progress=progress)
-
     def resolve(self, text: str) -> Digest:
         """A manifest digest from a full digest, a unique prefix (8+ hex), or a ref name."""
         text = text.strip()
@@ -429,10 +416,11 @@ class Store:
         self, name: str, digest: Digest, *, expected: Digest | None = None, create: bool = False
     ) -> None:
         """Point ref ``name`` at ``digest``, which must be stored (compare-and-set semantics)."""
+        refuse_write(self.blobs.capabilities, f"set ref {name!r}", self.url)
         if not self.has(digest):
             raise NotFound(f"cannot point {name!r} at {digest}: it is not in the store")
         self._revive([digest])
-        self.refs.set(name, digest, expected=expected, create=create)
+        self.refs.update(name, digest, expected=expected, create=create)
 
     def _revive(self, digests: Sequence[Digest]) -> None:
         """Store again what ``digests`` reach that lies only in condemned packs.
@@ -440,50 +428,17 @@ class Store:
         Pointing a ref (or a link) at such objects would otherwise race with gc deleting them.
         """
         if digests and self.index.condemned:
-            from flowpack.cas.transfer import copy_objects
-
             copy_objects(self, self, digests)
-
-    # -- whole-store operations ------------------------------------------------------------
-
-    def verify(self, targets: Sequence[Digest] | None = None, **kw: Any) -> Any:
-        """Check the store; see :func:`flowpack.cas.verify.verify`."""
-        from flowpack.cas.verify import verify
-
-        return verify(self, targets, **kw)
-
-    def gc(self, **kw: Any) -> Any:
-        """Remove unreachable packs safely; see :func:`flowpack.cas.gc.collect`."""
-        from flowpack.cas.gc import collect
-
-        return collect(self, **kw)
-
-    def export(self, digest: Digest, out: Path) -> int:
-        """Write bundle ``digest`` and everything it references as one pack file."""
-        from flowpack.cas.transfer import export_bundle
-
-        return export_bundle(self, digest, out)
-
-    def import_(self, src: Path) -> Digest:
-        """Verify a pack file made by :meth:`export`, then store what it holds."""
-        from flowpack.cas.transfer import import_bundle
-
-        return import_bundle(self, src)
 
     def copy_to(self, dst: Store, digests: Sequence[Digest]) -> PushResult:
         """Send ``dst`` the objects that ``digests`` reach and that it lacks."""
-        from flowpack.cas.transfer import copy_objects
-
         return copy_objects(self, dst, digests)
 
-    def stats(self) -> dict[str, Any]:
-        """Objects, stored bytes, logical bytes and the dedup ratio."""
-        from flowpack.cas.stats import store_stats
-
-        return store_stats(self)
-
     def close(self) -> None:
+        """Drop cached frames and close the location the store owns (if any).  Idempotent."""
         self.reader.clear()
+        if self.location is not None:
+            self.location.close()
 
     def __enter__(self) -> Store:
         return self

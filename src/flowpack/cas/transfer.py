@@ -1,4 +1,6 @@
-"""Moving bundles between stores: export to one file, import from it, and store-to-store copy.
+"""Moving bundles between stores through a file: export to one file, import from it.
+
+Store-to-store copy is :mod:`flowpack.cas.copying`.
 
 Export format: one pack file in exactly the ``packs/`` format (:mod:`flowpack.cas.pack`),
 self-contained (no frame has bases, so it decodes without any store):
@@ -24,16 +26,15 @@ suits bundles (flows) rather than arbitrarily large datasets; imports are capped
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import blake3
 
 from flowpack.cas import codec
-from flowpack.cas.config import ensure_config
+from flowpack.cas.content import Content
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, MalformedData, NotFound, UnsafePath, UsageError
+from flowpack.cas.guards import refuse_write
 from flowpack.cas.manifest import Manifest, decode_manifest
 from flowpack.cas.pack import (
     DATA,
@@ -46,23 +47,18 @@ from flowpack.cas.pack import (
     read_trailer,
     split_frame,
 )
-from flowpack.cas.reach import Reach, manifest_loader, walk
-from flowpack.cas.writer import FRAME_TARGET, Writer
-
-if TYPE_CHECKING:
-    from flowpack.cas.store import PushResult, Store
+from flowpack.cas.walk import Reach, manifest_loader, walk
+from flowpack.cas.writer import FRAME_TARGET
 
 EXPORT_KIND = "flowpack.export.v1"
 #: The most content (decoded bytes) an import accepts.
 MAX_IMPORT = 1 << 30
-#: How much a copy reads from the source before handing it to the writer.
-COPY_BATCH = 16 << 20
 
 
 # -- export ------------------------------------------------------------------------------
 
 
-def export_bundle(store: Store, digest: Digest, out: Path) -> int:
+def export_bundle(store: Content, digest: Digest, out: Path) -> int:
     """Write ``digest`` and everything it reaches to ``out`` (atomically); returns its size."""
     store.sync()
     reach = walk([digest], manifest_loader(store))
@@ -85,12 +81,12 @@ def export_bundle(store: Store, digest: Digest, out: Path) -> int:
     return len(data)
 
 
-def _kind(store: Store, d: Digest) -> int:
-    loc = store.index.get(d)
+def _kind(store: Content, d: Digest) -> int:
+    loc = store.locate(d)
     return DATA if loc is None or loc.kind == MANIFEST else loc.kind
 
 
-def _add_frames(store: Store, builder: PackBuilder, kind: int, digests: list[Digest]) -> None:
+def _add_frames(store: Content, builder: PackBuilder, kind: int, digests: list[Digest]) -> None:
     batch: list[tuple[Digest, bytes]] = []
     size = 0
     for d in digests:
@@ -109,8 +105,12 @@ def _add_frames(store: Store, builder: PackBuilder, kind: int, digests: list[Dig
 # -- import ------------------------------------------------------------------------------
 
 
-def import_bundle(store: Store, src: Path) -> Digest:
-    """Check the export file ``src`` completely, then store it; returns the root digest."""
+def import_bundle(store: Content, src: Path) -> Digest:
+    """Check the export file ``src`` completely, then store it; returns the root digest.
+
+    Raises :class:`CapabilityError` on a read-only store before reading anything.
+    """
+    refuse_write(store.blobs.capabilities, "import", store.url)
     src = Path(src)
     try:
         if src.stat().st_size > MAX_IMPORT:
@@ -202,58 +202,3 @@ def _decode(body: bytes, d: Digest) -> Manifest:
         return decode_manifest(body, d)
     except UnsafePath as exc:
         raise MalformedData(f"manifest {d}: {exc}") from exc
-
-
-# -- store to store ----------------------------------------------------------------------
-
-
-def copy_objects(src: Store, dst: Store, digests: Sequence[Digest]) -> PushResult:
-    """Send ``dst`` what ``digests`` reach in ``src`` and ``dst`` lacks (verified reads).
-
-    Returns a :class:`PushResult` describing the last digest; ``bytes_uploaded`` and
-    ``packs_uploaded`` count everything sent.  ``src`` may be ``dst``: objects that lie only
-    in condemned packs are then stored again (see :mod:`flowpack.cas.gc`).
-    """
-    from flowpack.cas.store import PushResult
-
-    if not digests:
-        raise UsageError("nothing to copy: no digests given")
-    src.sync()
-    reach = walk(digests, manifest_loader(src))
-    if not dst.initialized:
-        ensure_config(dst.blobs, src.config.chunker)
-    dst.config  # noqa: B018
-    missing = set(dst.missing(reach.all()))
-    with dst.writing(join_batch=False) as writer:  # visible at once, even in a batch
-        _send(src, writer, [d for d in reach.objects if d in missing])
-        writer.seal(DATA)
-        writer.seal(OBJECT)
-        _send(src, writer, [d for d in reversed(reach.manifests) if d in missing])
-    last = digests[-1]
-    m = reach.manifests.get(last)
-    s = writer.stats
-    return PushResult(
-        last,
-        m.size if m else last.size,
-        len(m.files) if m else 0,
-        sum(len(f.chunks) for f in m.files) if m else 0,
-        s.new_chunks,
-        s.bytes_uploaded,
-        s.packs_uploaded,
-    )
-
-
-def _send(src: Store, writer: Writer, digests: list[Digest]) -> None:
-    i = 0
-    while i < len(digests):
-        batch: list[Digest] = []
-        size = 0
-        while i < len(digests) and size < COPY_BATCH:
-            batch.append(digests[i])
-            size += digests[i].size
-            i += 1
-        src.reader.prefetch(batch)
-        for d in batch:
-            loc = src.index.get(d)
-            kind = loc.kind if loc is not None else DATA
-            writer.add(d, src.get_bytes(d), kind=kind)

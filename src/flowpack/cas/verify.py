@@ -14,6 +14,10 @@ reassemble to its file digest.  ``subset=(n, t)`` reads only the packs whose nam
 from its first 8 hex digits, is ``n - 1`` modulo ``t`` (files are then checked only when all
 their chunks lie in those packs), so ``t`` runs with ``n = 1..t`` read everything once.
 
+On a location that cannot list its blobs (``listable`` False) the packs in scope are checked
+by ``stat`` instead of a listing of ``packs/`` and unindexed packs are not counted (see
+:mod:`flowpack.cas.guards`).
+
 Damage is collected, never raised; only a backend failure that prevents checking raises.  Each
 :class:`Problem` names the damaged object (``config``, ``index blake3:…``, ``pack blake3:…``,
 ``ref NAME``, ``object blake3:…``, ``file blake3:<manifest>:<path>``, ``gc/condemned-…``) and
@@ -26,10 +30,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowpack.cas.condemned import load_notices
 from flowpack.cas.config import load_config
+from flowpack.cas.content import Content, Progress
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     FlowpackError,
@@ -45,9 +50,6 @@ from flowpack.cas.pack import MANIFEST
 from flowpack.cas.packcheck import check_bytes, check_layout
 from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import ChunkReader, pack_key
-
-if TYPE_CHECKING:
-    from flowpack.cas.store import Progress, Store
 
 #: A node of the dependency graph: ("ref", name), ("manifest", hex), ("file", hex, path),
 #: ("object", hex), ("pack", hex), or a label for things nothing depends on.
@@ -90,8 +92,8 @@ class VerifyReport:
 
 
 def verify(
-    store: Store,
-    targets: Sequence[Digest] | None,
+    store: Content,
+    targets: Sequence[Digest] | None = None,
     *,
     all_refs: bool = False,
     read_data: bool = False,
@@ -125,9 +127,10 @@ def _in_subset(hex_: str, subset: tuple[int, int] | None) -> bool:
 
 
 class _Verifier:
-    def __init__(self, store: Store, progress: Progress | None) -> None:
+    def __init__(self, store: Content, progress: Progress | None) -> None:
         self.store = store
         self.blobs = store.blobs
+        self.listable = store.blobs.capabilities.listable
         self.progress = progress
         self.index = Index()
         self.reader = ChunkReader(store.blobs, self.index)
@@ -165,7 +168,7 @@ class _Verifier:
         except (IntegrityError, IncompatibleStore) as exc:
             self.problem(("config",), "config", str(exc))
             return
-        if cfg is None and next(iter(self.blobs.iter_keys("packs/")), None) is not None:
+        if cfg is None and self.listable and next(iter(self.blobs.iter_keys("packs/")), None):
             self.problem(("config",), "config", "is missing but the store holds packs")
 
     def load_index(self, *, notices: bool) -> None:
@@ -259,15 +262,27 @@ class _Verifier:
     # -- packs ---------------------------------------------------------------------------
 
     def check_layouts(self, packs: list[PackEntry], *, orphans: bool) -> None:
-        sizes = {i.key[len("packs/") :]: i.size for i in self.blobs.iter_keys("packs/")}
+        sizes = self.pack_sizes(packs)
         for entry in packs:
             for msg in check_layout(entry, sizes.get(entry.pack.hex)):
                 self.problem(("pack", entry.pack.hex), f"pack {entry.pack}", msg)
                 self.broken_packs.add(entry.pack.hex)
             self.count("packs")
-        if orphans:
+        if orphans and self.listable:
             listed = {p.pack.hex for p in self.index.packs()}
             self.checked["unindexed_packs"] = sum(1 for h in sizes if h not in listed)
+
+    def pack_sizes(self, packs: list[PackEntry]) -> dict[str, int]:
+        """Stored sizes by pack hex: from one listing, else (not listable) one stat per pack."""
+        if self.listable:
+            return {i.key[len("packs/") :]: i.size for i in self.blobs.iter_keys("packs/")}
+        sizes: dict[str, int] = {}
+        for entry in packs:
+            try:
+                sizes[entry.pack.hex] = self.blobs.stat(pack_key(entry.pack)).size
+            except NotFound:
+                pass  # reported by the layout check as missing
+        return sizes
 
     def read_packs(self, packs: list[PackEntry]) -> None:
         for i, entry in enumerate(packs):

@@ -46,10 +46,17 @@ def verify(
     Exits 0 when clean and 1 when damage is found, listing every damaged object and what
     references it.  With no DIGEST and no --all, the whole store is checked.
     """
+    from flowpack.cas.verify import verify as verify_store
+
     digests = [cli.resolve(t) for t in targets] or None
     with progress_bars(cli.json) as progress:
-        report = cli.store.verify(
-            digests, all_refs=all_refs, read_data=read_data, subset=subset, progress=progress
+        report = verify_store(
+            cli.store,
+            digests,
+            all_refs=all_refs,
+            read_data=read_data,
+            subset=subset,
+            progress=progress,
         )
     if cli.json:
         print_json(report.as_dict())
@@ -82,8 +89,10 @@ def gc(cli: CliContext, dry_run: bool, grace: float) -> None:
     Two-phase: nothing written within the grace period is deleted, so a concurrent push never
     loses data.
     """
+    from flowpack.cas.gc import collect
+
     with progress_bars(cli.json) as progress:
-        report = cli.store.gc(grace=grace, dry_run=dry_run, progress=progress)
+        report = collect(cli.store, grace=grace, dry_run=dry_run, progress=progress)
     if cli.json:
         print_json(report.as_dict())
     else:
@@ -97,7 +106,9 @@ _STATS_ORDER = ("objects", "packs", "stored_bytes", "logical_bytes", "dedup_rati
 @pass_cli
 def stats(cli: CliContext) -> None:
     """Objects, packs, stored and logical bytes, and the dedup ratio."""
-    data = cli.store.stats()
+    from flowpack.cas.stats import store_stats
+
+    data = store_stats(cli.store).as_dict()
     if cli.json:
         print_json(data)
         return
@@ -127,8 +138,10 @@ def _stat_text(key: str, value: Any) -> str:
 @pass_cli
 def export(cli: CliContext, digest: str, out: Path) -> None:
     """Write a bundle and everything it references as one pack file."""
+    from flowpack.cas.transfer import export_bundle
+
     d = cli.resolve(digest)
-    written = cli.store.export(d, out)
+    written = export_bundle(cli.store, d, out)
     if cli.json:
         print_json({"digest": str(d), "file": str(out), "bytes": written})
     else:
@@ -143,7 +156,9 @@ def import_command(cli: CliContext, src: Path) -> None:
 
     The whole file is verified before anything is stored.
     """
-    d = cli.store.import_(src)
+    from flowpack.cas.transfer import import_bundle
+
+    d = import_bundle(cli.store, src)
     if cli.json:
         print_json({"digest": str(d), "size": d.size})
     else:
@@ -165,7 +180,7 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...]) ->
 
     src, dst = cli.open(src_url), cli.open(dst_url)
     wanted: list[tuple[str, Digest]] = (
-        [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter(""))
+        [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter_refs(""))
     )
     result = src.copy_to(dst, [d for _, d in wanted]) if wanted else None
     moved: dict[str, str] = {}

@@ -86,9 +86,11 @@ def pull(cli: CliContext, digest: str, dest: Path, force: bool) -> None:
     Nothing is written outside DEST; existing files are replaced only with --force.  Every file
     is verified before it is renamed into place, so on error DEST is left as it was.
     """
+    from flowpack.cas.restore import restore_tree
+
     d = cli.resolve(digest)
     with progress_bars(cli.json) as progress:
-        manifest = cli.store.get_tree(d, dest, force=force, progress=progress)
+        manifest = restore_tree(cli.store, d, dest, force=force, progress=progress)
     if cli.json:
         print_json(
             {

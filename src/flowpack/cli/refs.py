@@ -63,7 +63,7 @@ def get_ref(cli: CliContext, name: str) -> None:
 @pass_cli
 def list_refs(cli: CliContext, prefix: str) -> None:
     """List refs (those whose name starts with PREFIX): name and digest."""
-    found = sorted(cli.store.refs.iter(prefix))
+    found = sorted(cli.store.refs.iter_refs(prefix))
     if cli.json:
         print_json([{"name": n, "digest": str(d)} for n, d in found])
         return

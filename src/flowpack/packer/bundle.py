@@ -25,6 +25,7 @@ from typing import Any
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowError, MalformedData
 from flowpack.cas.manifest import BUNDLE, Manifest
+from flowpack.cas.restore import restore_tree
 from flowpack.cas.store import Store
 from flowpack.packer.scope import ModuleScope
 
@@ -103,7 +104,7 @@ def extract(store: Store, bundle: FlowBundle) -> Path:
     if not _EXTRACTED:
         atexit.register(_cleanup)
     _EXTRACTED.append(root)
-    store.get_tree(bundle.digest, root, force=True)
+    restore_tree(store, bundle.digest, root, force=True)
     return root
 
 

@@ -48,7 +48,7 @@ class FlowName:
 def registered(store: Store) -> list[FlowName]:
     """Every registered flow, sorted."""
     out = []
-    for name, _ in store.refs.iter("flows/"):
+    for name, _ in store.refs.iter_refs("flows/"):
         parts = name.split("/")
         if len(parts) == 3:
             out.append(FlowName(parts[1], parts[2]))

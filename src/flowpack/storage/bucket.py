@@ -32,6 +32,7 @@ from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobStore
 from flowpack.cas.registry import extra_for_scheme, open_location
 from flowpack.cas.store import PushResult, Store
+from flowpack.cas.transfer import export_bundle, import_bundle
 from flowpack.cas.urls import redact
 from flowpack.storage.base import Storage
 
@@ -82,7 +83,7 @@ class BucketStorage(Storage):
 
         url = self.store_url()
         location = self._open(url)
-        return Store(location.blobs, location.refs, url=redact(url), cache_dir=default_cache_dir())
+        return Store.from_location(location, url=redact(url), cache_dir=default_cache_dir())
 
     def bind(self, store: Store) -> None:
         """Share ``store`` when it is this storage's own store (same URL)."""
@@ -128,7 +129,7 @@ class BucketStorage(Storage):
     def _export(self, digest: Digest) -> bytes:
         with tempfile.TemporaryDirectory(prefix="flowpack-export-") as tmp:
             out = Path(tmp) / "flow.pack"
-            self.store.export(digest, out)
+            export_bundle(self.store, digest, out)
             return out.read_bytes()
 
     def _key_store(self) -> tuple[BlobStore, str]:
@@ -170,7 +171,7 @@ class BucketStorage(Storage):
         with tempfile.TemporaryDirectory(prefix="flowpack-import-") as tmp:
             path = Path(tmp) / "flow.pack"
             path.write_bytes(data)
-            self.store.import_(path)
+            import_bundle(self.store, path)
 
     def _where(self) -> str:
         return f"{self.scheme}://{self.bucket}/{(self.key or '').strip('/')}"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from flowpack.cas.errors import NotFound
+from flowpack.cas.transfer import export_bundle, import_bundle
 from flowpack.packer.environment import hostname
 from flowpack.storage.base import Storage
 
@@ -70,7 +71,7 @@ class Local(Storage):
         if not self.stored_as_script and self.path:
             out = Path(self.path)
             out.parent.mkdir(parents=True, exist_ok=True)
-            self.store.export(self.store.resolve(location), out)
+            export_bundle(self.store, self.store.resolve(location), out)
         return location
 
     def get_flow(self, name_or_location: str | None = None) -> Any:
@@ -79,5 +80,5 @@ class Local(Storage):
             try:
                 self.store.resolve(location)
             except NotFound:
-                self.store.import_(Path(self.path))
+                import_bundle(self.store, Path(self.path))
         return super().get_flow(name_or_location)

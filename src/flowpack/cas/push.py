@@ -1,0 +1,111 @@
+"""The write path of a push: files cut into chunks, queued with their manifest on a writer.
+
+:class:`flowpack.cas.store.Store` drives it (``put_files``, ``batch``); this module knows
+nothing of the store beyond the :class:`~flowpack.cas.writer.Writer` and the
+:class:`~flowpack.cas.bases.BaseFinder` it is handed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import blake3
+
+from flowpack.cas.bases import BaseFinder
+from flowpack.cas.chunker import Chunker
+from flowpack.cas.content import Progress
+from flowpack.cas.digest import Digest
+from flowpack.cas.errors import FlowpackError
+from flowpack.cas.manifest import MODE_SYMLINK, FileEntry, Manifest, ManifestBuilder
+from flowpack.cas.pack import DATA, MANIFEST
+from flowpack.cas.tree import SourceFile
+from flowpack.cas.writer import Writer
+
+
+class Batches(threading.local):
+    """The calling thread's open batch (see ``Store.batch``): its writer and its manifests."""
+
+    def __init__(self) -> None:
+        self.writer: Writer | None = None
+        self.manifests: dict[Digest, bytes] = {}  # written in the open batch, not uploaded yet
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A manifest queued on a writer: the manifest, its bytes, its digest, its chunk count."""
+
+    manifest: Manifest
+    data: bytes
+    digest: Digest
+    chunks: int
+
+
+def pack_files(
+    writer: Writer,
+    files: Sequence[SourceFile],
+    *,
+    chunker: Chunker,
+    bases: BaseFinder,
+    kind: str,
+    metadata: Mapping[str, Any] | None,
+    links: Sequence[Digest],
+    progress: Progress | None,
+) -> Packed:
+    """Queue the new chunks of ``files`` on ``writer``, then their manifest (in a frame alone).
+
+    Raises :class:`FlowpackError` naming a source file that cannot be read.
+    """
+    builder = ManifestBuilder(kind)
+    n_chunks = 0
+    for i, sf in enumerate(files):
+        entry = add_file(writer, chunker, sf, bases)
+        builder.add_file(entry)
+        n_chunks += len(entry.chunks)
+        if progress:
+            progress("pack", i + 1, len(files))
+    for link in links:
+        builder.add_link(link)
+    builder.metadata.update(metadata or {})
+    manifest = builder.build()
+    data = manifest.encode()
+    digest = Digest.of(data)
+    writer.seal(DATA)
+    if not writer.has(digest):  # bases are looked up only for a new manifest
+        writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
+    writer.seal(MANIFEST)
+    return Packed(manifest, data, digest, n_chunks)
+
+
+def add_file(writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder) -> FileEntry:
+    """Cut ``sf`` into chunks (streamed from disk where it has a source), queue the new ones."""
+    if sf.source is not None and sf.mode != MODE_SYMLINK:
+        try:
+            with open(sf.source, "rb") as fh:
+                return _add_chunks(writer, sf, bases, chunker.cut_stream(fh))
+        except OSError as exc:
+            raise FlowpackError(f"cannot read {sf.source}: {exc.strerror or exc}") from exc
+    view = memoryview(sf.read())
+    pieces = ((off, view[off : off + n]) for off, n in chunker.cut(view))
+    return _add_chunks(writer, sf, bases, pieces)
+
+
+def _add_chunks(
+    writer: Writer,
+    sf: SourceFile,
+    bases: BaseFinder,
+    pieces: Iterable[tuple[int, memoryview]],
+) -> FileEntry:
+    whole = blake3.blake3()
+    chunks: list[Digest] = []
+    size = 0
+    for off, piece in pieces:
+        whole.update(piece)
+        size += len(piece)
+        cd = Digest.of(piece)
+        chunks.append(cd)
+        if not writer.has(cd):
+            writer.add(cd, bytes(piece), bases=bases.for_chunk(sf.path, off, len(piece)))
+    return FileEntry(sf.path, sf.mode, size, Digest(whole.hexdigest(), size), tuple(chunks))
