@@ -16,7 +16,8 @@ from flowpack import Flow, task
 from flowpack.cas.errors import EnvironmentMismatch
 from flowpack.cas.store import Store
 from flowpack.cas.tree import SourceFile
-from flowpack.packer.bundle import flow_metadata, load_flow, read_bundle
+from flowpack.packer.bundle import flow_metadata, read_bundle
+from flowpack.packer.loading import load_flow
 from flowpack.packer.pickled import current_versions, dumps, pack_pickle
 from flowpack.packer.register import register_flow
 from flowpack.packer.script import ScriptSource, collect

@@ -11,8 +11,9 @@ from flowfixtures import FLOW, damage, expected, make_project, reopen
 
 from flowpack.cas.errors import FlowError, IntegrityError
 from flowpack.cas.store import Store
-from flowpack.packer.bundle import load_flow, read_bundle
+from flowpack.packer.bundle import read_bundle
 from flowpack.packer.discover import FlowNotFound
+from flowpack.packer.loading import load_flow
 from flowpack.packer.run import execute
 from flowpack.packer.script import ScriptSource, collect, pack_script
 

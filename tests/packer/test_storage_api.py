@@ -13,8 +13,8 @@ from flowfixtures import expected, make_project
 from flowpack import Flow, task
 from flowpack.cas.errors import FlowError
 from flowpack.cas.opening import open_store
-from flowpack.packer.bundle import load_flow
 from flowpack.packer.discover import FlowNotFound
+from flowpack.packer.loading import load_flow
 from flowpack.packer.run import execute
 from flowpack.storage import Local, Module, Storage
 

@@ -7,6 +7,9 @@ A flow bundle is a manifest of kind ``bundle`` whose metadata holds a ``flow`` m
     {"flow": {"kind": "pickle", "name": str, "file": "flow.pkl", "protocol": 5,
               "python": "3.12", "cloudpickle": "3.1.2", "flowpack": "0.1.0"}}
 
+Loading a bundle's flow is :func:`flowpack.packer.loading.load_flow`, which dispatches to the
+loader of each kind; this module is what those loaders share.
+
 Nothing in a bundle depends on the time or the host: environment facts go into registration
 records (:mod:`flowpack.packer.records`).  Loading always verifies first: a script or module
 bundle is restored (every file re-hashed before it is written) into a fresh directory and only
@@ -74,28 +77,6 @@ def read_bundle(store: Store, digest: Digest) -> FlowBundle:
     if info.get("kind") not in KINDS or not isinstance(info.get("name"), str):
         raise MalformedData(f"flow bundle {digest} has malformed flow metadata")
     return FlowBundle(digest, manifest, dict(info))
-
-
-def load_flow(store: Store, digest: Digest, name: str | None = None) -> LoadedFlow:
-    """Verify bundle ``digest`` and load its flow (``name``: the flow to pick from a script).
-
-    Raises :class:`~flowpack.cas.errors.IntegrityError` for damaged bytes (nothing is executed),
-    :class:`~flowpack.cas.errors.EnvironmentMismatch` for a pickle made under other versions,
-    :class:`~flowpack.packer.discover.FlowNotFound` for a name the code does not define, and
-    :class:`FlowError` for code that fails while loading.
-    """
-    bundle = read_bundle(store, digest)
-    if bundle.kind == "pickle":
-        from flowpack.packer.pickled import load_pickle
-
-        return load_pickle(store, bundle)
-    if bundle.kind == "module":
-        from flowpack.packer.modules import load_module
-
-        return load_module(store, bundle, name)
-    from flowpack.packer.script import load_script
-
-    return load_script(store, bundle, name)
 
 
 def extract(store: Store, bundle: FlowBundle) -> Path:

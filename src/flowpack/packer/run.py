@@ -27,8 +27,8 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowError, UsageError
 from flowpack.cas.store import Store
 from flowpack.packer import environment
-from flowpack.packer.bundle import load_flow
 from flowpack.packer.flow import Flow
+from flowpack.packer.loading import load_flow
 from flowpack.packer.lookup import find_registration
 from flowpack.packer.records import (
     FAILED,

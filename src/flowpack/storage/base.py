@@ -173,7 +173,7 @@ class Storage:
 
     def get_flow(self, name_or_location: str | None = None) -> Any:
         """Load a flow, verified, by its name in this storage or by its location (digest)."""
-        from flowpack.packer.bundle import load_flow
+        from flowpack.packer.loading import load_flow
 
         name, location = self._locate(name_or_location)
         return load_flow(self.store, self.store.resolve(location), name).flow
