@@ -13,6 +13,7 @@ install:
 	@$(STEP) "install flowpack (pinned by $(LOCK))" $(PIP) -c $(LOCK) -e .
 
 demo: install
+	@$(STEP) "create project demo" flowpack project create demo --skip-if-exists
 	@$(STEP) "register examples/flows/my_flow.py in project demo" \
 		flowpack register -p examples/flows/my_flow.py --project demo
 	@$(STEP) "run demo/example" flowpack run demo/example

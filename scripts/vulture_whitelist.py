@@ -50,3 +50,5 @@ _.empty  # cli/treediff.py: TreeDiff.empty, no caller
 _.loader
 # public helper (the storage a flow registers with), used by the tests and library callers
 storage_for
+# click commands registered through their group (cli/projects.py)
+create_command

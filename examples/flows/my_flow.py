@@ -2,6 +2,7 @@
 #
 # The example of the script-based storage guide, with flowpack's imports:
 #
+#   flowpack project create demo
 #   flowpack register -p examples/flows/my_flow.py --project demo
 #   flowpack run demo/example
 #

@@ -58,7 +58,10 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def run(file_store: str) -> Invoke:
-    return make_invoker(file_store)
+    invoke = make_invoker(file_store)
+    for project in ("MyProject", "p", "mods", "demo"):
+        invoke("project", "create", project)
+    return invoke
 
 
 def lines(text: str) -> list[str]:
@@ -256,6 +259,7 @@ def test_the_readme_demo_in_real_processes(tmp_path: Path) -> None:
             [FLOWPACK, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
         )
 
+    assert flowpack("project", "create", "demo").returncode == 0
     reg = flowpack("register", "-p", "examples/flows/my_flow.py", "--project", "demo")
     assert reg.returncode == 0, reg.stderr
     assert "  Registering 'example'... Done" in reg.stdout and reg.stderr == ""

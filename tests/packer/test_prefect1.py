@@ -73,6 +73,8 @@ def test_the_seed_example_with_real_prefect_registers_skips_unchanged_and_runs(
 ) -> None:
     (tmp_path / "flows").mkdir()
     (tmp_path / "flows" / "my_flow.py").write_text(SEED_FLOW.format(script=script))
+    made = flowpack(tmp_path, "project", "create", "MyProject")
+    assert made.returncode == 0, made.stdout + made.stderr
     first = flowpack(tmp_path, "register", "-p", "flows/my_flow.py", "--project", "MyProject")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "1 registered" in first.stdout

@@ -41,50 +41,108 @@ BAR_WIDTH = 60
     "paths",
     multiple=True,
     metavar="PATH",
-    help="A flow script, a directory (every .py below it) or a glob; repeatable.",
+    help="A flow script, a directory (its top-level .py files) or a glob (** recurses); "
+    "repeatable.",
 )
 @click.option(
     "-m", "--module", "modules", multiple=True, metavar="MODULE", help="A module; repeatable."
 )
-@click.option("--project", default="default", show_default=True, help="Project to register in.")
+@click.option(
+    "--project",
+    default="default",
+    show_default=True,
+    help="Project to register in (create it first: flowpack project create NAME).",
+)
+@click.option(
+    "-n", "--name", "names", multiple=True, metavar="NAME", help="Only the flows named so."
+)
 @click.option("-l", "--label", "labels", multiple=True, metavar="LABEL", help="Add a label.")
 @click.option("-f", "--force", is_flag=True, help="Write a registration even if unchanged.")
+@click.option(
+    "--include",
+    "include",
+    multiple=True,
+    metavar="GLOB",
+    help="Also bundle the files matching GLOB (relative to the project root) with a script.",
+)
+@click.option("--watch", is_flag=True, help="Re-register whenever a source file changes.")
+@click.option(
+    "--watch-interval",
+    type=float,
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --watch: how often to look for changes.",
+)
+@click.option(
+    "--watch-max",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="With --watch: stop after N registrations (the first counts).",
+)
 @json_flag
 @pass_cli
-def register(
-    cli: CliContext,
-    paths: tuple[str, ...],
-    modules: tuple[str, ...],
-    project: str,
-    labels: tuple[str, ...],
-    force: bool,
-    json_local: bool,
-) -> None:
+def register(cli: CliContext, /, json_local: bool, watch: bool, **options: Any) -> None:
     """Pack flows and record them under PROJECT; unchanged flows are skipped.
 
     Each flow is stored as a bundle by its storage (a script's default is
     Local(stored_as_script=True): the file plus the project modules it imports; a module's is
-    Module).  The version grows only when the bundle's digest changes.  Exits 1 if any flow
-    failed to load or register.
+    Module).  The version grows only when the bundle's digest changes.  An unknown --project
+    or --name is an error.  With --watch, the sources are polled and registered again on
+    every change (Ctrl-C stops).  Exits 1 if any flow failed to load or register.
     """
+    from flowpack.packer.watch import changes
+
+    if not options["paths"] and not options["modules"]:
+        raise click.UsageError("give at least one --path or --module")
+    as_json = use_json(cli, json_local)
+    ok = _register_once(cli, as_json, **options)
+    if watch:
+        limit = options["watch_max"] - 1 if options["watch_max"] else None
+        for changed in changes(
+            options["paths"], options["modules"], interval=options["watch_interval"], limit=limit
+        ):
+            if not as_json:
+                click.echo(f"Changed: {', '.join(changed)}; registering again...")
+            ok = _register_once(cli, as_json, **options)
+    if not ok:
+        click.get_current_context().exit(1)
+
+
+def _register_once(
+    cli: CliContext,
+    as_json: bool,
+    *,
+    paths: tuple[str, ...],
+    modules: tuple[str, ...],
+    project: str,
+    names: tuple[str, ...],
+    labels: tuple[str, ...],
+    force: bool,
+    include: tuple[str, ...],
+    **_: Any,
+) -> bool:
+    """One registration, rendered; whether every flow registered."""
+    from flowpack.packer.projects import require_project
     from flowpack.packer.registration import PathNotFound
     from flowpack.packer.registration import register as register_flows
     from flowpack.storage.defaults import default_storage
 
-    if not paths and not modules:
-        raise click.UsageError("give at least one --path or --module")
-    as_json = use_json(cli, json_local)
+    require_project(cli.store, project)
     if not as_json:
         click.echo("Collecting flows...")
     try:
         report = register_flows(
             paths,
             project,
-            store=lambda: cli.store,  # opened for the first flow, as each flow is registered
+            store=lambda: cli.store,
             default_storage=default_storage,
             modules=modules,
             labels=labels,
             force=force,
+            names=names,
+            include=include,
             events=None if as_json else _Echo(),
         )
     except PathNotFound as exc:
@@ -93,8 +151,7 @@ def register(
         print_json(_report_dict(report))
     else:
         click.echo(_closing_line(report))
-    if not report.ok:
-        click.get_current_context().exit(1)
+    return report.ok
 
 
 class _Echo:
@@ -119,14 +176,14 @@ class _Echo:
         from flowpack.packer.register import REGISTERED
 
         if result.status == REGISTERED:
-            click.echo(" Done")
+            click.echo(" " + click.style("Done", fg="green"))
             click.echo(f"  └── ID: {result.bundle}")
             click.echo(f"  └── Version: {result.version}")
         else:
-            click.echo(" Skipped (unchanged)")
+            click.echo(" " + click.style("Skipped (unchanged)", fg="yellow"))
 
     def failed(self, flow: str, error: Exception) -> None:
-        click.echo(" Error")
+        click.echo(" " + click.style("Error", fg="red"))
         click.echo(f"    {_message(error)}")
 
 
@@ -148,13 +205,15 @@ def _report_dict(report: RegistrationReport) -> dict[str, Any]:
 
 
 def _closing_line(report: RegistrationReport) -> str:
-    parts = [f"{report.registered} registered"]
+    """``=== 1 registered, 1 skipped ===`` (green, yellow, red; click drops the colour when
+    stdout is not a terminal)."""
+    parts = [click.style(f"{report.registered} registered", fg="green")]
     if report.skipped:
-        parts.append(f"{report.skipped} skipped")
+        parts.append(click.style(f"{report.skipped} skipped", fg="yellow"))
     if report.failures:
-        parts.append(f"{len(report.failures)} errored")
+        parts.append(click.style(f"{len(report.failures)} errored", fg="red"))
     msg = ", ".join(parts)
-    bar = "=" * (max(BAR_WIDTH - len(msg), 4) // 2)
+    bar = "=" * (max(BAR_WIDTH - len(click.unstyle(msg)), 4) // 2)
     return f"{bar} {msg} {bar}"
 
 

@@ -2,9 +2,10 @@
 
 :func:`register` is what ``flowpack register`` does, as a library call:
 
-1. *plan*: every ``--path`` is expanded (a directory: every ``.py`` below it, sorted; a glob:
-   its matches, sorted; else a file), then every module is appended, in the order given.  A
-   path that names nothing raises :class:`PathNotFound` before anything is loaded;
+1. *plan*: every ``--path`` is expanded (:func:`expand`: a directory gives its top-level
+   ``.py`` files, as Prefect 1.x; a glob its matches; else a file), then every module is
+   appended, in the order given.  A path that names nothing raises :class:`PathNotFound`
+   before anything is loaded;
 2. *load* each source (a script is executed in its own scope, a module imported) and find its
    flows; a source that fails to load is recorded as a failure and the others go on;
 3. *group* a source's flows by storage object: a flow's own storage
@@ -29,10 +30,12 @@ from typing import Any, Protocol
 
 from flowpack.cas.errors import UsageError
 from flowpack.cas.store import Store
+from flowpack.packer.discover import FlowNotFound
 from flowpack.packer.flowstorage import FlowStorage, flow_storage
 from flowpack.packer.modules import collect_module
 from flowpack.packer.register import REGISTERED, SKIPPED, RegisterResult, register_flow
 from flowpack.packer.script import ScriptSource, collect
+from flowpack.packer.suggest import unknown
 
 #: Where flows come from: a script, or a module's name.
 Source = ScriptSource | str
@@ -143,14 +146,20 @@ def register(
     modules: Sequence[str] = (),
     labels: Iterable[str] = (),
     force: bool = False,
+    names: Sequence[str] = (),
+    include: Sequence[str] = (),
     events: RegistrationEvents | None = None,
 ) -> RegistrationReport:
     """Register every flow in ``paths`` and ``modules`` under ``project`` (module docstring).
 
     ``store`` is the registry, or a function that opens it, called for each flow registered:
     then a store that fails to open fails each flow (recorded) rather than the whole call, and
-    a call that finds no flow opens nothing.  Raises :class:`UsageError` when no path or
-    module is given and :class:`PathNotFound` for a path naming nothing; every other error
+    a call that finds no flow opens nothing.  ``names``, when given, picks the flows of those
+    names (as Prefect's ``--name``): every source is loaded first, and a name no source defines
+    raises :class:`~flowpack.packer.discover.FlowNotFound` (with the closest names) before
+    anything is registered.  ``include`` adds glob patterns to every script storage's
+    ``include`` (data files a script bundle carries).  Raises :class:`UsageError` when no path
+    or module is given and :class:`PathNotFound` for a path naming nothing; every other error
     is recorded in the report.
     """
     if not paths and not modules:
@@ -158,19 +167,23 @@ def register(
     events = events if events is not None else Quiet()
     opener = store if callable(store) else (lambda: store)
     labels = tuple(labels)
+    loaded = [(where, _load(load)) for where, load in plan(paths, modules)]
+    if names:
+        _check_names(names, [f for _, (_, flows, _) in loaded for f in flows])
     results: list[RegisterResult] = []
     failures: list[RegistrationFailure] = []
-    for where, load in plan(paths, modules):
+    for where, (source, flows, error) in loaded:
         events.processing(where)
-        try:
-            source, flows = load()
-        except Exception as exc:
-            events.load_failed(where, exc)
-            failures.append(RegistrationFailure(where, exc))
+        if error is not None:
+            events.load_failed(where, error)
+            failures.append(RegistrationFailure(where, error))
             continue
+        assert source is not None
+        flows = [f for f in flows if not names or f.name in names]
         if not flows:
             events.no_flows(where)
         for storage, group in by_storage(flows, source, default_storage):
+            _add_include(storage, include)
             events.building(storage)
             for flow in group:
                 events.registering(flow.name)
@@ -191,6 +204,27 @@ def register(
                 results.append(result)
                 events.registered(result)
     return RegistrationReport(tuple(results), tuple(failures))
+
+
+def _load(load: Loader) -> tuple[Source | None, list[Any], Exception | None]:
+    try:
+        source, flows = load()
+    except Exception as exc:
+        return None, [], exc
+    return source, flows, None
+
+
+def _check_names(names: Sequence[str], flows: Sequence[Any]) -> None:
+    found = [f.name for f in flows]
+    for name in names:
+        if name not in found:
+            raise FlowNotFound(unknown("flow named", name, found, kind="found"))
+
+
+def _add_include(storage: FlowStorage, include: Sequence[str]) -> None:
+    patterns = getattr(storage, "include", None)
+    if include and isinstance(patterns, list):
+        patterns.extend(p for p in include if p not in patterns)
 
 
 #: ``load() -> (source, flows)``: load one source and find its flows.
@@ -223,18 +257,25 @@ def plan(paths: Sequence[str], modules: Sequence[str]) -> list[tuple[str, Loader
 
 
 def expand(path: str) -> list[str]:
-    """A directory: every ``.py`` below it (not in ``__pycache__``); a glob: its matches; a
-    file: itself.  Sorted; :class:`PathNotFound` when nothing matches."""
-    if Path(path).is_dir():
-        return sorted(str(p) for p in Path(path).rglob("*.py") if "__pycache__" not in p.parts)
+    """What one ``--path`` names, as Prefect 1.x reads it: a file is itself; a directory is
+    its top-level ``.py`` files (not its subdirectories); a glob (``**`` recursive) is its
+    matches, a matched directory again giving its top-level ``.py`` files.  Sorted, each once;
+    :class:`PathNotFound` when nothing matches."""
     if any(c in path for c in "*?["):
-        found = sorted(glob.glob(path, recursive=True))
-        if not found:
+        matches = sorted(glob.glob(path, recursive=True))
+        if not matches:
             raise PathNotFound(f"{path!r} matches no file", path)
-        return found
-    if not Path(path).is_file():
+    elif Path(path).exists():
+        matches = [path]
+    else:
         raise PathNotFound(f"no such file: {path}", path)
-    return [path]
+    out: list[str] = []
+    for match in matches:
+        if Path(match).is_dir():
+            out.extend(sorted(str(p) for p in Path(match).glob("*.py") if p.is_file()))
+        elif match.endswith(".py") or match == path:
+            out.append(match)
+    return list(dict.fromkeys(out))
 
 
 def by_storage(
