@@ -9,10 +9,11 @@ import pytest
 from flowfixtures import FLOW, damage, expected, make_project, remove, reopen
 
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import NotFound
+from flowpack.cas.errors import NotFound, UsageError
 from flowpack.cas.store import Store
 from flowpack.packer.audit import audit_flow
 from flowpack.packer.lookup import FlowName, find_flow, find_registration
+from flowpack.packer.params import read_parameters as parse_parameters
 from flowpack.packer.records import (
     FAILED,
     SUCCESS,
@@ -23,7 +24,7 @@ from flowpack.packer.records import (
     write_run,
 )
 from flowpack.packer.register import RegisterResult, register_flow
-from flowpack.packer.run import parse_parameters, run_flow
+from flowpack.packer.run import run_flow
 from flowpack.packer.script import ScriptSource, collect
 from flowpack.storage.defaults import storage_for
 
@@ -143,8 +144,16 @@ def test_parameters_reach_the_flow_and_the_record(store: Store, tmp_path: Path) 
     assert list(outcome.result.values()) == [[10, 20]]
     assert outcome.record.parameters == {"x": [1, 2], "k": 10}
     assert parse_parameters(["name=plain text"]) == {"name": "plain text"}
-    bad = run_flow(store, "etl", {"nope": 1})
-    assert bad.record.status == FAILED and "has no parameter 'nope'" in (bad.record.error or "")
+    heads = dict(store.refs.iter_refs("runs/"))
+    assert list(heads.values()) == [outcome.record.digest]
+    # Checked against the declared parameters before anything runs or is recorded.
+    with pytest.raises(UsageError, match="has no parameter 'nope' \\(its parameters: k, x\\)"):
+        run_flow(store, "etl", {"nope": 1})
+    with pytest.raises(UsageError, match="did you mean 'x'"):
+        run_flow(store, "etl", {"xx": 1, "x": 1})
+    with pytest.raises(UsageError, match="needs a value for parameter x: add --param x=VALUE"):
+        run_flow(store, "etl", {"k": 1})
+    assert dict(store.refs.iter_refs("runs/")) == heads  # no run record was written
 
 
 def test_a_clean_history_passes_the_audit(history: History) -> None:

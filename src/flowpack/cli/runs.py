@@ -7,8 +7,11 @@ version makes sense, or a digest of a registration, run or bundle.  Every comman
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
-from contextlib import nullcontext, redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from typing import Any
 
 import click
@@ -22,7 +25,9 @@ from flowpack.cli.render import human_bytes, mode_text, print_json, table
 
 
 @click.command(name="run")
-@click.argument("target", metavar="FLOW[@VERSION]|DIGEST")
+@click.argument("target", metavar="FLOW[@VERSION]|DIGEST", required=False)
+@click.option("--project", default=None, help="With -n: the project of the flow.")
+@click.option("-n", "--name", "flow_name", default=None, help="The flow's name (with --project).")
 @click.option(
     "--param",
     "params",
@@ -30,26 +35,87 @@ from flowpack.cli.render import human_bytes, mode_text, print_json, table
     metavar="NAME=VALUE",
     help="A flow parameter (VALUE is read as JSON when it is JSON); repeatable.",
 )
+@click.option(
+    "--param-file",
+    "param_files",
+    multiple=True,
+    metavar="FILE",
+    help="A JSON object of parameters (--param wins); repeatable.",
+)
+@click.option("--run-name", default=None, help="A name for this run, kept in its record.")
+@click.option("--label", "labels", multiple=True, metavar="LABEL", help="A label for this run.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+    default=None,
+    help="Logging level while the flow runs.",
+)
 @json_flag
 @pass_cli
-def run_command(cli: CliContext, target: str, params: tuple[str, ...], json_local: bool) -> None:
+def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
     """Fetch, verify, load and run a registered flow; record the run.
 
-    The run record (bundle digest, registration, start, end, status, host, interpreter) is
-    appended to runs/PROJECT/FLOW whether the run succeeds or fails.  Exits 1 if it failed.
-    With --json the flow's own output goes to stderr.
+    Name the flow as FLOW[@VERSION] or a digest, or with --project and -n/--name.
+    Parameters are checked against the ones the flow declares before anything runs.  The run
+    record (bundle digest, registration, parameters, run name, labels, start, end, status,
+    host, interpreter) is appended to runs/PROJECT/FLOW whether the run succeeds or fails.
+    Exits 1 if it failed.  With --json the flow's own output goes to stderr.
     """
     from flowpack.packer.lookup import find_registration
-    from flowpack.packer.run import parse_parameters, run_registration
+    from flowpack.packer.params import read_parameters
+    from flowpack.packer.run import run_registration
 
     as_json = use_json(cli, json_local)
-    parameters = parse_parameters(params)
-    reg = find_registration(cli.store, target)
+    parameters = read_parameters(options["params"], options["param_files"])
+    reg = find_registration(cli.store, _target(cli, options))
     if not as_json:
         click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
         click.echo(f"  └── Bundle: {reg.bundle}")
-    with redirect_stdout(sys.stderr) if as_json else nullcontext():
-        outcome = run_registration(cli.store, reg, parameters)
+    notes = {
+        "run_name": options["run_name"],
+        "labels": sorted(set(options["labels"])),
+        "log_level": options["log_level"].upper() if options["log_level"] else None,
+    }
+    with redirect_stdout(sys.stderr) if as_json else nullcontext(), _log_level(notes["log_level"]):
+        outcome = run_registration(cli.store, reg, parameters, notes=notes)
+    _report_run(cli, outcome, as_json)
+
+
+def _target(cli: CliContext, options: dict[str, Any]) -> str:
+    """The flow spec from TARGET, or from --project and -n (one of the two, not both)."""
+    target, project, name = options["target"], options["project"], options["flow_name"]
+    if target and (project or name):
+        raise click.UsageError("give FLOW, or --project and -n NAME, not both")
+    if target:
+        return str(target)
+    if not name:
+        raise click.UsageError("name the flow: FLOW[@VERSION], or --project P -n NAME")
+    if project:
+        from flowpack.packer.projects import require_project
+
+        require_project(cli.store, project)
+        return f"{project}/{name}"
+    return str(name)
+
+
+@contextmanager
+def _log_level(level: str | None) -> Iterator[None]:
+    """The root and ``prefect`` loggers at ``level`` while the flow runs (None: unchanged)."""
+    if level is None:
+        yield
+        return
+    loggers = [logging.getLogger(), logging.getLogger("prefect")]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, old in zip(loggers, before, strict=True):
+            lg.setLevel(old)
+
+
+def _report_run(cli: CliContext, outcome: Any, as_json: bool) -> None:
     rec = outcome.record
     if as_json:
         print_json({**rec.as_dict(), "ok": outcome.ok})
@@ -110,7 +176,8 @@ def log_command(cli: CliContext, flow: str, json_local: bool) -> None:
 @json_flag
 @pass_cli
 def runs_command(cli: CliContext, flow: str, json_local: bool) -> None:
-    """List the runs of FLOW, newest first: start, status, duration, version, bundle used."""
+    """List the runs of FLOW, newest first: start, status, duration, version, run name,
+    parameters, record, error (--json: every field, the bundle used included)."""
     from flowpack.packer.lookup import find_flow
     from flowpack.packer.records import runs
 
@@ -122,14 +189,15 @@ def runs_command(cli: CliContext, flow: str, json_local: bool) -> None:
     if not records:
         click.echo(f"{name} has not run yet")
         return
-    rows = [("STARTED", "STATUS", "DURATION", "VERSION", "BUNDLE", "RECORD", "ERROR")]
+    rows = [("STARTED", "STATUS", "DURATION", "VERSION", "NAME", "PARAMETERS", "RECORD", "ERROR")]
     rows += [
         (
             r.start,
             r.status,
             _duration(r.start, r.end),
             str(r.version),
-            str(r.bundle),
+            r.run_name or "-",
+            _params_text(r.parameters),
             f"blake3:{r.digest.short}",
             one_line(r.error or "")[:80],
         )
@@ -137,6 +205,12 @@ def runs_command(cli: CliContext, flow: str, json_local: bool) -> None:
     ]
     for line in table(rows, right=frozenset({2})):
         click.echo(line)
+
+
+def _params_text(params: Any) -> str:
+    """``a=1 b="x"`` (values as JSON), cut to 60 characters; ``-`` for none."""
+    text = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in dict(params).items())
+    return (text[:57] + "...") if len(text) > 60 else (text or "-")
 
 
 @click.command(name="show")

@@ -115,6 +115,8 @@ class RunRecord:
     host: str = ""
     parameters: Mapping[str, Any] = field(default_factory=dict)
     interpreter: Mapping[str, Any] = field(default_factory=dict)
+    run_name: str = ""
+    labels: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +133,8 @@ class RunRecord:
             "parent": str(self.parent) if self.parent else None,
             "host": self.host,
             "parameters": dict(self.parameters),
+            "run_name": self.run_name or None,
+            "labels": list(self.labels),
         }
 
 
@@ -210,6 +214,8 @@ def parse_run(digest: Digest, manifest: Manifest) -> RunRecord:
         host=m.text("host", ""),
         parameters=m.mapping("parameters"),
         interpreter=m.mapping("interpreter"),
+        run_name=m.text("run_name", "") if m.meta.get("run_name") is not None else "",
+        labels=m.texts("labels"),
     )
 
 

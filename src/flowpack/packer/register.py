@@ -29,6 +29,7 @@ from flowpack.cas.errors import FlowError
 from flowpack.cas.store import Store
 from flowpack.packer import environment
 from flowpack.packer.flowstorage import FlowStorage
+from flowpack.packer.params import declared_parameters
 from flowpack.packer.records import (
     Registration,
     flow_ref,
@@ -172,6 +173,7 @@ class _Registrar:
                 "secrets": sorted(self.storage.secrets),
                 "storage": self.storage.name,
                 "flow_kind": kind,
+                "parameters": declared_parameters(self.flow),
                 "source": source_info(self.source),
                 "environment": {
                     "interpreter": environment.interpreter(),

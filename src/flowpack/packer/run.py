@@ -14,7 +14,6 @@ is true counting as a failure; a callable (Prefect 2/3) as ``flow(**parameters)`
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
@@ -24,12 +23,13 @@ from typing import Any
 from flowpack import __version__
 from flowpack.cas.advance import advance
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import FlowError, UsageError
+from flowpack.cas.errors import FlowError
 from flowpack.cas.store import Store
 from flowpack.packer import environment
 from flowpack.packer.flow import Flow
 from flowpack.packer.loading import load_flow
 from flowpack.packer.lookup import find_registration
+from flowpack.packer.params import check_parameters
 from flowpack.packer.records import (
     FAILED,
     SUCCESS,
@@ -57,31 +57,27 @@ class RunOutcome:
         return self.record.status == SUCCESS
 
 
-def parse_parameters(pairs: Iterable[str]) -> dict[str, Any]:
-    """``k=v`` pairs as a dict; ``v`` is read as JSON when it is JSON, else kept as text."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"bad parameter {pair!r}: use NAME=VALUE")
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
-        out[key.strip()] = value
-    return out
-
-
 def run_flow(store: Store, spec: str, parameters: Mapping[str, Any] | None = None) -> RunOutcome:
     """Find the registration ``spec`` names (:mod:`flowpack.packer.lookup`) and run it."""
     return run_registration(store, find_registration(store, spec), parameters)
 
 
 def run_registration(
-    store: Store, registration: Registration, parameters: Mapping[str, Any] | None = None
+    store: Store,
+    registration: Registration,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    notes: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
-    """Run ``registration``'s bundle and record the run (see the module docstring)."""
+    """Run ``registration``'s bundle and record the run (see the module docstring).
+
+    ``parameters`` are checked against those the registration recorded first: an unknown or
+    a missing required one raises :class:`UsageError` and nothing is recorded
+    (:func:`flowpack.packer.params.check_parameters`).  ``notes`` are added to the record's
+    metadata (``run_name``, ``labels``, ``log_level``).
+    """
     params = dict(parameters or {})
+    check_parameters(store, registration, params)
     start = environment.utc_now()
     result: Any = None
     error: BaseException | None = None
@@ -105,6 +101,7 @@ def run_registration(
         "host": environment.hostname(),
         "interpreter": environment.interpreter(),
         "flowpack": __version__,
+        **(notes or {}),
     }
     record = _append(store, registration, meta)
     if isinstance(error, KeyboardInterrupt):
