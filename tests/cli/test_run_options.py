@@ -81,6 +81,6 @@ def test_project_and_name_are_an_alternative_to_the_flow(run: Invoke) -> None:
     typo = run("run", "--project", "Dta", "-n", "etl", code=1)
     assert "no project 'Dta'; did you mean 'Data'?" in typo.output
     flow = run("run", "--project", "Data", "-n", "elt", "--param", "x=[1]", code=1)
-    assert "no flow registered as 'Data/elt'" in flow.output
+    assert "no flow registered as 'Data/elt'; did you mean 'Data/etl'?" in flow.output
     ok = run("run", "-n", "etl", "--param", "x=[2]")
     assert "product [4]" in ok.output

@@ -69,16 +69,36 @@ class CliContext:
                 f"{text[:80]!r} is neither a digest, a digest prefix of 8+ hex digits, "
                 "nor a valid ref name"
             ) from None
-        except NotFound:
+        except NotFound as exc:
             # The store reads short bare hex as a ref name first; fall back to a prefix.
             short = text.strip().lower()
             if not _SHORT_HEX.match(short):
-                raise
+                raise NotFound(str(exc) + self.ref_hint(text, store)) from None
             try:
                 return store.resolve(f"blake3:{short}")
             except NotFound:
                 pass
             raise
+
+    def require_ref(self, name: str) -> Digest:
+        """The digest ref ``name`` points at; :class:`NotFound` with the closest ref names."""
+        from flowpack.cas.errors import NotFound
+
+        try:
+            return self.store.refs.require(name)
+        except NotFound as exc:
+            raise NotFound(str(exc) + self.ref_hint(name)) from None
+
+    def ref_hint(self, name: str, store: Store | None = None) -> str:
+        """``"; did you mean 'x'?"`` for the refs closest to ``name`` (empty if none)."""
+        from flowpack.cas.errors import FlowpackError
+        from flowpack.packer.suggest import did_you_mean
+
+        try:
+            names = [n for n, _ in (store or self.store).refs.iter_refs("")]
+        except FlowpackError:
+            return ""  # a store that cannot list its refs: no hint
+        return did_you_mean(name.strip(), names)
 
     def resolve_expected(self, text: str) -> Digest:
         """The value a compare-and-set expects: like :meth:`resolve`, but a full digest that is

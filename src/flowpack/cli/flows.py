@@ -147,11 +147,26 @@ def _register_once(
         )
     except PathNotFound as exc:
         raise click.BadParameter(str(exc), param_hint="'--path'") from None
+    if cli.debug:
+        _print_tracebacks(report)
     if as_json:
         print_json(_report_dict(report))
     else:
         click.echo(_closing_line(report))
     return report.ok
+
+
+def _print_tracebacks(report: RegistrationReport) -> None:
+    """With --debug: the full traceback of every source that failed to load or flow that
+    failed to register, on stderr."""
+    import sys
+    import traceback
+
+    for failure in report.failures:
+        what = failure.source + (f" ({failure.flow})" if failure.flow else "")
+        click.echo(f"Traceback of {what}:", err=True)
+        exc = failure.error
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
 
 class _Echo:

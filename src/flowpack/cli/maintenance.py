@@ -125,7 +125,7 @@ def _stat_text(key: str, value: Any) -> str:
 
 
 @click.command()
-@click.argument("digest", metavar="DIGEST|REF")
+@click.argument("digest", metavar="DIGEST|REF|FLOW[@VERSION]")
 @click.option(
     "--output",
     "-o",
@@ -137,10 +137,19 @@ def _stat_text(key: str, value: Any) -> str:
 )
 @pass_cli
 def export(cli: CliContext, digest: str, out: Path) -> None:
-    """Write a bundle and everything it references as one pack file."""
-    from flowpack.cas.transfer import export_bundle
+    """Write a bundle and everything it references as one pack file.
 
-    d = cli.resolve(digest)
+    A flow name (PROJECT/FLOW[@VERSION]) exports its registration record, with the bundle and
+    the earlier registrations: "flowpack import FILE --refs" then makes it runnable by name.
+    """
+    from flowpack.cas.errors import NotFound, UsageError
+    from flowpack.cas.transfer import export_bundle
+    from flowpack.packer.lookup import find_registration
+
+    try:
+        d = cli.resolve(digest)
+    except (NotFound, UsageError):
+        d = find_registration(cli.store, digest).digest
     written = export_bundle(cli.store, d, out)
     if cli.json:
         print_json({"digest": str(d), "file": str(out), "bytes": written})
@@ -150,19 +159,27 @@ def export(cli: CliContext, digest: str, out: Path) -> None:
 
 @click.command(name="import")
 @click.argument("src", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--refs", "set_refs", is_flag=True, help="Set the ref of the imported flow record.")
+@click.option("--force", "-f", is_flag=True, help="With --refs: move a ref that differs.")
 @pass_cli
-def import_command(cli: CliContext, src: Path) -> None:
+def import_command(cli: CliContext, src: Path, set_refs: bool, force: bool) -> None:
     """Store a pack file made by "flowpack export" and print the bundle's digest.
 
-    The whole file is verified before anything is stored.
+    The whole file is verified before anything is stored.  With --refs, an imported flow
+    (exported by its name) gets its ref flows/PROJECT/FLOW back, so it runs by name; a ref
+    that holds another value is refused unless --force.
     """
     from flowpack.cas.transfer import import_bundle
+    from flowpack.packer.imported import set_imported_refs
 
     d = import_bundle(cli.store, src)
+    refs = set_imported_refs(cli.store, d, force=force) if set_refs else {}
     if cli.json:
-        print_json({"digest": str(d), "size": d.size})
+        print_json({"digest": str(d), "size": d.size, "refs": refs})
     else:
         click.echo(str(d))
+        for name, what in refs.items():
+            click.echo(f"ref {name}: {what}", err=True)
 
 
 @click.command()

@@ -76,7 +76,7 @@ def _push_and_move(store: Store, path: Path, ref: str, progress: Callback | None
 
 
 @click.command()
-@click.argument("digest", metavar="DIGEST|REF")
+@click.argument("digest", metavar="DIGEST|REF|FLOW[@VERSION]")
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option("--force", "-f", is_flag=True, help="Overwrite files that already exist in DEST.")
 @pass_cli
@@ -84,11 +84,14 @@ def pull(cli: CliContext, digest: str, dest: Path, force: bool) -> None:
     """Restore a bundle into the directory DEST.
 
     Nothing is written outside DEST; existing files are replaced only with --force.  Every file
-    is verified before it is renamed into place, so on error DEST is left as it was.
+    is verified before it is renamed into place, so on error DEST is left as it was.  A flow
+    name (PROJECT/FLOW@2) pulls that registration's bundle; a record (which holds no files) is
+    refused, naming its bundle.
     """
     from flowpack.cas.restore import restore_tree
+    from flowpack.cli.bundles import resolve_bundle
 
-    d = cli.resolve(digest)
+    d = resolve_bundle(cli, digest, bundle_only=True)
     with progress_bars(cli.json) as progress:
         manifest = restore_tree(cli.store, d, dest, force=force, progress=progress)
     if cli.json:
@@ -108,15 +111,18 @@ def pull(cli: CliContext, digest: str, dest: Path, force: bool) -> None:
 
 
 @click.command()
-@click.argument("target", metavar="DIGEST[:PATH]")
+@click.argument("target", metavar="DIGEST|FLOW[:PATH]")
 @pass_cli
 def cat(cli: CliContext, target: str) -> None:
     """Print one file of a bundle (raw bytes), or the manifest itself as JSON.
 
-    TARGET is DIGEST:PATH or REF:PATH for a file, DIGEST or REF for the manifest.
+    TARGET is DIGEST:PATH, REF:PATH or FLOW[@VERSION]:PATH for a file, DIGEST, REF or FLOW
+    for the manifest.
     """
+    from flowpack.cli.bundles import resolve_bundle
+
     obj, path = split_object_path(target)
-    d = cli.resolve(obj)
+    d = resolve_bundle(cli, obj)
     if path is None:
         print_json(manifest_dict(d, cli.store.get_manifest(d)))
         return
@@ -142,11 +148,14 @@ def cat(cli: CliContext, target: str) -> None:
 
 
 @click.command(name="ls")
-@click.argument("digest", metavar="DIGEST|REF")
+@click.argument("digest", metavar="DIGEST|REF|FLOW[@VERSION]")
 @pass_cli
 def ls_command(cli: CliContext, digest: str) -> None:
-    """List the files of a bundle: mode, size and path."""
-    d = cli.resolve(digest)
+    """List the files of a bundle (or of a flow's bundle): mode, size and path.  A record,
+    which holds no files, is refused, naming its bundle."""
+    from flowpack.cli.bundles import resolve_bundle
+
+    d = resolve_bundle(cli, digest, bundle_only=True)
     manifest = cli.store.get_manifest(d)
     if cli.json:
         print_json([entry_dict(f) for f in manifest.files])
@@ -165,11 +174,13 @@ def diff(cli: CliContext, a: str, b: str, name_only: bool) -> None:
     """Show what changed from bundle A to bundle B.
 
     Lists files added, removed and changed, then a unified diff of each changed text file
-    (binary files are only reported as differing).
+    (binary files are only reported as differing).  A and B are digests, refs or flow names
+    (PROJECT/FLOW@1 PROJECT/FLOW@2).
     """
+    from flowpack.cli.bundles import resolve_bundle
     from flowpack.cli.treediff import compare, unified
 
-    da, db = cli.resolve(a), cli.resolve(b)
+    da, db = resolve_bundle(cli, a), resolve_bundle(cli, b)
     store = cli.store
     changes = compare(store.get_manifest(da), store.get_manifest(db))
     if cli.json:

@@ -51,7 +51,7 @@ def set_ref(cli: CliContext, name: str, digest: str, expect: str | None, create:
 @pass_cli
 def get_ref(cli: CliContext, name: str) -> None:
     """Print the digest ref NAME points at (exit 1 if there is no such ref)."""
-    d = cli.store.refs.require(name)
+    d = cli.require_ref(name)
     if cli.json:
         print_json({"name": name, "digest": str(d), "size": d.size})
     else:

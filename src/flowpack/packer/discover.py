@@ -20,6 +20,7 @@ from typing import Any
 
 from flowpack.cas.errors import FlowError, NotFound
 from flowpack.packer.flow import Flow
+from flowpack.packer.suggest import did_you_mean, listing
 
 
 class FlowNotFound(NotFound, FlowError, ValueError):
@@ -69,11 +70,12 @@ def pick_flow(flows: Sequence[Any], name: str | None, where: str) -> Any:
     if len(matches) > 1:
         raise FlowError(f"{len(matches)} different flows are named {name!r} in {where}")
     if not matches:
-        raise FlowNotFound(f"flow {name!r} not found in {where}; found: {names_text(flows)}")
+        dym = did_you_mean(name, [f.name for f in flows])
+        raise FlowNotFound(f"flow {name!r} not found in {where}{dym}; found: {names_text(flows)}")
     return matches[0]
 
 
 def names_text(flows: Iterable[Any]) -> str:
-    """``'a', 'b'`` for a list of flows or names."""
+    """``'a', 'b'`` for a list of flows or names (at most ten, then ``and N more``)."""
     names = [f if isinstance(f, str) else f.name for f in flows]
-    return ", ".join(repr(n) for n in names) or "none"
+    return listing(repr(n) for n in names)

@@ -24,6 +24,7 @@ from flowpack.packer.records import (
     run_ref,
     slug,
 )
+from flowpack.packer.suggest import close_matches, listing
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,12 @@ def find_flow(store: Store, text: str) -> FlowName:
         name = FlowName(slug(project), slug(flow))
         if name in known:
             return name
-        raise NotFound(f"no flow registered as {text!r}; registered: {_listing(known)}")
+        raise _not_registered(text, known)
     matches = [n for n in known if n.flow == slug(text)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise NotFound(f"no flow registered as {text!r}; registered: {_listing(known)}")
+        raise _not_registered(text, known)
     raise UsageError(f"flow {text!r} is registered in several projects: {_listing(matches)}")
 
 
@@ -126,4 +127,15 @@ def _by_digest(store: Store, text: str, version: int | None) -> Registration:
 
 
 def _listing(names: list[FlowName]) -> str:
-    return ", ".join(map(str, names)) or "none"
+    return listing(names)
+
+
+def _not_registered(text: str, known: list[FlowName]) -> NotFound:
+    """``no flow registered as 'x'; did you mean 'P/F'?; registered: ...`` (at most ten)."""
+    project, _, flow = text.rpartition("/")
+    close = [
+        str(n) for c in close_matches(flow, {n.flow for n in known}) for n in known if n.flow == c
+    ]
+    close += [str(n) for n in known if project and n.flow == slug(flow) and str(n) not in close]
+    hint = "; did you mean " + " or ".join(map(repr, close[:3])) + "?" if close else ""
+    return NotFound(f"no flow registered as {text!r}{hint}; registered: {_listing(known)}")
