@@ -52,3 +52,4 @@ _.loader
 storage_for
 # click commands registered through their group (cli/projects.py)
 create_command
+_.serialize  # storage/base.py: seed Storage API

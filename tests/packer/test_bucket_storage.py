@@ -114,7 +114,8 @@ def test_a_separate_registry_gets_a_copy(server: BucketServer, tmp_path: Path) -
 def test_add_flow_writes_an_export_at_the_key(server: BucketServer, tmp_path: Path) -> None:
     key = f"exports/{uuid.uuid4().hex}/pickled.flowpack"
     storage = storage_for(server, key=key)
-    location = storage.add_flow(simple_flow("pickled", 3))
+    assert storage.add_flow(simple_flow("pickled", 3)) == key  # the seed's location
+    location = storage.digest_of("pickled")
     assert location.startswith("blake3:")
     assert storage.build() is storage
     folder, _, name = key.rpartition("/")

@@ -30,12 +30,16 @@ def simple_flow(name: str, value: int = 1) -> Flow:
 
 
 def test_storage_arguments_and_labels(monkeypatch: pytest.MonkeyPatch) -> None:
-    s = Storage(result="r", secrets=["TOKEN"], labels=["b", "a", "b"], stored_as_script=True)
+    s = Plain(result="r", secrets=["TOKEN"], labels=["b", "a", "b"], stored_as_script=True)
     assert (s.result, s.secrets, s.stored_as_script, s.labels) == ("r", ["TOKEN"], True, ["a", "b"])
     assert s.add_default_labels is True
     assert s.flows == {} and "x" not in s
     monkeypatch.setenv("FLOWPACK_ADD_DEFAULT_LABELS", "false")
-    assert Storage().add_default_labels is False
+    assert Plain().add_default_labels is False
+
+
+class Plain(Storage):
+    """The smallest concrete storage (``Storage`` itself is abstract)."""
 
 
 def test_local_adds_the_hostname_label_unless_told_not_to(tmp_path: Path) -> None:
@@ -100,7 +104,8 @@ def test_script_storage_bundles_the_file_given_by_path(tmp_path: Path) -> None:
         include=["README.md"],
     )
     flow = simple_flow("etl")  # stands in for the flow the file defines
-    location = storage.add_flow(flow)
+    assert storage.add_flow(flow) == str(project / "flows" / "etl.py")  # the seed's location
+    location = storage.digest_of("etl")
     manifest = storage.store.get_manifest(storage.store.resolve(location))
     assert [f.path for f in manifest.files] == [
         "README.md",
@@ -119,7 +124,8 @@ def test_script_storage_bundles_the_file_given_by_path(tmp_path: Path) -> None:
 def test_pickle_mode_path_also_writes_a_verifiable_export(tmp_path: Path) -> None:
     out = tmp_path / "exports" / "flow.pack"
     storage = Local(directory=str(tmp_path / "a"), path=str(out))
-    location = storage.add_flow(simple_flow("exported", 7))
+    assert storage.add_flow(simple_flow("exported", 7)) == str(out)
+    location = storage.digest_of("exported")
     assert out.is_file()
     elsewhere = Local(directory=str(tmp_path / "b"), path=str(out))
     assert list(execute(elsewhere.get_flow(location), {}).values()) == [7]
@@ -128,7 +134,7 @@ def test_pickle_mode_path_also_writes_a_verifiable_export(tmp_path: Path) -> Non
 def test_secrets_are_names_resolved_from_the_environment_at_use_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    storage = Storage(secrets=["FLOWPACK_TEST_TOKEN"])
+    storage = Plain(secrets=["FLOWPACK_TEST_TOKEN"])
     monkeypatch.delenv("FLOWPACK_TEST_TOKEN", raising=False)
     with pytest.raises(FlowError, match="secret 'FLOWPACK_TEST_TOKEN' is not set"):
         storage.resolve_secrets()
@@ -155,7 +161,8 @@ def test_module_storage_bundles_the_module_and_imports_it_from_the_bundle(
     mod = importlib.import_module("myproject.flows")
     storage = Module("myproject.flows")
     storage.bind(open_store((tmp_path / "store").as_uri(), cache_dir=None))
-    location = storage.add_flow(mod.flow)
+    assert storage.add_flow(mod.flow) == "myproject.flows"  # the seed's location
+    location = storage.digest_of("module storage example")
     manifest = storage.store.get_manifest(storage.store.resolve(location))
     assert [f.path for f in manifest.files] == [
         "myproject/__init__.py",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ class LoadedFlow:
     bundle: FlowBundle
     scope: ModuleScope | None = None
     root: Path | None = None
+    #: Facts about what ran, for the run record (e.g. ``module_source`` for an installed module).
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def flow_metadata(**info: Any) -> dict[str, Any]:

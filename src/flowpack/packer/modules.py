@@ -59,6 +59,24 @@ def collect_module(module: str) -> list[Any]:
     return find_flows(vars(mod))
 
 
+def importable(module: str) -> bool:
+    """Whether ``module`` can be found here (its parent packages are imported to look)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def pack_module_reference(
+    store: Store, module: str, name: str, *, parent: Digest | None = None
+) -> PushResult:
+    """A bundle that names ``module`` without its code (``installed``): for a module only
+    importable where flows run, as the seed's ``Module``.  A run imports it from there and
+    records the digest of the source it ran (:func:`load_module`)."""
+    meta = flow_metadata(kind="module", name=name, module=module, paths=[], installed=True)
+    return store.put_files([], metadata=meta, parent=parent)
+
+
 def pack_module(
     store: Store, module: str, name: str, *, parent: Digest | None = None
 ) -> PushResult:
@@ -74,6 +92,8 @@ def load_module(store: Store, bundle: FlowBundle, name: str | None) -> LoadedFlo
     module = str(bundle.info.get("module", ""))
     if not module or not all(p.isidentifier() for p in module.split(".")):
         raise FlowError(f"module bundle {bundle.digest} names no valid module")
+    if bundle.info.get("installed"):
+        return _load_installed(bundle, module, name)
     root = extract(store, bundle)
     scope = ModuleScope.for_files(root, ["."], [f.path for f in bundle.manifest.files])
     try:
@@ -85,3 +105,22 @@ def load_module(store: Store, bundle: FlowBundle, name: str | None) -> LoadedFlo
         raise FlowError(f"module {module!r} was not imported from bundle {bundle.digest}")
     flow = pick_flow(find_flows(vars(mod)), name or bundle.name, f"module {module!r}")
     return LoadedFlow(flow, bundle, scope, root)
+
+
+def _load_installed(bundle: FlowBundle, module: str, name: str | None) -> LoadedFlow:
+    """Import ``module`` as installed here; note the digest of its source file."""
+    try:
+        mod = importlib.import_module(module)
+    except (Exception, SystemExit) as exc:
+        raise FlowError(
+            f"error importing module {module!r} (it must be installed where flows run):"
+            f" {type(exc).__name__}: {exc}"
+        ) from exc
+    flow = pick_flow(find_flows(vars(mod)), name or bundle.name, f"module {module!r}")
+    source: dict[str, Any] = {"module": module, "file": getattr(mod, "__file__", None)}
+    try:
+        with open(str(source["file"]), "rb") as f:
+            source["digest"] = str(Digest.of(f.read()))
+    except (OSError, TypeError):
+        source["digest"] = None
+    return LoadedFlow(flow, bundle, notes={"module_source": source})

@@ -81,9 +81,11 @@ def run_registration(
     start = environment.utc_now()
     result: Any = None
     error: BaseException | None = None
+    ran: dict[str, Any] = {}
     try:
         _check_secrets(registration.secrets)
         loaded = load_flow(store, registration.bundle, registration.flow)
+        ran.update(loaded.notes)
         with loaded.scope.active() if loaded.scope else nullcontext():
             result = execute(loaded.flow, params)
     except BaseException as exc:
@@ -102,6 +104,7 @@ def run_registration(
         "interpreter": environment.interpreter(),
         "flowpack": __version__,
         **(notes or {}),
+        **ran,
     }
     record = _append(store, registration, meta)
     if isinstance(error, KeyboardInterrupt):

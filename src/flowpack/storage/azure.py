@@ -48,6 +48,13 @@ class Azure(BucketStorage):
             **kwargs,
         )
 
+    SERIALIZED = ("container", "connection_string_secret", "blob_name", "stored_as_script")
+
+    def missing_script_location(self) -> str | None:
+        if self.blob_name:
+            return None
+        return "A `blob_name` must be provided to show where flow `.py` file is stored in Azure."
+
     def storage_options(self) -> dict[str, Any]:
         name = self.connection_string_secret
         if not name:

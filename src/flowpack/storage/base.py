@@ -13,8 +13,11 @@ stored_as_script=False)`` keeps the seed's arguments and meanings:
 - ``include`` (flowpack's addition): glob patterns, relative to the project root, of extra
   files a script bundle carries (data files, templates).
 
-``add_flow(flow)`` packs the flow into the store and returns its *location*: the bundle's
-digest ``blake3:<hex>``, the same for the same content on any machine.  Packing uploads only
+``add_flow(flow)`` packs the flow into the store and returns its *location*: the storage's
+``key`` / ``path`` / ``blob_name`` when it has one (as the seed), else the bundle's digest
+``blake3:<hex>``, the same for the same content on any machine (the seed's timestamp key, made
+reproducible).  ``stored_as_script=True`` with no script location (and no file known from
+``flowpack register -p``) raises the seed's ``ValueError`` for the class.  Packing uploads only
 chunks the store lacks, so it happens in ``add_flow`` (as the seed's ``Local`` wrote its file
 there); ``build()`` checks every added flow is stored and returns the storage.  A second flow
 with a name already present raises ``ValueError('Name conflict: Flow with the name "<name>" is
@@ -34,11 +37,14 @@ needs of it), and packs with the packer's verb :func:`flowpack.packer.packing.pa
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import TYPE_CHECKING, Any
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowpack.cas.digest import Digest, looks_like_digest
-from flowpack.cas.errors import FlowError, NotFound
+from flowpack.cas.errors import FlowError, IntegrityError, NotFound
 from flowpack.cas.store import PushResult, Store
 from flowpack.packer.discover import FlowNotFound, names_text
 
@@ -54,8 +60,26 @@ def default_add_labels() -> bool:
     return value not in ("0", "false", "no", "off")
 
 
+_SECRET_KEY = re.compile(r"secret|token|password|credential|access_key|connection_string", re.I)
+
+
 class Storage:
-    """Where flows are kept; every seed storage class derives from it (see module docstring)."""
+    """Where flows are kept; every seed storage class derives from it (see module docstring).
+
+    Abstract, as in the seed: ``Storage()`` raises :class:`TypeError`; use a subclass
+    (``Local`` is the default).
+    """
+
+    #: The constructor arguments :meth:`serialize` reports, besides ``flows`` and ``secrets``.
+    SERIALIZED: ClassVar[tuple[str, ...]] = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Storage:
+        if cls is Storage:
+            raise TypeError(
+                "Can't instantiate abstract class Storage with abstract method add_flow"
+                " (use a subclass: Local, Module, S3, GCS, Azure...)"
+            )
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -76,6 +100,7 @@ class Storage:
         self.stored_as_script = bool(stored_as_script)
         self.include: list[str] = list(include or [])
         self.flows: dict[str, str] = {}
+        self._digests: dict[str, str] = {}  # flow name -> bundle digest, when flows names a key
         self._flows: dict[str, Any] = {}
         self._store: Store | None = None
 
@@ -107,6 +132,7 @@ class Storage:
         """
         from flowpack.packer.packing import pack_flow
 
+        self._check_script_location(source)
         return pack_flow(
             self.store,
             flow,
@@ -116,6 +142,23 @@ class Storage:
             include=self.include,
             parent=parent,
         )
+
+    def location_name(self) -> str | None:
+        """The name :meth:`add_flow` returns as the location (the seed's ``key``, ``path``,
+        ``blob_name``), or None: then the location is the bundle digest."""
+        return None
+
+    def missing_script_location(self) -> str | None:
+        """The seed's error message when ``stored_as_script=True`` names no script, or None
+        when this class needs no script location of its own."""
+        return None
+
+    def _check_script_location(self, source: ScriptSource | None) -> None:
+        """Raise the seed's ``ValueError`` for a script flow with neither a known source (the
+        file ``flowpack register -p`` loaded) nor a script location on the storage."""
+        message = self.missing_script_location() if self.stored_as_script else None
+        if message and source is None:
+            raise ValueError(message)
 
     def script_path(self, flow: Any) -> str:
         """The file that defines ``flow``, for script packing without a known source."""
@@ -128,6 +171,27 @@ class Storage:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    @property
+    def logger(self) -> logging.Logger:
+        """This class's logger, ``flowpack.storage.<Class>`` (the seed's ``prefect.<Class>``)."""
+        return logging.getLogger(f"flowpack.storage.{type(self).__name__}")
+
+    def serialize(self) -> dict[str, Any]:
+        """The storage as the seed's ``StorageSchema`` dumped it: ``type``, ``__version__``,
+        ``flows``, ``secrets`` (names) and the class's own arguments (:attr:`SERIALIZED`).
+        Values of option keys that look like credentials are masked: nothing secret leaves."""
+        from flowpack import __version__
+
+        doc: dict[str, Any] = {
+            "type": self.name,
+            "__version__": __version__,
+            "flows": dict(self.flows),
+            "secrets": list(self.secrets),
+        }
+        for field in self.SERIALIZED:
+            doc[field] = _masked(getattr(self, field, None))
+        return doc
 
     @property
     def labels(self) -> list[str]:
@@ -155,15 +219,22 @@ class Storage:
                 "storage."
             )
         result = self.pack(flow)
-        location = str(result.digest)
+        location = self.location_name() or str(result.digest)
         self.flows[flow.name] = location
+        self._digests[flow.name] = str(result.digest)
         self._flows[flow.name] = flow
         return location
+
+    def digest_of(self, flow_name: str) -> str:
+        """The bundle digest of the added flow ``flow_name`` (its location may be a key)."""
+        return self._locate(flow_name)[1]
 
     def build(self) -> Storage:
         """Check every added flow is in the store; return this storage."""
         if self.flows:
-            wanted = [self.store.resolve(loc) for loc in self.flows.values()]
+            wanted = [
+                self.store.resolve(self._digests.get(n, loc)) for n, loc in self.flows.items()
+            ]
             missing = self.store.missing(wanted)
             if missing:
                 raise NotFound(
@@ -178,6 +249,27 @@ class Storage:
         name, location = self._locate(name_or_location)
         return load_flow(self.store, self.store.resolve(location), name).flow
 
+    def _load_exported(self, key: str | None, fetch: Callable[[], Digest]) -> Any:
+        """``get_flow`` for a pickle also exported at this storage's key or path: from the
+        store when it holds the registered bundle, else imported by ``fetch()`` (which returns
+        the imported root) and refused unless it is the registered digest
+        (:class:`IntegrityError` naming both)."""
+        from flowpack.packer.loading import load_flow
+
+        name, location = self._locate(key)
+        if not location.startswith("blake3:"):
+            return load_flow(self.store, fetch(), name).flow
+        try:
+            digest = self.store.resolve(location)
+        except NotFound:
+            digest = fetch()
+            if str(digest) != location:
+                raise IntegrityError(
+                    f"the flow at {self.location_name()} is bundle {digest}, not the registered"
+                    f" {location}: it was changed after registration; refusing it"
+                ) from None
+        return load_flow(self.store, digest, name).flow
+
     def _locate(self, key: str | None) -> tuple[str | None, str]:
         if key is None:
             if len(self.flows) == 1:
@@ -187,7 +279,10 @@ class Storage:
                     f"name the flow to get; this Storage holds: {names_text(self.flows)}"
                 )
         if key in self.flows:
-            return key, self.flows[key]
+            return key, self._digests.get(key, self.flows[key])
+        named = [n for n, loc in self.flows.items() if loc == key]
+        if len(named) == 1:
+            return named[0], self._digests.get(named[0], key)
         if key.startswith("blake3:") or (looks_like_digest(key) and key in self.flows.values()):
             return None, key
         held = names_text(self.flows) if self.flows else "no flows"
@@ -212,3 +307,10 @@ class Storage:
 
     def __repr__(self) -> str:
         return f"<{self.name}: {len(self.flows)} flows>"
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with the values of credential-like keys of any map in it masked."""
+    if isinstance(value, dict):
+        return {k: "***" if _SECRET_KEY.search(str(k)) else _masked(v) for k, v in value.items()}
+    return value

@@ -68,6 +68,19 @@ class BucketStorage(Storage):
         self.prefix = prefix.strip("/")
         super().__init__(stored_as_script=stored_as_script, **kwargs)
 
+    SERIALIZED: ClassVar[tuple[str, ...]] = ("bucket", "key", "stored_as_script")
+
+    def location_name(self) -> str | None:
+        return self.key
+
+    def missing_script_location(self) -> str | None:
+        if self.key or self.local_script_path:
+            return None
+        return (
+            f"A `key` must be provided to show where flow `.py` file is stored in {self.name}"
+            " or provide a `local_script_path` pointing to a local script that contains the flow."
+        )
+
     # -- where the store is ------------------------------------------------------------
 
     def store_url(self) -> str:
@@ -119,11 +132,7 @@ class BucketStorage(Storage):
         """As :meth:`Storage.get_flow`; a pickled flow missing from the store is imported
         from its export at ``key``."""
         if self.key and not self.stored_as_script:
-            _, location = self._locate(name_or_location)
-            try:
-                self.store.resolve(location)
-            except NotFound:
-                self._import_from_key()
+            return self._load_exported(name_or_location, self._import_from_key)
         return super().get_flow(name_or_location)
 
     def _export(self, digest: Digest) -> bytes:
@@ -165,13 +174,13 @@ class BucketStorage(Storage):
             if blobs.get(name) != data:
                 blobs.put(name, data, create_only=False)
 
-    def _import_from_key(self) -> None:
+    def _import_from_key(self) -> Digest:
         blobs, name = self._key_store()
         data = blobs.get(name)
         with tempfile.TemporaryDirectory(prefix="flowpack-import-") as tmp:
             path = Path(tmp) / "flow.pack"
             path.write_bytes(data)
-            import_bundle(self.store, path)
+            return import_bundle(self.store, path)
 
     def _where(self) -> str:
         return f"{self.scheme}://{self.bucket}/{(self.key or '').strip('/')}"

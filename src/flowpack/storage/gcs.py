@@ -19,6 +19,7 @@ class GCS(BucketStorage):
     """Flows in the GCS bucket ``bucket``."""
 
     scheme = "gs"
+    SERIALIZED = ("bucket", "key", "project", "stored_as_script")
 
     def __init__(
         self,

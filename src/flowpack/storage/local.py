@@ -49,8 +49,18 @@ class Local(Storage):
         self.path = path
         super().__init__(stored_as_script=stored_as_script, **kwargs)
 
+    SERIALIZED = ("directory", "path", "stored_as_script")
+
     def store_url(self) -> str | None:
         return self.directory
+
+    def location_name(self) -> str | None:
+        return self.path
+
+    def missing_script_location(self) -> str | None:
+        if self.path:
+            return None
+        return "A `path` must be provided to show where flow `.py` file is stored."
 
     @property
     def default_labels(self) -> list[str]:
@@ -71,14 +81,13 @@ class Local(Storage):
         if not self.stored_as_script and self.path:
             out = Path(self.path)
             out.parent.mkdir(parents=True, exist_ok=True)
-            export_bundle(self.store, self.store.resolve(location), out)
+            export_bundle(self.store, self.store.resolve(self.digest_of(flow.name)), out)
         return location
 
     def get_flow(self, name_or_location: str | None = None) -> Any:
-        if not self.stored_as_script and self.path and os.path.isfile(self.path):
-            _, location = self._locate(name_or_location)
-            try:
-                self.store.resolve(location)
-            except NotFound:
-                import_bundle(self.store, Path(self.path))
+        path = self.path
+        if not self.stored_as_script and path and os.path.isfile(path):
+            return self._load_exported(
+                name_or_location, lambda: import_bundle(self.store, Path(path))
+            )
         return super().get_flow(name_or_location)

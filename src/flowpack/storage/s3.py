@@ -25,6 +25,7 @@ class S3(BucketStorage):
     """Flows in the S3 bucket ``bucket``."""
 
     scheme = "s3"
+    SERIALIZED = ("bucket", "key", "stored_as_script", "client_options")
 
     def __init__(
         self,
