@@ -124,16 +124,18 @@ def _register_once(
     **_: Any,
 ) -> bool:
     """One registration, rendered; whether every flow registered."""
+    import warnings
+
+    from flowpack.packer.datafiles import DataFileWarning
     from flowpack.packer.projects import require_project
-    from flowpack.packer.registration import PathNotFound
-    from flowpack.packer.registration import register as register_flows
     from flowpack.storage.defaults import default_storage
 
     require_project(cli.store, project)
     if not as_json:
         click.echo("Collecting flows...")
-    try:
-        report = register_flows(
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataFileWarning)
+        report = _register(
             paths,
             project,
             store=lambda: cli.store,
@@ -145,15 +147,29 @@ def _register_once(
             include=include,
             events=None if as_json else _Echo(),
         )
-    except PathNotFound as exc:
-        raise click.BadParameter(str(exc), param_hint="'--path'") from None
+    for w in caught:
+        if not issubclass(w.category, DataFileWarning):  # not ours: as Python shows it
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    notes = [str(w.message) for w in caught if issubclass(w.category, DataFileWarning)]
+    for note in notes:
+        click.echo(f"flowpack: warning: {note}", err=True)
     if cli.debug:
         _print_tracebacks(report)
     if as_json:
-        print_json(_report_dict(report))
+        print_json({**_report_dict(report), "warnings": notes})
     else:
         click.echo(_closing_line(report))
     return report.ok
+
+
+def _register(*args: Any, **kwargs: Any) -> RegistrationReport:
+    """:func:`flowpack.packer.registration.register`, a path naming nothing as a usage error."""
+    from flowpack.packer.registration import PathNotFound, register
+
+    try:
+        return register(*args, **kwargs)
+    except PathNotFound as exc:
+        raise click.BadParameter(str(exc), param_hint="'--path'") from None
 
 
 def _print_tracebacks(report: RegistrationReport) -> None:

@@ -88,9 +88,19 @@ def run_script(file: Path, display: str, scope: ModuleScope) -> dict[str, Any]:
 
 
 def script_files(source: ScriptSource, include: Sequence[str] = ()) -> list[SourceFile]:
-    """The bundle's files: the closure plus ``include`` patterns, all mode 0644."""
+    """The bundle's files: the closure, the data files its code reads
+    (:func:`~flowpack.packer.datafiles.data_files`; those it cannot carry are named in a
+    :class:`~flowpack.packer.datafiles.DataFileWarning`) and ``include`` patterns, all mode
+    0644."""
+    import warnings
+
+    from flowpack.packer.datafiles import DataFileWarning, data_files
+
     root = source.root
-    paths = sorted({*source.closure.files, *include_files(root, include)})
+    data, problems = data_files(root, source.closure.files)
+    for problem in problems:
+        warnings.warn(DataFileWarning(f"{problem} (add it with --include GLOB)"), stacklevel=2)
+    paths = sorted({*source.closure.files, *data, *include_files(root, include)})
     return [SourceFile(p, MODE_FILE, (root / p).read_bytes) for p in paths]
 
 
