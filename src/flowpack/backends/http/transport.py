@@ -24,6 +24,7 @@ Messages carry the URL redacted and never the token.  Thread-safe (httpx's clien
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -64,17 +65,24 @@ class Transport:
         self.base = base.rstrip("/")
         self.shown = redact(self.base)
         self.retries = retries
+        if isinstance(verify, str):  # a CA bundle: trust exactly it
+            try:
+                verify_arg: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify)
+            except (OSError, ssl.SSLError) as exc:
+                raise errors.UsageError(f"cannot use CA bundle {verify!r}: {exc}") from None
+        else:
+            verify_arg = verify
         headers = {"user-agent": "flowpack"}
         if token:
             headers["authorization"] = f"Bearer {token}"
         self.client = httpx.Client(
             headers=headers,
-            verify=verify,
+            verify=verify_arg,
             timeout=httpx.Timeout(timeout, connect=10.0),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            transport=httpx.HTTPTransport(retries=1, verify=verify),  # connect failures only
+            transport=httpx.HTTPTransport(retries=1, verify=verify_arg),  # connect failures only
             follow_redirects=False,
             trust_env=False,
         )
