@@ -45,9 +45,27 @@ def _key_param(name: str, pattern: str) -> dict[str, Any]:
     }
 
 
-_KEY = _key_param("key", r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
+_KEY_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,254})*$"
+_KEY = _key_param("key", _KEY_PATTERN)
 _NAME = _key_param("name", r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
-_PREFIX = {"name": "prefix", "in": "query", "required": False, "schema": {"type": "string"}}
+_SEGMENT = "[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}"
+_PREFIX = {
+    "name": "prefix",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "pattern": f"^({_SEGMENT}/)*({_SEGMENT})?$", "maxLength": 1024},
+}
+_REF_PREFIX = {"name": "prefix", "in": "query", "required": False, "schema": {"type": "string"}}
+
+
+def _header(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": required, "schema": schema}
+
+
+_ETAG = {"type": "string", "pattern": '^"[A-Za-z0-9_-]*"$', "maxLength": 1024}
+_CREATE_ONLY = _header("If-None-Match", {"type": "string", "enum": ["*"]})
+_BLAKE3 = _header("x-flowpack-blake3", {"type": "string", "pattern": "^[0-9a-f]{64}$"})
+_RANGE = _header("Range", {"type": "string", "pattern": "^bytes=[0-9]{1,15}-([0-9]{1,15})?$"})
 _NDJSON = {"application/x-ndjson": {"schema": {"type": "string"}}}
 _AUTH = [401, 403]
 
@@ -86,6 +104,7 @@ def _blob_paths() -> dict[str, Any]:
             "parameters": [_KEY],
             "get": {
                 "summary": "Read a blob (Range: bytes=A-B or bytes=A-)",
+                "parameters": [_RANGE],
                 "responses": {
                     "200": {"description": "the bytes"},
                     "206": {"description": "the requested range"},
@@ -104,6 +123,7 @@ def _blob_paths() -> dict[str, Any]:
             },
             "put": {
                 "summary": "Store a blob: If-None-Match: * creates (write), else replaces (admin)",
+                "parameters": [_CREATE_ONLY, _BLAKE3],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -129,7 +149,7 @@ def _ref_paths() -> dict[str, Any]:
         "/refs": {
             "get": {
                 "summary": "List refs: NDJSON {name,digest,size} lines, then {end: count}",
-                "parameters": [_PREFIX],
+                "parameters": [_REF_PREFIX],
                 "responses": {"200": {"description": "listing", "content": _NDJSON}}
                 | _errors(*_AUTH),
             }
@@ -142,7 +162,9 @@ def _ref_paths() -> dict[str, Any]:
                 | _errors(400, *_AUTH, 404),
             },
             "put": {
-                "summary": "Compare-and-set: If-None-Match: * (create) or If-Match: ETag",
+                "summary": "Compare-and-set: If-None-Match: * (create) or If-Match: ETag "
+                "(exactly one; neither is 428)",
+                "parameters": [_CREATE_ONLY, _header("If-Match", _ETAG)],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -154,6 +176,7 @@ def _ref_paths() -> dict[str, Any]:
             },
             "delete": {
                 "summary": "Compare-and-delete with If-Match: ETag",
+                "parameters": [_header("If-Match", _ETAG, required=True)],
                 "responses": {"204": {"description": "deleted"}} | _errors(400, *_AUTH, 412, 428),
             },
         },
@@ -187,7 +210,13 @@ def openapi_document() -> dict[str, Any]:
                 "Keys": {
                     "type": "object",
                     "required": ["keys"],
-                    "properties": {"keys": {"type": "array", "items": {"type": "string"}}},
+                    "properties": {
+                        "keys": {
+                            "type": "array",
+                            "maxItems": 10000,
+                            "items": {"type": "string", "pattern": _KEY_PATTERN, "maxLength": 1024},
+                        }
+                    },
                 },
                 "Missing": {
                     "type": "object",
