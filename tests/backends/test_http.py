@@ -129,3 +129,21 @@ def test_bad_urls_are_usage_errors(url: str) -> None:
 def test_unknown_options_are_refused(flowpack_server: FlowpackServer) -> None:
     with pytest.raises(UsageError, match="bogus"):
         open_http(flowpack_server.url, bogus=1)
+
+
+def test_the_home_page_lists_flows_runs_and_refs(
+    flowpack_server: FlowpackServer, admin: Location
+) -> None:
+    import httpx
+
+    d = Digest.of(b"page")
+    for name in ("flows/p/etl", "runs/etl", "tags/v1"):
+        assert admin.refs.compare_and_set(name, d, None)
+    token = flowpack_server.tokens["read"]
+    page = httpx.get(flowpack_server.url + "/", headers={"authorization": f"Bearer {token}"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert text.index("Flows (1)") < text.index("flows/p/etl") < text.index("Runs (1)")
+    assert text.index("runs/etl") < text.index("Other refs (1)") < text.index("tags/v1")
+    assert str(d) in text
+    assert httpx.get(flowpack_server.url + "/").status_code == 401

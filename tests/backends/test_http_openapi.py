@@ -15,6 +15,7 @@ from schemathesis.checks import positive_data_acceptance
 from servers.httpserver import FlowpackServer
 
 OPERATIONS = [
+    ("GET", "/"),
     ("GET", "/info"),
     ("GET", "/blobs"),
     ("POST", "/blobs:missing"),

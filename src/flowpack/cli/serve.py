@@ -79,8 +79,16 @@ def serve_command(
 
     Refuses to listen on a non-loopback address without tokens unless --anonymous is given.
     """
-    from flowpack.backends.http.server import ServerSettings
-    from flowpack.backends.http.serving import serve
+    try:
+        from flowpack.backends.http.server import ServerSettings
+        from flowpack.backends.http.serving import serve
+    except ImportError as exc:
+        from flowpack.cas.errors import MissingDependency
+
+        raise MissingDependency(
+            f"flowpack serve needs {exc.name or 'starlette and uvicorn'}: "
+            "install it with: pip install 'flowpack[server]'"
+        ) from exc
     from flowpack.cas.opening import ENV_STORE, default_store_url
     from flowpack.cas.registry import open_location
     from flowpack.cas.urls import redact

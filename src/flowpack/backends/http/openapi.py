@@ -228,6 +228,13 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
+            "/": {
+                "get": {
+                    "summary": "An HTML page: the store's flows, runs and other refs",
+                    "responses": {"200": {"description": "the page", "content": {"text/html": {}}}}
+                    | _errors(*_AUTH),
+                }
+            },
             "/info": {
                 "get": {
                     "summary": "Capabilities, limits and the caller's scope",

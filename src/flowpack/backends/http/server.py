@@ -2,6 +2,7 @@
 
 Routes (the full description is served at ``/openapi.json``)::
 
+    GET    /                      an HTML page: the store's flows, runs and refs    read
     GET    /info                  capabilities, limits, and the caller's scope      read
     GET    /blobs?prefix=P        NDJSON listing, one {key,size,mtime} a line       read
     GET    /blobs/{key}           bytes; Range: bytes=A-B gives 206 (416 past end) read
@@ -221,13 +222,14 @@ async def openapi(request: Request) -> Response:
 
 def make_app(location: Location, book: TokenBook, settings: ServerSettings) -> Starlette:
     """The app serving ``location`` with the tokens of ``book`` under ``settings``."""
-    from flowpack.backends.http import server_blobs, server_refs
+    from flowpack.backends.http import server_blobs, server_page, server_refs
 
     routes = [
         Route("/info", info, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *server_blobs.ROUTES,
         *server_refs.ROUTES,
+        *server_page.ROUTES,
     ]
     app = Starlette(
         routes=routes,

@@ -13,6 +13,8 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+import uvicorn
+
 from flowpack.backends.http.auth import SCOPES, TokenBook
 from flowpack.backends.http.server import ServerSettings, make_app
 from flowpack.cas.errors import UsageError
@@ -66,8 +68,6 @@ def serve(
 ) -> None:
     """Serve ``location`` until interrupted.  Raises :class:`UsageError` for an unsafe policy
     or half a TLS configuration; :class:`MissingDependency` is the caller's (import) concern."""
-    import uvicorn
-
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("TLS needs both --tls-cert and --tls-key")
     book = TokenBook(config)
