@@ -47,7 +47,9 @@ def _key_param(name: str, pattern: str) -> dict[str, Any]:
 
 _KEY_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,254})*$"
 _KEY = _key_param("key", _KEY_PATTERN)
-_NAME = _key_param("name", r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
+_REF_SEGMENT = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-]){0,63}\.?"
+_NAME = _key_param("name", f"^{_REF_SEGMENT}(/{_REF_SEGMENT})*$")
+_NAME["schema"] |= {"maxLength": 512, "not": {"pattern": r"\.lock(/|$)"}}
 _SEGMENT = "[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}"
 _PREFIX = {
     "name": "prefix",
@@ -100,45 +102,47 @@ def _blob_paths() -> dict[str, Any]:
                 | _errors(400, *_AUTH, 413),
             }
         },
-        "/blobs/{key}": {
-            "parameters": [_KEY],
-            "get": {
-                "summary": "Read a blob (Range: bytes=A-B or bytes=A-)",
-                "parameters": [_RANGE],
-                "responses": {
-                    "200": {"description": "the bytes"},
-                    "206": {"description": "the requested range"},
-                }
-                | _errors(400, *_AUTH, 404, 416),
+        "/blobs/{key}": _blob_item(),
+    }
+
+
+def _blob_item() -> dict[str, Any]:
+    return {
+        "parameters": [_KEY],
+        "get": {
+            "summary": "Read a blob (Range: bytes=A-B or bytes=A-)",
+            "parameters": [_RANGE],
+            "responses": {
+                "200": {"description": "the bytes"},
+                "206": {"description": "the requested range"},
+            }
+            | _errors(400, *_AUTH, 404, 416),
+        },
+        "head": {
+            "summary": "Size (Content-Length) of a blob",
+            "responses": {
+                "200": {"description": "exists"},
+                "401": {"description": "no token"},
+                "403": {"description": "scope"},
+                "404": {"description": "absent"},
+                "400": {"description": "bad key"},
             },
-            "head": {
-                "summary": "Size (Content-Length) of a blob",
-                "responses": {
-                    "200": {"description": "exists"},
-                    "401": {"description": "no token"},
-                    "403": {"description": "scope"},
-                    "404": {"description": "absent"},
-                    "400": {"description": "bad key"},
+        },
+        "put": {
+            "summary": "Store a blob: If-None-Match: * creates (write), else replaces (admin)",
+            "parameters": [_CREATE_ONLY, _BLAKE3],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
                 },
             },
-            "put": {
-                "summary": "Store a blob: If-None-Match: * creates (write), else replaces (admin)",
-                "parameters": [_CREATE_ONLY, _BLAKE3],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/octet-stream": {
-                            "schema": {"type": "string", "format": "binary"}
-                        }
-                    },
-                },
-                "responses": {"201": {"description": "created"}, "204": {"description": "replaced"}}
-                | _errors(400, *_AUTH, 408, 412, 413),
-            },
-            "delete": {
-                "summary": "Delete a blob (admin); idempotent",
-                "responses": {"204": {"description": "gone"}} | _errors(400, *_AUTH),
-            },
+            "responses": {"201": {"description": "created"}, "204": {"description": "replaced"}}
+            | _errors(400, *_AUTH, 408, 412, 413),
+        },
+        "delete": {
+            "summary": "Delete a blob (admin); idempotent",
+            "responses": {"204": {"description": "gone"}} | _errors(400, *_AUTH),
         },
     }
 
@@ -183,49 +187,53 @@ def _ref_paths() -> dict[str, Any]:
     }
 
 
+def _components() -> dict[str, Any]:
+    info_schema = {"type": "object", "required": ["api", "capabilities", "scope"]}
+    return {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error", "type"],
+                "properties": {"error": {"type": "string"}, "type": {"type": "string"}},
+            },
+            "Value": {
+                "type": "object",
+                "required": ["digest", "size"],
+                "properties": _DIGEST_PROPS,
+            },
+            "Ref": {
+                "type": "object",
+                "required": ["name", "digest", "size"],
+                "properties": {"name": {"type": "string"}, **_DIGEST_PROPS},
+            },
+            "Keys": {
+                "type": "object",
+                "required": ["keys"],
+                "properties": {
+                    "keys": {
+                        "type": "array",
+                        "maxItems": 10000,
+                        "items": {"type": "string", "pattern": _KEY_PATTERN, "maxLength": 1024},
+                    }
+                },
+            },
+            "Missing": {
+                "type": "object",
+                "required": ["missing"],
+                "properties": {"missing": {"type": "array", "items": {"type": "string"}}},
+            },
+            "Info": info_schema,
+        },
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.0 document of the protocol (a fresh dict each call)."""
-    info_schema = {"type": "object", "required": ["api", "capabilities", "scope"]}
     return {
         "openapi": "3.0.3",
         "info": {"title": "flowpack HTTP store", "version": API_VERSION},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "type"],
-                    "properties": {"error": {"type": "string"}, "type": {"type": "string"}},
-                },
-                "Value": {
-                    "type": "object",
-                    "required": ["digest", "size"],
-                    "properties": _DIGEST_PROPS,
-                },
-                "Ref": {
-                    "type": "object",
-                    "required": ["name", "digest", "size"],
-                    "properties": {"name": {"type": "string"}, **_DIGEST_PROPS},
-                },
-                "Keys": {
-                    "type": "object",
-                    "required": ["keys"],
-                    "properties": {
-                        "keys": {
-                            "type": "array",
-                            "maxItems": 10000,
-                            "items": {"type": "string", "pattern": _KEY_PATTERN, "maxLength": 1024},
-                        }
-                    },
-                },
-                "Missing": {
-                    "type": "object",
-                    "required": ["missing"],
-                    "properties": {"missing": {"type": "array", "items": {"type": "string"}}},
-                },
-                "Info": info_schema,
-            },
-        },
+        "components": _components(),
         "security": [{"bearer": []}],
         "paths": {
             "/": {
