@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from flowpack.backends.http.opener import open_http
-from flowpack.cas.errors import TransientBackendError
+from flowpack.cas.errors import PermissionDenied, TransientBackendError
 from servers.httpserver import SERVE, FlowpackServer, start_flowpack_server
 
 
@@ -141,3 +141,29 @@ def test_tls(tmp_path: Path) -> None:
             open_http(server.url, token=server.tokens["admin"])
     finally:
         server.process.stop()
+
+
+def test_token_ls_and_revoke(flowpack_server: FlowpackServer) -> None:
+    config = flowpack_server.config
+    made = flowpack("--json", "token", "create", "--scope", "write", "--config", config)
+    doc = json.loads(made.stdout)
+    with open_http(flowpack_server.url, token=doc["token"]) as location:
+        assert not location.capabilities.read_only
+    listed = flowpack("--json", "token", "ls", "--config", config)
+    rows = {row["id"]: row for row in json.loads(listed.stdout)}
+    assert rows[doc["id"]]["scope"] == "write"
+    assert any(row["expired"] for row in rows.values())  # the fixture's expired token
+    assert doc["token"] not in listed.stdout
+    assert flowpack("token", "revoke", doc["id"], "--config", config).returncode == 0
+    with pytest.raises(PermissionDenied):
+        open_http(flowpack_server.url, token=doc["token"])
+    again = flowpack("token", "revoke", doc["id"], "--config", config)
+    assert again.returncode == 1 and "no token" in again.stderr
+
+
+def test_a_damaged_token_config_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "server.json"
+    bad.write_text("{not json")
+    result = flowpack("--store", tmp_path / "s", "serve", "--config", bad)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("flowpack: error: server config")

@@ -151,4 +151,46 @@ def create_token_command(
         click.echo(f"token {grant.id} ({scope}) added to {path}; it is not shown again", err=True)
 
 
+@token.command(name="ls")
+@_config_option
+@pass_cli
+def list_tokens_command(cli: CliContext, config: Path | None) -> None:
+    """List the tokens of the server config file (ids, scopes, prefixes; never the tokens)."""
+    import time
+
+    from flowpack.backends.http.auth import list_tokens
+
+    grants = list_tokens(_config_path(config))
+    now = time.time()
+    rows = [
+        {
+            "id": g.id,
+            "scope": g.scope,
+            "prefix": g.prefix,
+            "expires": g.expires,
+            "expired": g.expires is not None and g.expires <= now,
+        }
+        for g in grants
+    ]
+    if cli.json:
+        print_json(rows)
+        return
+    for row in rows:
+        state = " (expired)" if row["expired"] else ""
+        click.echo(f"{row['id']}  {row['scope']:<5}  {row['prefix'] or '-'}{state}")
+
+
+@token.command(name="revoke")
+@click.argument("token_id", metavar="ID")
+@_config_option
+def revoke_token_command(token_id: str, config: Path | None) -> None:
+    """Remove token ID from the server config file; a running server stops accepting it."""
+    from flowpack.backends.http.auth import revoke_token
+    from flowpack.cas.errors import NotFound
+
+    if not revoke_token(_config_path(config), token_id):
+        raise NotFound(f"no token {token_id!r} in {_config_path(config)}")
+    click.echo(f"token {token_id} revoked", err=True)
+
+
 COMMANDS = (serve_command, token)

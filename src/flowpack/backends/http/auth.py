@@ -29,7 +29,16 @@ from pathlib import Path
 
 from flowpack.cas.errors import UsageError
 
-__all__ = ["SCOPES", "Grant", "TokenBook", "create_token", "default_config_path", "scope_allows"]
+__all__ = [
+    "SCOPES",
+    "Grant",
+    "TokenBook",
+    "create_token",
+    "default_config_path",
+    "list_tokens",
+    "revoke_token",
+    "scope_allows",
+]
 
 SCOPES = ("read", "write", "admin")
 ENV_CONFIG = "FLOWPACK_SERVER_CONFIG"
@@ -134,6 +143,24 @@ def create_token(
         grants.append(grant)
         _save(path, grants)
     return token, grant
+
+
+def list_tokens(path: Path) -> tuple[Grant, ...]:
+    """The grants stored at ``path`` (none if there is no file); hashes only, never tokens."""
+    return _load(path) if path.exists() else ()
+
+
+def revoke_token(path: Path, token_id: str) -> bool:
+    """Remove the token ``token_id`` from ``path``; False if there was none.  Atomic, locked."""
+    if not path.exists():
+        return False
+    with _locked(path):
+        grants = list(_load(path))
+        kept = [g for g in grants if g.id != token_id]
+        if len(kept) == len(grants):
+            return False
+        _save(path, kept)
+    return True
 
 
 def _load(path: Path) -> tuple[Grant, ...]:

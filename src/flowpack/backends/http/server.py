@@ -126,7 +126,11 @@ def authorize(request: Request, needed: str) -> Grant:
             raise HttpFailure(
                 401, "malformed Authorization header (Bearer <token>)", "PermissionDenied"
             )
-        grant = state.book.check(presented.strip())
+        try:
+            grant = state.book.check(presented.strip())
+        except UsageError:
+            log.error("the token config %s is damaged", state.book.path)
+            raise HttpFailure(500, "the server's token config is damaged", "BackendError") from None
         if grant is None:
             raise HttpFailure(401, "token not recognised or expired", "PermissionDenied")
     if not scope_allows(grant.scope, needed):
