@@ -120,21 +120,29 @@ class Transport:
 
     @contextmanager
     def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
-        """An open streaming response with status 200 (retried while nothing was read)."""
+        """An open streaming response with status 200; retried (like an idempotent call)
+        until its status line arrives, never once the caller has started reading."""
         for attempt in range(self.retries):
+            cm = None
             try:
                 with self._translated(method, path):
                     cm = self.client.stream(method, self.base + path, **kwargs)
                     response = cm.__enter__()
+                    if response.status_code != 200:
+                        response.read()
+                        raise self.failure(response, method, path)
             except errors.TransientBackendError:
+                if cm is not None:
+                    cm.__exit__(None, None, None)
                 if attempt + 1 >= self.retries:
                     raise
                 time.sleep(0.05 * 2**attempt)
                 continue
+            except BaseException:
+                if cm is not None:
+                    cm.__exit__(None, None, None)
+                raise
             try:
-                if response.status_code != 200:
-                    response.read()
-                    raise self.failure(response, method, path)
                 with self._translated(method, path):
                     yield response
             finally:
