@@ -55,6 +55,10 @@ def test_push_pull_verify_over_http(
     assert verified.returncode == 0, verified.stdout + verified.stderr
     direct = flowpack("--store", flowpack_server.store, "verify", "--read-data")
     assert direct.returncode == 0, direct.stdout + direct.stderr
+    reader = {"FLOWPACK_TOKEN": flowpack_server.tokens["read"]}
+    again_out = tmp_path / "again"
+    assert flowpack("--store", url, "pull", "x", again_out, env=reader).returncode == 0
+    assert flowpack("--store", url, "verify", env=reader).returncode == 0
 
 
 def test_a_read_token_cannot_push(flowpack_server: FlowpackServer, tree: Path) -> None:
