@@ -152,6 +152,8 @@ async def _send(
             data = await run_in_threadpool(blobs.get, key, offset, end - offset)
         except FlowpackError as exc:
             raise translate(exc, f"blob {key!r}") from None
+        if ranged and not data:  # replaced by a shorter blob since the stat
+            return Response(status_code=416, headers={"content-range": "bytes */*"})
         if ranged:
             headers["content-range"] = f"bytes {offset}-{offset + len(data) - 1}/{size}"
         return Response(data, status, headers=headers, media_type="application/octet-stream")
