@@ -20,6 +20,7 @@ import hmac
 import json
 import os
 import secrets
+import sys
 import tempfile
 import threading
 import time
@@ -180,13 +181,13 @@ def _grant(item: dict[str, object]) -> Grant:
 
 def _save(path: Path, grants: list[Grant]) -> None:
     text = json.dumps({"tokens": [asdict(g) for g in grants]}, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".server-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".server-", dir=path.parent)  # created with mode 0600
     try:
-        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -196,11 +197,14 @@ def _save(path: Path, grants: list[Grant]) -> None:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    import fcntl
+    """An exclusive lock on ``path``'s sidecar ``.lock`` file (flock; msvcrt on Windows)."""
+    with open(path.with_name(path.name + ".lock"), "a+b") as f:
+        if sys.platform == "win32":
+            import msvcrt
 
-    with open(path.with_name(path.name + ".lock"), "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
