@@ -167,6 +167,7 @@ def list_tokens_command(cli: CliContext, config: Path | None) -> None:
             "id": g.id,
             "scope": g.scope,
             "prefix": g.prefix,
+            "created": g.created,
             "expires": g.expires,
             "expired": g.expires is not None and g.expires <= now,
         }
