@@ -18,6 +18,9 @@ _.convert  # cli/params.py: click.ParamType
 get_ref  # cli/refs.py: click command `ref get`
 list_refs  # cli/refs.py: click command `ref list`
 remove_ref  # cli/refs.py: click command `ref rm`
+create_token_command  # cli/serve.py: click command `token create`
+list_tokens_command  # cli/serve.py: click command `token ls`
+revoke_token_command  # cli/serve.py: click command `token revoke`
 _.get_code  # packer/scope.py: importlib loader protocol
 _.globals_ref  # packer/pickled.py: read by cloudpickle's Pickler
 _.proto  # packer/pickled.py: read by pickle.Pickler

@@ -15,5 +15,6 @@ from flowpack.storage.gcs import GCS
 from flowpack.storage.local import Local
 from flowpack.storage.module import Module
 from flowpack.storage.s3 import S3
+from flowpack.storage.webhook import Webhook
 
-__all__ = ["GCS", "S3", "Azure", "Local", "Module", "Storage"]
+__all__ = ["GCS", "S3", "Azure", "Local", "Module", "Storage", "Webhook"]
