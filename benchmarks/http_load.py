@@ -5,7 +5,7 @@ Starts ``flowpack serve`` over a fresh ``file://`` store on a free port of 127.0
 have) for ``--seconds``.  Every client loops over: a content-addressed blob upload
 (``packs/<blake3>``, ``--size`` bytes), a ranged read of it, a stat, a ``blobs:missing`` batch
 of 32 keys, and a ref compare-and-set (create, then move).  A second phase pushes and pulls
-small bundles through the full store (``Store.put_bytes`` / ``get_bytes``).  Prints a table and,
+small bundles through the full store (``Store.put_files`` / ``read_file``).  Prints a table and,
 with ``--json``, one JSON document.
 
 Usage: python benchmarks/http_load.py [--clients 16] [--seconds 5] [--size 65536] [--json]
@@ -33,6 +33,7 @@ from flowpack.backends.http.auth import create_token
 from flowpack.cas.digest import Digest
 from flowpack.cas.opening import open_store
 from flowpack.cas.registry import open_location
+from flowpack.cas.tree import SourceFile
 
 SERVE = "from flowpack.cli.main import main; main()"
 
@@ -115,8 +116,11 @@ def store_client(url: str, cache: Path, deadline: float, rec: Recorder, i: int) 
     try:
         while time.monotonic() < deadline:
             data = os.urandom(16 * 1024)
-            digest = rec.time("store put_bytes 16KiB", lambda: store.put_bytes(data))  # noqa: B023
-            got = rec.time("store get_bytes 16KiB", lambda: store.get_bytes(digest))  # noqa: B023
+            digest = rec.time(
+                "store put 16KiB bundle",
+                lambda: store.put_files([SourceFile.from_bytes("data", data)]).digest,  # noqa: B023
+            )
+            got = rec.time("store read 16KiB file", lambda: store.read_file(digest, "data"))  # noqa: B023
             assert got == data
     finally:
         store.close()

@@ -11,14 +11,27 @@ from pathlib import Path
 
 import pytest
 
+from flowpack.cas.digest import Digest
 from flowpack.cas.opening import open_store
 from flowpack.cas.registry import open_location
+from flowpack.cas.store import Store
 from flowpack.cas.testing import race
+from flowpack.cas.tree import SourceFile
+from flowpack.cas.verify import verify
 from servers.httpserver import start_flowpack_server
 
 CLIENTS = 16
 SECONDS = 3.0
 LOG = "load/log"
+
+
+def put_object(store: Store, data: bytes) -> Digest:
+    """Store ``data`` as a one-file bundle; its digest names it."""
+    return store.put_files([SourceFile.from_bytes("data", data)]).digest
+
+
+def get_object(store: Store, digest: Digest) -> bytes:
+    return store.read_file(digest, "data")
 
 
 def test_sixteen_clients_lose_no_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,7 +41,7 @@ def test_sixteen_clients_lose_no_write(tmp_path: Path, monkeypatch: pytest.Monke
     appended: list[str] = []
     lock = threading.Lock()
     stores = [open_store(server.url, cache_dir=tmp_path / f"c{i}") for i in range(CLIENTS)]
-    stores[0].put_bytes(b"initialise the store")
+    put_object(stores[0], b"initialise the store")
     locations = [open_location(server.url) for _ in range(CLIENTS)]
     deadline = time.monotonic() + SECONDS
 
@@ -38,17 +51,17 @@ def test_sixteen_clients_lose_no_write(tmp_path: Path, monkeypatch: pytest.Monke
         try:
             while n == 0 or time.monotonic() < deadline:
                 data = f"client {i} write {n} ".encode() + os.urandom(256)
-                digest = store.put_bytes(data)
+                digest = put_object(store, data)
                 assert refs.compare_and_set(f"load/c{i}/w{n}", digest, None)
-                assert store.get_bytes(digest) == data
+                assert get_object(store, digest) == data
                 with lock:
                     written[f"load/c{i}/w{n}"] = data
                 entry = f"c{i}w{n}"
                 n += 1
                 while time.monotonic() < deadline + 1:  # append to the log by compare-and-set
                     found = refs.read(LOG)
-                    lines = store.get_bytes(found[0]).decode().split() if found else []
-                    new = store.put_bytes(" ".join([*lines, entry]).encode())
+                    lines = get_object(store, found[0]).decode().split() if found else []
+                    new = put_object(store, " ".join([*lines, entry]).encode())
                     if refs.compare_and_set(LOG, new, found[1] if found else None):
                         with lock:
                             appended.append(entry)
@@ -78,12 +91,12 @@ def check_no_write_lost(
             for name, data in written.items():
                 found = location.refs.read(name)
                 assert found is not None, name
-                assert reader.get_bytes(found[0]) == data
+                assert get_object(reader, found[0]) == data
             log = location.refs.read(LOG)
             assert log is not None
-        entries = reader.get_bytes(log[0]).decode().split()
+        entries = get_object(reader, log[0]).decode().split()
         assert sorted(entries) == sorted(appended)  # no lost and no doubled append
-        report = reader.verify(read_data=True)
+        report = verify(reader, read_data=True)
         assert report.ok, report.problems
     finally:
         reader.close()
