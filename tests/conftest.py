@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["servers.buckets", "servers.registry"]
+pytest_plugins = ["servers.buckets", "servers.registry", "servers.tokenauth"]
 
 
 @pytest.fixture

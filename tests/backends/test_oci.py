@@ -26,6 +26,7 @@ from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.registry import open_location
 from flowpack.cas.testing import BlobStoreConformance, RefStoreConformance
 from servers.registry import Registry
+from servers.tokenauth import TokenService
 
 
 @pytest.fixture(autouse=True)
@@ -195,3 +196,31 @@ def test_skopeo_reads_the_ref_manifest(registry: Registry) -> None:
         layer["annotations"][artifacts.BLAKE3]
         == str(Digest.of(b"pack bytes")).split(":")[0] + ":" + Digest.of(b"pack bytes").hex
     )
+
+
+class TestOciWithBearerTokens(RefStoreConformance):
+    """The ref suite through bearer tokens from a token service (the registry's challenge)."""
+
+    @pytest.fixture
+    def ref_store(self, token_registry: tuple[Registry, TokenService]) -> RefStore:
+        reg, _ = token_registry
+        return open_oci(reg.fresh_url(), **reg.options()).refs
+
+    def corrupt_ref(self, store: RefStore, name: str) -> None:
+        TestOciRefStore.corrupt_ref(self, store, name)  # type: ignore[arg-type]
+
+
+def test_bearer_tokens_are_fetched_once_and_reused(
+    token_registry: tuple[Registry, TokenService],
+) -> None:
+    reg, tokens = token_registry
+    before = tokens.issued
+    with open_oci(reg.fresh_url(), **reg.options()) as loc:
+        for i in range(5):
+            loc.blobs.put(f"k/{i}", os.urandom(100))
+        assert len(list(loc.blobs.iter_keys())) == 5
+        loc.blobs.delete("k/0")
+    assert 1 <= tokens.issued - before <= 3  # pull+push, then once more for delete
+    with pytest.raises(PermissionDenied) as info:
+        open_oci(reg.fresh_url(), username="flowpack-ci", password="wrong-pw-1234").blobs.get("x")
+    assert "wrong-pw-1234" not in str(info.value)

@@ -51,6 +51,7 @@ class RegistryAuth(httpx.Auth):
         self._lock = threading.Lock()
         self._basic = False
         self._tokens: dict[str, str] = {}
+        self._scopes: dict[str, set[str]] = {}
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         repo = _repository_of(request)
@@ -69,7 +70,11 @@ class RegistryAuth(httpx.Auth):
             return
         if scheme != "bearer" or "realm" not in params:
             return
-        token_request = self._token_request(params)
+        with self._lock:  # ask for every scope this repository needed so far, not only this one
+            scopes = self._scopes.setdefault(repo, set())
+            scopes.update(params.get("scope", "").split())
+            wanted = sorted(scopes)
+        token_request = self._token_request(params, wanted)
         answer = yield token_request
         token = _token_from(answer, token_request)
         with self._lock:
@@ -86,13 +91,19 @@ class RegistryAuth(httpx.Auth):
         elif basic and self.credentials is not None:
             request.headers["Authorization"] = self.credentials.basic_header()
 
-    def _token_request(self, params: dict[str, str]) -> httpx.Request:
-        query: dict[str, str] = {k: params[k] for k in ("service", "scope") if k in params}
+    def _token_request(self, params: dict[str, str], scopes: list[str]) -> httpx.Request:
+        query: dict[str, str | list[str]] = {"scope": scopes}
+        if "service" in params:
+            query["service"] = params["service"]
         creds = self.credentials
         if creds is not None and creds.identity_token:
-            form: dict[str, str] = {**query, "grant_type": "refresh_token"}
-            form["refresh_token"] = creds.secret
-            form.setdefault("client_id", "flowpack")
+            form = {
+                "service": params.get("service", ""),
+                "scope": " ".join(scopes),
+                "client_id": "flowpack",
+                "grant_type": "refresh_token",
+                "refresh_token": creds.secret,
+            }
             return httpx.Request("POST", params["realm"], data=form)
         headers = {"Authorization": creds.basic_header()} if creds is not None else {}
         return httpx.Request("GET", params["realm"], params=query, headers=headers)

@@ -71,7 +71,7 @@ class OciBlobStore:
         """Upload the empty ``{}`` config every flowpack manifest names (once per store)."""
         with self._config_lock:
             if not self._config_ready:
-                self.client.upload_blob(self.repo, artifacts.EMPTY)
+                self.client.upload_blob(self.repo, artifacts.EMPTY, mount_from=self.mount_from)
                 self._config_ready = True
 
     def put(self, key: str, data: bytes, *, create_only: bool = True) -> None:
