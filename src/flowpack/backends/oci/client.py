@@ -100,7 +100,7 @@ class RegistryClient:
     # -- plumbing -----------------------------------------------------------------------
 
     def _send(self, what: str, method: str, url: str | httpx.URL, **kw: Any) -> httpx.Response:
-        with transport_edge(what, url):
+        with transport_edge(what, self._http.base_url.join(url)):
             return self._http.request(method, url, **kw)
 
     def _path(self, repo: str, kind: str, ref: str = "") -> str:
@@ -231,7 +231,8 @@ class RegistryClient:
         """
         what = f"read manifest {reference}"
         url = self._path(repo, "manifests", reference)
-        with transport_edge(what, url), self._http.stream("GET", url, headers=_ACCEPT) as r:
+        shown = self._http.base_url.join(url)
+        with transport_edge(what, shown), self._http.stream("GET", url, headers=_ACCEPT) as r:
             if r.status_code == 404:
                 return None
             if r.status_code != 200:

@@ -94,6 +94,6 @@ def parse_registry_url(url: str, *, insecure: bool = False) -> RegistryRef:
     if ref.scheme == "http" and not ref.loopback and not insecure:
         raise UsageError(
             f"refusing plain HTTP to {ref.netloc}: only a registry on 127.0.0.1 or localhost"
-            " speaks HTTP unless insecure=True (--insecure) is given"
+            " speaks HTTP unless the store is opened with insecure=True"
         )
     return ref
