@@ -181,6 +181,19 @@ class RegistryClient:
             location = self._location(r, f"start upload of {digest}")
         return self._upload_chunked(location, data, digest, repo)
 
+    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
+        """Mount blob ``digest`` from ``from_repo`` into ``repo``; False if the registry would
+        not (the upload session it opened instead is cancelled)."""
+        what = f"mount blob {digest}"
+        params = {"mount": digest, "from": from_repo}
+        r = self._send(what, "POST", self._path(repo, "blobs", "uploads") + "/", params=params)
+        if r.status_code == 201:
+            return True
+        if r.status_code == 202 and "location" in r.headers:
+            self._send(what, "DELETE", str(r.request.url.join(r.headers["location"])))
+            return False
+        raise status_error(what, r)
+
     def _upload_chunked(self, location: str, data: bytes, digest: str, repo: str) -> str:
         what = f"upload blob {digest} in chunks"
         for start in range(0, len(data), self.chunk_size):
