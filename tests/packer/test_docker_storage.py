@@ -169,3 +169,47 @@ def test_without_an_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     storage.add_flow(_flow(tmp_path / "q"))
     with pytest.raises(UsageError, match="registry_url"):
         storage.build()
+
+
+def _wheel(tmp: Path) -> Path:
+    """A one-module wheel, built by hand (pip installs it with no index and no network)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        "tinydep/__init__.py": b"ANSWER = 42\n",
+        "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = ""
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{name},sha256={digest},{len(data)}\n"
+    record += "tinydep-1.0.dist-info/RECORD,,\n"
+    path = tmp / "tinydep-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as whl:
+        for name, data in files.items():
+            whl.writestr(name, data)
+        whl.writestr("tinydep-1.0.dist-info/RECORD", record)
+    return path
+
+
+def test_python_dependencies_become_a_layer(
+    registry: Registry, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "store").as_uri())
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    storage = Docker(
+        registry_url=f"{registry.host}/deps",
+        base_image=base_image,
+        python_dependencies=[str(_wheel(tmp_path))],
+    )
+    storage.add_flow(_flow(tmp_path / "project"))
+    storage.build()
+    _, config, layers = pull_image(storage.image_reference, tmp_path / "pulled")
+    assert len(layers) == 4  # base, dependencies, flowpack, flows
+    code = read_layer_file(layers[1], "/opt/prefect/site-packages/tinydep/__init__.py")
+    assert code == b"ANSWER = 42\n"
+    assert config["history"][-3]["created_by"] == "flowpack: python dependencies"
