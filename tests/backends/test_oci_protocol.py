@@ -108,7 +108,7 @@ def test_a_manifest_over_the_limit_is_refused(registry: Registry) -> None:
 
 def test_a_damaged_blob_is_named_by_its_digest(registry: Registry) -> None:
     with open_oci(registry.fresh_url()) as loc:
-        data = b"original bytes" * 100
+        data = os.urandom(1400)  # bytes no other test stores: the damage stays here
         loc.blobs.put("packs/a", data)
         digest = loc.blobs.inner._locate("packs/a")[0]  # type: ignore[attr-defined]
         path = registry.blob_file(digest)
