@@ -27,3 +27,15 @@ else
     npm install --prefix "$SERVERS/azurite" --no-audit --no-fund --loglevel=error azurite@3.37.0
     echo "Azurite: $azurite"
 fi
+
+# OCI    the distribution registry and skopeo (Debian packages docker-registry, skopeo)
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+echo "OCI: $(command -v docker-registry), $(command -v skopeo)"

@@ -23,6 +23,7 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import PermissionDenied, UsageError
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobStore, RefStore
+from flowpack.cas.refvalue import encode_ref_value
 from flowpack.cas.registry import open_location
 from flowpack.cas.testing import BlobStoreConformance, RefStoreConformance
 from servers.registry import Registry
@@ -224,3 +225,43 @@ def test_bearer_tokens_are_fetched_once_and_reused(
     with pytest.raises(PermissionDenied) as info:
         open_oci(reg.fresh_url(), username="flowpack-ci", password="wrong-pw-1234").blobs.get("x")
     assert "wrong-pw-1234" not in str(info.value)
+
+
+def test_a_tag_overwritten_before_the_re_read_is_reported_as_lost(
+    registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Writer A passes its check; writer B (who read the same token) writes between A's write
+    and A's re-read.  A reports False and logs the lost update; B's manifest names the token
+    both started from, so the chain shows two updates of one parent."""
+    from servers.proxy import FaultProxy, Request
+
+    repo = registry.fresh_repo()
+    with FaultProxy(registry.endpoint) as proxy:
+        loc = open_oci(f"oci+http://127.0.0.1:{proxy.port}/{repo}")
+        refs = loc.refs.inner  # type: ignore[attr-defined]
+        assert isinstance(refs, OciRefStore)
+        assert loc.refs.compare_and_set("flows/p/f", Digest.of(b"start"), None)
+        token = loc.refs.read("flows/p/f")[1]  # type: ignore[index]
+        theirs = Digest.of(b"theirs")
+        tag = tags.encode_tag(tags.REF, "flows/p/f")
+        raw = artifacts.ref_manifest(
+            "flows/p/f", encode_ref_value(theirs).decode().strip(), token, "b", []
+        )
+        seen_put: list[bool] = []
+
+        def race_in_before_the_re_read(rec: Request) -> None:
+            if rec.method == "PUT" and rec.path.endswith(f"/manifests/{tag}"):
+                seen_put.append(True)
+            elif seen_put and rec.method == "HEAD" and rec.path.endswith(f"/manifests/{tag}"):
+                proxy.before_forward = None
+                refs.client.put_manifest(repo, tag, raw, OCI_MANIFEST)
+
+        proxy.before_forward = race_in_before_the_re_read
+        assert loc.refs.compare_and_set("flows/p/f", Digest.of(b"mine"), token) is False
+        loc.close()
+    assert "lost update" in caplog.text
+    with open_oci(f"oci+http://{registry.host}/{repo}") as direct:
+        value, now = direct.refs.read("flows/p/f")  # type: ignore[misc]
+        assert value == theirs
+        doc = json.loads(direct.refs.inner.client.get_manifest(repo, now).raw)  # type: ignore[attr-defined]
+    assert doc["annotations"][artifacts.REF_PREVIOUS] == token

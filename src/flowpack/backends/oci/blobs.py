@@ -95,6 +95,11 @@ class OciBlobStore:
             pushed, self._pushed = self._pushed, []
         return pushed
 
+    def give_back(self, pushed: list[Descriptor]) -> None:
+        """Return descriptors :meth:`take_pushed` handed out to a ref update that failed."""
+        with self._lock:
+            self._pushed[:0] = pushed
+
     def _locate(self, key: str) -> tuple[str, int]:
         tag = tags.encode_tag(tags.BLOB, check_blob_key(key))
         found = self.client.get_manifest(self.repo, tag)

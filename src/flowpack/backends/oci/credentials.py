@@ -29,6 +29,8 @@ from flowpack.cas.errors import PermissionDenied, UsageError
 __all__ = ["Credentials", "find_credentials"]
 
 HELPER_TIMEOUT = 30.0
+DOCKER_HUB_NAMES = frozenset({"registry-1.docker.io", "index.docker.io", "docker.io"})
+DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 #: What a helper's ``Username`` says when its ``Secret`` is an identity (refresh) token.
 IDENTITY_TOKEN_USER = "<token>"
 
@@ -65,9 +67,11 @@ def find_credentials(
     if username is not None and password is not None:
         return Credentials(username, password)
     config = _load_config(docker_config)
-    helper = _str_map(config.get("credHelpers")).get(host)
+    server = DOCKER_HUB_SERVER if host in DOCKER_HUB_NAMES else host
+    helpers = _str_map(config.get("credHelpers"))
+    helper = helpers.get(host) or helpers.get(server)
     if helper:
-        found = run_helper(helper, host)
+        found = run_helper(helper, server)
         if found is not None:
             return found
     entry = _auth_entry(_dict_map(config.get("auths")), host)
@@ -75,7 +79,7 @@ def find_credentials(
         return _from_auth_entry(entry, host)
     store = config.get("credsStore")
     if isinstance(store, str) and store:
-        return run_helper(store, host)
+        return run_helper(store, server)
     return None
 
 
@@ -111,10 +115,12 @@ def _dict_map(value: object) -> dict[str, dict[str, Any]]:
 
 
 def _auth_entry(auths: dict[str, dict[str, Any]], host: str) -> dict[str, Any] | None:
-    """The ``auths`` entry for ``host``: keys may be ``host``, ``https://host/v1/``..."""
+    """The ``auths`` entry for ``host``: keys may be ``host``, ``https://host/v1/``...
+    (Docker Hub's is ``https://index.docker.io/v1/`` though its registry is another host)."""
+    names = DOCKER_HUB_NAMES if host in DOCKER_HUB_NAMES else {host}
     for key, entry in auths.items():
         bare = key.split("://", 1)[-1].split("/", 1)[0]
-        if bare == host:
+        if bare in names:
             return entry
     return None
 

@@ -65,6 +65,8 @@ def parse_image(text: str, *, default_tag: str = "latest") -> ImageName:
     repository_name(name, what="image")
     if digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
         raise UsageError(f"invalid image digest in {text!r}")
+    if ":" in path and not tag:
+        raise UsageError(f"invalid image reference {text!r}: empty tag")
     tag = tag or default_tag
     if not _TAG.match(tag):
         raise UsageError(f"invalid image tag in {text!r}")

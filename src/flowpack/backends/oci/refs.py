@@ -83,7 +83,11 @@ class OciRefStore:
         value = encode_ref_value(new).decode("ascii").strip()
         pushed = self.blobs.take_pushed()
         raw = artifacts.ref_manifest(name, value, expected, uuid.uuid4().hex, pushed)
-        mine = self.client.put_manifest(self.repo, tag, raw, OCI_MANIFEST)
+        try:
+            mine = self.client.put_manifest(self.repo, tag, raw, OCI_MANIFEST)
+        except BaseException:
+            self.blobs.give_back(pushed)  # the next update's manifest lists them instead
+            raise
         after = self.client.manifest_digest(self.repo, tag)
         if after != mine:
             log.warning(
