@@ -71,16 +71,7 @@ class Docker(Storage):
         registry_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if base_image and dockerfile:
-            raise ValueError("Only one of `base_image` and `dockerfile` can be provided.")
-        for source in files or {}:
-            if not os.path.isabs(source):
-                raise ValueError(
-                    f"Provided path `{source}` is not an absolute path; the sources of `files`"
-                    " must be absolute"
-                )
-        if not prefect_directory.startswith("/"):
-            raise ValueError(f"prefect_directory must be absolute, not {prefect_directory!r}")
+        _check_arguments(base_image, dockerfile, files, prefect_directory)
         self.registry_url = registry_url.rstrip("/") if registry_url else None
         self.dockerfile = dockerfile
         self.base_image = base_image or (None if dockerfile else default_base_image())
@@ -174,6 +165,25 @@ class Docker(Storage):
 
             docker_build.import_from_image(self, name, location)
         return super().get_flow(name_or_location)
+
+
+def _check_arguments(
+    base_image: str | None,
+    dockerfile: str | None,
+    files: dict[str, str] | None,
+    prefect_directory: str,
+) -> None:
+    """The seed's ``ValueError`` cases (and an absolute ``prefect_directory``)."""
+    if base_image and dockerfile:
+        raise ValueError("Only one of `base_image` and `dockerfile` can be provided.")
+    for source in files or {}:
+        if not os.path.isabs(source):
+            raise ValueError(
+                f"Provided path `{source}` is not an absolute path; the sources of `files`"
+                " must be absolute"
+            )
+    if not prefect_directory.startswith("/"):
+        raise ValueError(f"prefect_directory must be absolute, not {prefect_directory!r}")
 
 
 def default_base_image() -> str:
