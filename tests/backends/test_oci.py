@@ -188,6 +188,21 @@ def test_skopeo_reads_the_ref_manifest(registry: Registry) -> None:
         timeout=60,
     ).stdout
     doc = json.loads(out)
+    push = subprocess.run(
+        [
+            "skopeo",
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            f"docker://{registry.host}/{repo}:blake3-{value.hex}",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    push_doc = json.loads(push)
+    assert push_doc["artifactType"] == artifacts.PUSH_TYPE
+    assert push_doc["layers"] == doc["layers"]
     assert doc["artifactType"] == artifacts.REF_TYPE
     assert doc["annotations"][artifacts.REF_VALUE].startswith(str(value))
     assert doc["annotations"][artifacts.REF_PREVIOUS] == ""

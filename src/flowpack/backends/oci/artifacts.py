@@ -12,6 +12,10 @@ the same digest, and readable with ``skopeo inspect --raw`` or ``oras manifest f
   check), the manifest digest it replaced (``org.flowpack.ref.previous``: the chain that shows
   a lost update), and a nonce so no two updates share a token.  Its layers are the blob
   descriptors this location uploaded since its previous ref update: the push it concludes.
+- push manifest (tag ``blake3-<hex>`` of the value a ref was set to, artifactType
+  :data:`PUSH_TYPE`): written once, by the first update to that value, and never moved; the
+  value and the blobs that push uploaded.  ``skopeo inspect --raw ...:blake3-<hex>`` finds a
+  bundle's push by its digest.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ __all__ = [
 
 BLOB_TYPE = "application/vnd.flowpack.blob.v1"
 REF_TYPE = "application/vnd.flowpack.ref.v1"
+PUSH_TYPE = "application/vnd.flowpack.push.v1"
+PUSH_VALUE = "org.flowpack.value"
 LAYER_TYPE = "application/vnd.flowpack.blob.v1.data"
 EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
 EMPTY = b"{}"
@@ -109,6 +115,21 @@ def ref_manifest(
                 REF_PREVIOUS: previous or "",
                 REF_NONCE: nonce,
             },
+        }
+    )
+
+
+def push_manifest(value: str, pushed: list[Descriptor]) -> bytes:
+    """The manifest of the first push that made a ref point at ``value`` (deterministic)."""
+    layers = [d.as_json() for d in pushed[:MAX_PUSH_LAYERS]] or [_empty_descriptor()]
+    return _canonical(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": PUSH_TYPE,
+            "config": _empty_descriptor(),
+            "layers": layers,
+            "annotations": {PUSH_VALUE: value},
         }
     )
 

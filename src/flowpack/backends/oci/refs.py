@@ -22,7 +22,7 @@ from flowpack.backends.oci import artifacts, tags
 from flowpack.backends.oci.blobs import OCI_CAPABILITIES, OciBlobStore
 from flowpack.backends.oci.client import OCI_MANIFEST, RegistryClient
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import InvalidRefName
+from flowpack.cas.errors import FlowpackError, InvalidRefName
 from flowpack.cas.protocols import Capabilities, Token
 from flowpack.cas.refname import check_ref_name
 from flowpack.cas.refvalue import decode_ref_value, encode_ref_value
@@ -97,7 +97,19 @@ class OciRefStore:
                 after,
             )
             return False
+        self._tag_push(new, value, pushed)
         return True
+
+    def _tag_push(self, new: Digest, value: str, pushed: list[artifacts.Descriptor]) -> None:
+        """Tag the push by the value's digest, once; the ref update is already done, so a
+        failure here is logged, not raised."""
+        tag = tags.digest_tag(new)
+        try:
+            if self.client.manifest_digest(self.repo, tag) is None:
+                raw = artifacts.push_manifest(value, pushed)
+                self.client.put_manifest(self.repo, tag, raw, OCI_MANIFEST)
+        except FlowpackError as exc:
+            log.warning("could not tag the push of %s: %s", new, exc)
 
     def compare_and_delete(self, name: str, expected: Token) -> bool:
         """Delete the ref if its manifest is still ``expected``; False otherwise."""

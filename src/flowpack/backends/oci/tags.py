@@ -4,16 +4,17 @@ A tag is ``[A-Za-z0-9_][A-Za-z0-9._-]{0,127}``.  A blob key ``packs/ab..`` becom
 ``blob.packs.ab..`` and a ref ``flows/p/f`` the tag ``ref.flows.p.f``: ``/`` is written ``.``,
 and ``.`` and ``_`` (and nothing else: keys and refs use only ``[A-Za-z0-9._-/]``) are escaped
 as ``_2e`` and ``_5f``, so every tag decodes to exactly one name.  Tags of other shapes (images,
-tags someone else wrote) are not flowpack's and decode to None.
+tags someone else wrote, and ``blake3-<hex>`` push tags) are not names and decode to None.
 """
 
 from __future__ import annotations
 
 import re
 
+from flowpack.cas.digest import Digest
 from flowpack.cas.errors import UsageError
 
-__all__ = ["BLOB", "MAX_TAG", "REF", "decode_tag", "encode_tag"]
+__all__ = ["BLOB", "MAX_TAG", "REF", "decode_tag", "digest_tag", "encode_tag"]
 
 BLOB = "blob."
 REF = "ref."
@@ -37,6 +38,11 @@ def encode_tag(kind: str, name: str) -> str:
             " once encoded)"
         )
     return tag
+
+
+def digest_tag(digest: Digest) -> str:
+    """``blake3-<hex>``: the tag of the push that first set a ref to ``digest``."""
+    return f"blake3-{digest.hex}"
 
 
 def decode_tag(kind: str, tag: str) -> str | None:
