@@ -16,7 +16,7 @@ from flowfixtures import make_project
 from imagekit import pull_image, push_base_image, tar_entries
 
 from flowpack.backends.oci.opener import open_registry_client
-from flowpack.cas.errors import CapabilityError, UsageError
+from flowpack.cas.errors import CapabilityError, FlowError, UsageError
 from flowpack.packer.layers import read_layer_file, unpack_layer
 from flowpack.packer.script import ScriptSource, collect
 from flowpack.storage import Docker
@@ -213,3 +213,39 @@ def test_python_dependencies_become_a_layer(
     code = read_layer_file(layers[1], "/opt/prefect/site-packages/tinydep/__init__.py")
     assert code == b"ANSWER = 42\n"
     assert config["history"][-3]["created_by"] == "flowpack: python dependencies"
+
+
+def test_a_flow_that_does_not_load_in_the_image_fails_the_build(
+    registry: Registry,
+    base_image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The flow's task comes from a module only this process can import (pickled by
+    reference): the healthcheck, run on the unpacked layers, cannot load it, and no image is
+    pushed."""
+    from flowpack import Flow, task
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "hc_only_here.py").write_text("def produce():\n    return 7\n")
+    monkeypatch.syspath_prepend(str(outside))
+    import hc_only_here  # type: ignore[import-not-found]
+
+    monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "store").as_uri())
+    with Flow("unloadable") as flow:
+        task(hc_only_here.produce)()
+    storage = Docker(registry_url=f"{registry.host}/hc", base_image=base_image)
+    storage.add_flow(flow)
+    with pytest.raises(FlowError, match="healthcheck failed") as info:
+        storage.build()
+    assert "\n" not in str(info.value)
+    assert "unloadable" in str(info.value) and "hc_only_here" in str(info.value)
+    client = open_registry_client(f"oci+http://{registry.host}/hc/unloadable")
+    assert client.list_tags("hc/unloadable") == []
+    client.close()
+    ignoring = Docker(
+        registry_url=f"{registry.host}/hc", base_image=base_image, ignore_healthchecks=True
+    )
+    ignoring.add_flow(flow)
+    assert ignoring.build().image_digest is not None

@@ -16,7 +16,8 @@ a ``files`` source is not absolute.
   (:mod:`flowpack.storage.docker_build`): python dependencies installed with pip into a target
   directory (when any are given), flowpack itself, ``files``, and the flows' bundles with the
   healthcheck, all under ``prefect_directory``; ``env_vars`` go into the image config; the
-  image is pushed to ``registry_url/image_name:image_tag``.  The tag defaults to the bundle
+  healthcheck runs on the unpacked new layers (unless ``ignore_healthchecks``); the image is
+  pushed to ``registry_url/image_name:image_tag``.  The tag defaults to the bundle
   digest (``blake3-<hex>``; for several flows, the digest of their names and digests), so the
   same flows give the same image digest on any machine.
 - **engine**: with a reachable engine the generated Dockerfile and build context

@@ -14,6 +14,9 @@ The config is the base image's, with ``env_vars`` set (``$VAR`` and ``${VAR}`` e
 the base's environment, as a Dockerfile ``ENV`` does), ``PYTHONPATH`` led by the two
 directories above, the label ``org.flowpack.flows``, and one history entry per layer, with no
 timestamps.
+
+Unless ``ignore_healthchecks``, the healthcheck runs on the new layers, unpacked, before
+anything is pushed (the seed ran it as the Dockerfile's last step).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import blake3
 
 from flowpack.cas.errors import CorruptObject, FlowError, MalformedData, NotFound
-from flowpack.packer.layers import Layer, LayerBuilder, read_layer_file
+from flowpack.packer.layers import Layer, LayerBuilder, read_layer_file, unpack_layer
 
 if TYPE_CHECKING:
     from flowpack.backends.oci.client import RegistryClient
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_and_push", "engine_client", "import_from_image", "name_image"]
 
+HEALTHCHECK_TIMEOUT = 600
 FLOWS_LAYER = "org.flowpack.layer"
 FLOWS_LABEL = "org.flowpack.flows"
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -223,6 +227,8 @@ def build_and_push(storage: Docker) -> str:
             ("flows", flows_layer(storage)),
         ]
         built = [(what, layer) for what, layer in layers if layer is not None]
+        if not storage.ignore_healthchecks:
+            run_healthcheck(storage, [layer for _, layer in built])
         image = NewImage(base, config=image_config(storage, base.config, built))
         kind = DOCKER_LAYER if image.docker_format else OCI_LAYER
         for what, layer in built:
@@ -242,6 +248,26 @@ def build_and_push(storage: Docker) -> str:
         client.close()
         if base_client is not client:
             base_client.close()
+
+
+def run_healthcheck(storage: Docker, layers: list[Layer]) -> None:
+    """Unpack ``layers`` into a scratch root and run the image's healthcheck there with this
+    interpreter; :class:`FlowError` with its last line when it fails (nothing is pushed)."""
+    with tempfile.TemporaryDirectory(prefix="flowpack-healthcheck-root-") as tmp:
+        root = Path(tmp)
+        for layer in layers:
+            unpack_layer(layer.blob, root, layer.digest)
+        script = root / storage.prefect_directory.lstrip("/") / "healthcheck.py"
+        done = subprocess.run(
+            [sys.executable, "-I", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=HEALTHCHECK_TIMEOUT,
+            check=False,
+        )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise FlowError(f"Your docker image failed to build: the healthcheck failed: {last[:300]}")
 
 
 def import_from_image(storage: Docker, name: str | None, location: str) -> None:
