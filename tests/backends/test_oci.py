@@ -140,11 +140,15 @@ def test_opens_through_the_entry_point(registry: Registry) -> None:
     assert loc.closed
 
 
-def test_plain_http_only_to_loopback() -> None:
+def test_plain_http_only_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UsageError, match="plain HTTP"):
         open_oci("oci+http://registry.example.com/team/flows")
     open_oci("oci+http://registry.example.com/team/flows", insecure=True).close()
     open_oci("oci+https://registry.example.com/team/flows").close()
+    monkeypatch.setenv("FLOWPACK_INSECURE_REGISTRIES", "other.example, registry.example.com:5000")
+    open_oci("oci+http://registry.example.com:5000/team/flows").close()
+    with pytest.raises(UsageError, match="plain HTTP"):
+        open_oci("oci+http://registry.example.com/team/flows")
 
 
 @pytest.mark.parametrize(

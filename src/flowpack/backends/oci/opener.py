@@ -6,7 +6,9 @@ Options (anything else is refused with :class:`UsageError`):
   see :mod:`.credentials`); never shown in a URL, message or log;
 - ``docker_config``: another Docker client configuration file or directory;
 - ``insecure``: allow ``oci+http://`` to a host other than 127.0.0.1/localhost, and skip TLS
-  certificate verification for ``oci+https://`` (``--insecure``);
+  certificate verification for ``oci+https://``; hosts listed in
+  ``$FLOWPACK_INSECURE_REGISTRIES`` (``host[:port]``, comma-separated) are opened so too, which
+  is how the CLI reaches them;
 - ``mount_from``: a repository on the same registry to mount existing blobs from;
 - ``timeout`` (seconds), ``max_connections``, ``monolithic_limit`` (bytes above which blobs go
   up in chunked ``PATCH`` requests), ``chunk_size``, ``max_manifest_size``.
@@ -17,6 +19,7 @@ transient failures are retried by :mod:`flowpack.backends.retrying`.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flowpack.backends.oci.blobs import OciBlobStore
@@ -33,7 +36,9 @@ from flowpack.backends.retrying import RetryingBlobStore, RetryingRefStore, Retr
 from flowpack.cas.errors import UsageError
 from flowpack.cas.location import Location
 
-__all__ = ["OPTIONS", "open_oci", "open_registry_client"]
+__all__ = ["ENV_INSECURE", "OPTIONS", "insecure_registries", "open_oci", "open_registry_client"]
+
+ENV_INSECURE = "FLOWPACK_INSECURE_REGISTRIES"
 
 OPTIONS = frozenset(
     {
@@ -59,8 +64,9 @@ def open_registry_client(url: str, **options: Any) -> RegistryClient:
             f"unknown option(s) for oci:// stores: {', '.join(sorted(unknown))}"
             f" (known: {', '.join(sorted(OPTIONS))})"
         )
-    insecure = bool(options.get("insecure", False))
-    ref = parse_registry_url(url, insecure=insecure)
+    ref = parse_registry_url(url, insecure=True)
+    insecure = bool(options.get("insecure", False)) or ref.netloc in insecure_registries()
+    parse_registry_url(url, insecure=insecure)  # refuses plain HTTP unless allowed
     creds = find_credentials(
         ref.netloc,
         username=options.get("username"),
@@ -77,6 +83,13 @@ def open_registry_client(url: str, **options: Any) -> RegistryClient:
         chunk_size=int(options.get("chunk_size", CHUNK_SIZE)),
         max_manifest_size=int(options.get("max_manifest_size", MAX_MANIFEST_SIZE)),
     )
+
+
+def insecure_registries() -> frozenset[str]:
+    """``host[:port]`` entries of ``$FLOWPACK_INSECURE_REGISTRIES`` (comma-separated), which
+    are opened as with ``insecure=True`` (Docker's ``insecure-registries``)."""
+    value = os.environ.get(ENV_INSECURE, "")
+    return frozenset(h.strip() for h in value.split(",") if h.strip())
 
 
 def open_oci(url: str, **options: Any) -> Location:

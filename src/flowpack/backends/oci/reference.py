@@ -94,6 +94,7 @@ def parse_registry_url(url: str, *, insecure: bool = False) -> RegistryRef:
     if ref.scheme == "http" and not ref.loopback and not insecure:
         raise UsageError(
             f"refusing plain HTTP to {ref.netloc}: only a registry on 127.0.0.1 or localhost"
-            " speaks HTTP unless the store is opened with insecure=True"
+            " speaks HTTP unless the store is opened with insecure=True or the host is listed in"
+            " $FLOWPACK_INSECURE_REGISTRIES"
         )
     return ref
