@@ -284,3 +284,41 @@ def test_a_tag_overwritten_before_the_re_read_is_reported_as_lost(
         assert value == theirs
         doc = json.loads(direct.refs.inner.client.get_manifest(repo, now).raw)  # type: ignore[attr-defined]
     assert doc["annotations"][artifacts.REF_PREVIOUS] == token
+
+
+def test_skopeo_copies_a_push_and_every_blob_matches_its_annotations(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """``skopeo copy`` checks every blob's sha256 on the way; the copy's bytes also match the
+    blake3 digest flowpack wrote beside each key."""
+    import blake3
+
+    url = registry.fresh_url()
+    repo = url.split("/", 3)[3]
+    payloads = {f"packs/{i}": os.urandom(10_000 + i) for i in range(3)}
+    with open_oci(url) as loc:
+        for key, data in payloads.items():
+            loc.blobs.put(key, data)
+        assert loc.refs.compare_and_set("tags/release", Digest.of(b"bundle"), None)
+    layout = tmp_path / "layout"
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--src-tls-verify=false",
+            f"docker://{registry.host}/{repo}:ref.tags.release",
+            f"oci:{layout}:x",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    index = json.loads((layout / "index.json").read_text())
+    blobs = layout / "blobs" / "sha256"
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
+    copied = {}
+    for layer in manifest["layers"]:
+        data = (blobs / layer["digest"].split(":")[1]).read_bytes()
+        assert "blake3:" + blake3.blake3(data).hexdigest() == layer["annotations"][artifacts.BLAKE3]
+        copied[layer["annotations"][artifacts.KEY]] = data
+    assert copied == payloads
