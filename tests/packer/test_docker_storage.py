@@ -249,3 +249,29 @@ def test_a_flow_that_does_not_load_in_the_image_fails_the_build(
     )
     ignoring.add_flow(flow)
     assert ignoring.build().image_digest is not None
+
+
+def test_dockerignore_filters_directory_files(
+    registry: Registry, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "store").as_uri())
+    modules = tmp_path / "modules"
+    (modules / "cache").mkdir(parents=True)
+    (modules / "a.py").write_text("A = 1\n")
+    (modules / "b.pyc").write_bytes(b"\0")
+    (modules / "cache" / "x.py").write_text("X = 1\n")
+    (modules / "keep.pyc").write_bytes(b"\1")
+    ignore = tmp_path / ".dockerignore"
+    ignore.write_text("# build junk\n**/*.pyc\n!modules/keep.pyc\nmodules/cache/\n*.py\n")
+    storage = Docker(
+        registry_url=f"{registry.host}/ignore",
+        base_image=base_image,
+        files={str(modules): "/modules"},
+        dockerignore=str(ignore),
+        ignore_healthchecks=True,
+    )
+    storage.add_flow(_flow(tmp_path / "project"))
+    storage.build()
+    _, _, layers = pull_image(storage.image_reference, tmp_path / "pulled")
+    names = [m.name for m in tar_entries(layers[2]) if m.isfile()]
+    assert names == ["modules/a.py", "modules/keep.pyc"]

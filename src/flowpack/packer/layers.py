@@ -20,6 +20,7 @@ import io
 import os
 import posixpath
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -68,8 +69,16 @@ class LayerBuilder:
             raise UsageError(f"File {key} already exists in the image with different content")
         self._files[key] = (data, mode)
 
-    def add_tree(self, source: Path, dest: str, *, skip: tuple[str, ...] = ()) -> None:
-        """Add ``source`` (a file, or a directory's files, recursively) under ``dest``."""
+    def add_tree(
+        self,
+        source: Path,
+        dest: str,
+        *,
+        skip: tuple[str, ...] = (),
+        ignore: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Add ``source`` (a file, or a directory's files, recursively) under ``dest``;
+        ``ignore(relative path)`` true leaves a file out (symlinks are always left out)."""
         if source.is_file():
             self.add_file(dest, source.read_bytes(), executable=os.access(source, os.X_OK))
             return
@@ -78,6 +87,8 @@ class LayerBuilder:
         for file in sorted(source.rglob("*")):
             rel = file.relative_to(source).as_posix()
             if file.is_symlink() or not file.is_file() or any(s in rel for s in skip):
+                continue
+            if ignore is not None and ignore(rel):
                 continue
             self.add_file(
                 f"{dest.rstrip('/')}/{rel}", file.read_bytes(), executable=os.access(file, os.X_OK)

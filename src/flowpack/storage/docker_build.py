@@ -5,7 +5,8 @@ Layers, in order, each reproducible (:class:`~flowpack.packer.layers.LayerBuilde
 1. ``python_dependencies`` installed by ``pip install --target`` into
    ``<prefect_directory>/site-packages`` (only when the user named any);
 2. flowpack's own modules under ``<prefect_directory>/lib``;
-3. ``files`` (``{absolute source: destination}``, directories recursively);
+3. ``files`` (``{absolute source: destination}``, directories recursively, without what
+   ``dockerignore`` patterns exclude);
 4. the flows layer: ``<prefect_directory>/flows/<slug>.flowpack`` per flow (a self-contained,
    verifiable export of its bundle), ``<prefect_directory>/flows.json`` (name -> digest and
    path) and ``<prefect_directory>/healthcheck.py``, annotated ``org.flowpack.layer=flows``.
@@ -138,10 +139,56 @@ def files_layer(storage: Docker) -> Layer | None:
     if not storage.files:
         return None
     builder = LayerBuilder()
+    patterns = _dockerignore(storage)
     for source, dest in sorted(storage.files.items()):
         target = dest if dest.startswith("/") else f"{storage.prefect_directory}/{dest}"
-        builder.add_tree(Path(source), target)
+        name = Path(source).name
+
+        def ignore(rel: str, name: str = name) -> bool:  # the context path, as the seed's
+            return _ignored(patterns, f"{name}/{rel}")
+
+        builder.add_tree(Path(source), target, ignore=ignore)
     return builder.build()
+
+
+def _dockerignore(storage: Docker) -> list[tuple[bool, re.Pattern[str]]]:
+    """``(negated, pattern)`` of each line of ``storage.dockerignore``, as Docker reads them:
+    paths relative to the context root, ``*`` and ``?`` within one segment, ``**`` across
+    segments, ``!`` re-including, the last matching line deciding."""
+    if not storage.dockerignore:
+        return []
+    out: list[tuple[bool, re.Pattern[str]]] = []
+    for line in Path(storage.dockerignore).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            negated = line.startswith("!")
+            out.append((negated, _glob(line.lstrip("!").strip().strip("/"))))
+    return out
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    out = ""
+    for token in re.split(r"(\*\*/?|\*|\?)", pattern):
+        if token.startswith("**"):
+            out += "(?:.*/)?" if token.endswith("/") else ".*"
+        elif token == "*":
+            out += "[^/]*"
+        elif token == "?":
+            out += "[^/]"
+        else:
+            out += re.escape(token)
+    return re.compile(out + r"\Z")
+
+
+def _ignored(patterns: list[tuple[bool, re.Pattern[str]]], rel: str) -> bool:
+    """Whether context path ``rel`` (or a directory above it) is excluded."""
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    result = False
+    for negated, pattern in patterns:
+        if any(pattern.match(p) for p in prefixes):
+            result = not negated
+    return result
 
 
 def dependencies_layer(storage: Docker) -> Layer | None:
