@@ -26,7 +26,13 @@ from flowpack.backends.oci.auth import RegistryAuth
 from flowpack.backends.oci.credentials import Credentials
 from flowpack.backends.oci.errors import shown_url, status_error, transport_edge
 from flowpack.backends.oci.reference import RegistryRef
-from flowpack.cas.errors import BackendError, CorruptObject, MalformedData, NotFound
+from flowpack.cas.errors import (
+    BackendError,
+    CorruptObject,
+    FlowpackError,
+    MalformedData,
+    NotFound,
+)
 
 __all__ = ["MANIFEST_TYPES", "MAX_MANIFEST_SIZE", "Manifest", "RegistryClient", "sha256_digest"]
 
@@ -136,6 +142,10 @@ class RegistryClient:
             raise NotFound(f"blob {digest} is missing from the registry ({self.ref.url})")
         if r.status_code == 200 and not whole:
             data = r.content[offset:end]  # the registry ignored Range
+        elif r.status_code == 206 and not r.headers.get("content-range", "").startswith(
+            f"bytes {offset}-"
+        ):
+            raise CorruptObject(f"registry blob {digest}: the wrong range came back", digest)
         elif r.status_code in (200, 206):
             data = r.content
         else:
@@ -155,7 +165,7 @@ class RegistryClient:
 
         ``HEAD`` first; then a cross-repository mount from ``mount_from`` if given; then a
         monolithic or chunked upload.  Raises :class:`BackendError` subclasses on failure;
-        an upload that fails midway leaves no blob (the registry discards the session).
+        an upload that fails midway leaves no blob (a chunked session is cancelled).
         """
         digest = sha256_digest(data)
         if self.blob_size(repo, digest) is not None:
@@ -179,7 +189,18 @@ class RegistryClient:
                 return self._finished(r, digest, repo, len(data))
             r = self._send(f"start upload of {digest}", "POST", uploads)
             location = self._location(r, f"start upload of {digest}")
-        return self._upload_chunked(location, data, digest, repo)
+        try:
+            return self._upload_chunked(location, data, digest, repo)
+        except FlowpackError:
+            self._cancel(location)
+            raise
+
+    def _cancel(self, location: str) -> None:
+        """Best effort: end an upload session that failed (the registry would purge it later)."""
+        try:
+            self._send("cancel upload", "DELETE", location)
+        except FlowpackError:
+            pass
 
     def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
         """Mount blob ``digest`` from ``from_repo`` into ``repo``; False if the registry would
