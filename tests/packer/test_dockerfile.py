@@ -109,3 +109,14 @@ def test_a_users_dockerfile_replaces_from(storage: Docker, tmp_path: Path) -> No
 
 def test_no_engine_is_found_without_a_socket(storage: Docker) -> None:
     assert engine_client(storage) is None
+
+
+def test_script_mode_keeps_the_bundle_beside_the_users_path(storage: Docker) -> None:
+    storage.stored_as_script = True
+    storage.path = "/modules/my_flow.py"
+    context = build_context(storage)
+    text = context["Dockerfile"].decode()
+    assert "COPY flows/etl.flowpack /opt/prefect/flows/etl.flowpack\n" in text
+    assert "COPY mod1.py /modules/mod1.py\n" in text
+    assert b'"script": "/modules/my_flow.py"' in context["flows.json"]
+    assert storage.flow_path("etl") == "/modules/my_flow.py"

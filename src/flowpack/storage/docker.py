@@ -110,13 +110,17 @@ class Docker(Storage):
         prefix = f"{self.registry_url}/" if self.registry_url else ""
         return f"{prefix}{self.image_name}:{self.image_tag}"
 
-    def flow_path(self, flow_name: str) -> str:
-        """Where flow ``flow_name``'s bundle is kept in the image."""
+    def bundle_path(self, flow_name: str) -> str:
+        """Where flow ``flow_name``'s bundle export is kept in the image."""
         from flowpack.packer.records import slug
 
+        return f"{self.prefect_directory}/flows/{slug(flow_name)}.flowpack"
+
+    def flow_path(self, flow_name: str) -> str:
+        """The seed's location in the image: ``path`` for a script flow, else the bundle."""
         if self.stored_as_script and self.path:
             return self.path
-        return f"{self.prefect_directory}/flows/{slug(flow_name)}.flowpack"
+        return self.bundle_path(flow_name)
 
     # -- building ------------------------------------------------------------------------
 

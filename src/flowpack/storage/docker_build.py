@@ -107,13 +107,13 @@ def flows_layer(storage: Docker) -> Layer:
     index: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="flowpack-image-") as tmp:
         for name, location in sorted(storage.flows.items()):
-            path = storage.flow_path(name)
-            if storage.stored_as_script and storage.path:
-                path = f"{storage.prefect_directory}/flows/{Path(path).stem}.flowpack"
+            path = storage.bundle_path(name)
             out = Path(tmp) / "export"
             storage.store.export(storage.store.resolve(location), out)
             builder.add_file(path, out.read_bytes())
             index[name] = {"location": location, "path": path}
+            if storage.flow_path(name) != path:
+                index[name]["script"] = storage.flow_path(name)
     doc = {"flows": index, "prefect_directory": storage.prefect_directory}
     flows_json = json.dumps(doc, sort_keys=True, indent=1).encode() + b"\n"
     builder.add_file(f"{storage.prefect_directory}/flows.json", flows_json)

@@ -55,7 +55,9 @@ def _context_files(storage: Docker) -> dict[str, bytes]:
             out = Path(tmp) / "export"
             storage.store.export(storage.store.resolve(location), out)
             files[f"flows/{slug(name)}.flowpack"] = out.read_bytes()
-            index[name] = {"location": location, "path": storage.flow_path(name)}
+            index[name] = {"location": location, "path": storage.bundle_path(name)}
+            if storage.flow_path(name) != storage.bundle_path(name):
+                index[name]["script"] = storage.flow_path(name)
     doc = {"flows": index, "prefect_directory": storage.prefect_directory}
     files["flows.json"] = json.dumps(doc, sort_keys=True, indent=1).encode() + b"\n"
     if not storage.ignore_healthchecks:
@@ -103,7 +105,7 @@ def dockerfile_text(storage: Docker) -> str:
     lines.append("RUN pip install " + " ".join(repr(d) for d in storage.python_dependencies))
     lines.append(f"RUN mkdir -p {pd}/")
     for name in sorted(storage.flows):
-        lines.append(f"COPY flows/{slug(name)}.flowpack {storage.flow_path(name)}")
+        lines.append(f"COPY flows/{slug(name)}.flowpack {storage.bundle_path(name)}")
     lines.append(f"COPY flows.json {pd}/flows.json")
     if not storage.ignore_healthchecks:
         lines.append(f"COPY healthcheck.py {pd}/healthcheck.py")
