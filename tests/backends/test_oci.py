@@ -20,7 +20,7 @@ from flowpack.backends.oci.client import OCI_MANIFEST
 from flowpack.backends.oci.opener import open_oci
 from flowpack.backends.oci.refs import OciRefStore
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import PermissionDenied, UsageError
+from flowpack.cas.errors import CapabilityError, PermissionDenied, UsageError
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.refvalue import encode_ref_value
@@ -322,3 +322,15 @@ def test_skopeo_copies_a_push_and_every_blob_matches_its_annotations(
         assert "blake3:" + blake3.blake3(data).hexdigest() == layer["annotations"][artifacts.BLAKE3]
         copied[layer["annotations"][artifacts.KEY]] = data
     assert copied == payloads
+
+
+def test_a_registry_without_deletes_says_so(no_delete_registry: Registry) -> None:
+    with open_oci(no_delete_registry.fresh_url()) as loc:
+        loc.blobs.put("packs/a", b"x")
+        with pytest.raises(CapabilityError, match="does not allow deletes"):
+            loc.blobs.delete("packs/a")
+        assert loc.blobs.get("packs/a") == b"x"
+        assert loc.refs.compare_and_set("tags/t", Digest.of(b"x"), None)
+        token = loc.refs.read("tags/t")[1]  # type: ignore[index]
+        with pytest.raises(CapabilityError):
+            loc.refs.compare_and_delete("tags/t", token)

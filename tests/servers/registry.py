@@ -60,14 +60,15 @@ class Registry:
         return self.root / "docker/registry/v2/blobs/sha256" / hexd[:2] / hexd / "data"
 
 
-def _config(root: Path, port: int, htpasswd: Path | None) -> str:
+def _config(root: Path, port: int, htpasswd: Path | None, delete: bool = True) -> str:
     auth = ""
     if htpasswd is not None:
         auth = f"auth:\n  htpasswd:\n    realm: flowpack-test\n    path: {htpasswd}\n"
     return (
         "version: 0.1\n"
         "log:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root}\n"
+        f"  delete:\n    enabled: {'true' if delete else 'false'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n  secret: {secrets.token_hex(16)}\n" + auth
     )
 
@@ -80,7 +81,7 @@ def _htpasswd(path: Path, password: str) -> Path:
     return path
 
 
-def _start(with_auth: bool) -> Iterator[Registry]:
+def _start(with_auth: bool, delete: bool = True) -> Iterator[Registry]:
     if shutil.which("docker-registry") is None:
         pytest.fail(f"docker-registry is not installed: {INSTALL}")
     tmp = Path(tempfile.mkdtemp(prefix="flowpack-registry-"))
@@ -94,7 +95,7 @@ def _start(with_auth: bool) -> Iterator[Registry]:
         lambda port: ["docker-registry", "serve", str(config)],
         install_hint=INSTALL,
     )
-    config.write_text(_config(root, process.port, htpasswd))
+    config.write_text(_config(root, process.port, htpasswd, delete))
     process.start()
     try:
         yield Registry(process, root, password)
@@ -113,3 +114,9 @@ def registry() -> Iterator[Registry]:
 def auth_registry() -> Iterator[Registry]:
     """A distribution registry that wants Basic credentials (``options()`` gives them)."""
     yield from _start(with_auth=True)
+
+
+@pytest.fixture(scope="session")
+def no_delete_registry() -> Iterator[Registry]:
+    """An open registry with deletes disabled (the distribution registry's default)."""
+    yield from _start(with_auth=False, delete=False)

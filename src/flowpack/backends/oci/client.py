@@ -28,6 +28,7 @@ from flowpack.backends.oci.errors import shown_url, status_error, transport_edge
 from flowpack.backends.oci.reference import RegistryRef
 from flowpack.cas.errors import (
     BackendError,
+    CapabilityError,
     CorruptObject,
     FlowpackError,
     MalformedData,
@@ -318,6 +319,11 @@ class RegistryClient:
         r = self._send(what, "DELETE", self._path(repo, "manifests", digest))
         if r.status_code == 404:
             return False
+        if r.status_code == 405:
+            raise CapabilityError(
+                f"the registry at {self.ref.netloc} does not allow deletes (HTTP 405): deleting"
+                " keys and refs needs a registry with deletes enabled"
+            )
         if r.status_code not in (200, 202):
             raise status_error(what, r)
         return True
