@@ -16,7 +16,7 @@ from flowfixtures import make_project
 from imagekit import pull_image, push_base_image, tar_entries
 
 from flowpack.backends.oci.opener import open_registry_client
-from flowpack.cas.errors import CapabilityError, FlowError, UsageError
+from flowpack.cas.errors import CapabilityError, FlowError
 from flowpack.packer.layers import read_layer_file, unpack_layer
 from flowpack.packer.script import ScriptSource, collect
 from flowpack.storage import Docker
@@ -159,16 +159,28 @@ def test_both_base_image_and_dockerfile_is_a_value_error() -> None:
         Docker(files={"relative/file.py": "/x.py"})
 
 
-def test_without_an_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_an_engine(
+    base_image: str, built: tuple[Docker, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "store").as_uri())
     storage = Docker(dockerfile=str(tmp_path / "Dockerfile"))
     storage.add_flow(_flow(tmp_path / "p"))
     with pytest.raises(CapabilityError, match="needs a Docker engine"):
         storage.build()
-    storage = Docker(base_image="python:3.12-slim")
+    storage = Docker(base_image=base_image, local_image=True)
     storage.add_flow(_flow(tmp_path / "q"))
-    with pytest.raises(UsageError, match="registry_url"):
+    with pytest.raises(CapabilityError, match="local_image"):
         storage.build()
+    pushed, module = built
+    local = Docker(
+        base_image=base_image,
+        env_vars={"GREETING": "hello", "PYTHONPATH": "$PYTHONPATH:/modules"},
+        files={str(module): "/modules/mod1.py"},
+    )
+    local.add_flow(_flow(tmp_path / "r"))
+    with pytest.warns(UserWarning, match="not pushed"):
+        local.build()
+    assert local.image_digest == pushed.image_digest  # what it would be, had it been pushed
 
 
 def _wheel(tmp: Path) -> Path:

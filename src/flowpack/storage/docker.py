@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
-from flowpack.cas.errors import CapabilityError, UsageError
+from flowpack.cas.errors import CapabilityError
 from flowpack.storage.base import Storage
 
 __all__ = ["Docker"]
@@ -149,13 +150,14 @@ class Docker(Storage):
                 "local_image=True needs a Docker engine (the base image is in its local store);"
                 f" none answers at {self.base_url}"
             )
-        if not self.registry_url:
-            raise UsageError(
-                "without a Docker engine the image is assembled and pushed directly: give"
-                " registry_url"
+        if push and not self.registry_url:
+            warnings.warn(
+                "Docker storage has no registry_url: the image is assembled and checked, not"
+                " pushed",
+                stacklevel=2,
             )
-        if push:
-            self.image_digest = docker_build.build_and_push(self)
+            push = False
+        self.image_digest = docker_build.build_and_push(self, push=push)
         return self
 
     def get_flow(self, name_or_location: str | None = None) -> Any:

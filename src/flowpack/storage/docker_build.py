@@ -38,7 +38,7 @@ from flowpack.packer.layers import Layer, LayerBuilder, read_layer_file, unpack_
 
 if TYPE_CHECKING:
     from flowpack.backends.oci.client import RegistryClient
-    from flowpack.backends.oci.image import ImageName
+    from flowpack.backends.oci.image import Image, ImageName, NewImage
     from flowpack.storage.docker import Docker
 
 __all__ = ["build_and_push", "engine_client", "import_from_image", "name_image"]
@@ -248,41 +248,44 @@ def image_config(
     return cfg
 
 
-def build_and_push(storage: Docker) -> str:
-    """Assemble the image from ``storage.base_image`` and push it; return its digest."""
-    from flowpack.backends.oci.image import (
-        DOCKER_LAYER,
-        OCI_LAYER,
-        NewImage,
-        fetch_image,
-        parse_image,
-        push_image,
-    )
+def assemble(storage: Docker, base: Image) -> NewImage:
+    """The new layers (health-checked unless ``ignore_healthchecks``) and config over ``base``."""
+    from flowpack.backends.oci.image import DOCKER_LAYER, OCI_LAYER, NewImage
+
+    layers = [
+        ("python dependencies", dependencies_layer(storage)),
+        ("flowpack", flowpack_layer(storage)),
+        ("files", files_layer(storage)),
+        ("flows", flows_layer(storage)),
+    ]
+    built = [(what, layer) for what, layer in layers if layer is not None]
+    if not storage.ignore_healthchecks:
+        run_healthcheck(storage, [layer for _, layer in built])
+    image = NewImage(base, config=image_config(storage, base.config, built))
+    kind = DOCKER_LAYER if image.docker_format else OCI_LAYER
+    for what, layer in built:
+        desc: dict[str, Any] = {"mediaType": kind, "digest": layer.digest, "size": layer.size}
+        if what == "flows" and not image.docker_format:
+            desc["annotations"] = {FLOWS_LAYER: "flows"}
+        image.layers.append((layer.blob, desc))
+    return image
+
+
+def build_and_push(storage: Docker, *, push: bool = True) -> str:
+    """Assemble the image from ``storage.base_image``, push it unless ``push`` is false, and
+    return its manifest digest (the same either way)."""
+    from flowpack.backends.oci.image import fetch_image, image_digest, parse_image, push_image
 
     assert storage.base_image is not None
     base_name = parse_image(storage.base_image)
-    target = _target(storage)
-    client = _client(storage, target)
-    same = base_name.host == target.host
+    target = _target(storage) if push else None
+    client = _client(storage, target or base_name)
+    same = target is None or base_name.host == target.host
     base_client = client if same else _client(storage, base_name)
     try:
-        base = fetch_image(base_client, base_name)
-        layers = [
-            ("python dependencies", dependencies_layer(storage)),
-            ("flowpack", flowpack_layer(storage)),
-            ("files", files_layer(storage)),
-            ("flows", flows_layer(storage)),
-        ]
-        built = [(what, layer) for what, layer in layers if layer is not None]
-        if not storage.ignore_healthchecks:
-            run_healthcheck(storage, [layer for _, layer in built])
-        image = NewImage(base, config=image_config(storage, base.config, built))
-        kind = DOCKER_LAYER if image.docker_format else OCI_LAYER
-        for what, layer in built:
-            desc: dict[str, Any] = {"mediaType": kind, "digest": layer.digest, "size": layer.size}
-            if what == "flows" and not image.docker_format:
-                desc["annotations"] = {FLOWS_LAYER: "flows"}
-            image.layers.append((layer.blob, desc))
+        image = assemble(storage, fetch_image(base_client, base_name))
+        if target is None:
+            return image_digest(image)
         return push_image(
             client,
             target.repository,

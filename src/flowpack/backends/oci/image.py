@@ -15,11 +15,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowpack.backends.oci.client import MANIFEST_TYPES, OCI_MANIFEST, RegistryClient
+from flowpack.backends.oci.client import (
+    MANIFEST_TYPES,
+    OCI_MANIFEST,
+    RegistryClient,
+    sha256_digest,
+)
 from flowpack.backends.oci.reference import LOOPBACK, RegistryRef, repository_name
 from flowpack.cas.errors import MalformedData, NotFound, UsageError
 
-__all__ = ["Image", "ImageName", "fetch_image", "parse_image", "push_image"]
+__all__ = [
+    "Image",
+    "ImageName",
+    "NewImage",
+    "fetch_image",
+    "image_digest",
+    "parse_image",
+    "push_image",
+]
 
 DOCKER_HUB = "registry-1.docker.io"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -162,6 +175,12 @@ class NewImage:
 
 def canonical_config(config: dict[str, Any]) -> bytes:
     return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+
+
+def image_digest(image: NewImage) -> str:
+    """The manifest digest ``image`` will have once pushed (nothing is sent)."""
+    config = canonical_config(image.config)
+    return sha256_digest(image.manifest(sha256_digest(config), len(config))[0])
 
 
 def push_image(
