@@ -334,3 +334,22 @@ def test_a_registry_without_deletes_says_so(no_delete_registry: Registry) -> Non
         token = loc.refs.read("tags/t")[1]  # type: ignore[index]
         with pytest.raises(CapabilityError):
             loc.refs.compare_and_delete("tags/t", token)
+
+
+def test_an_identity_token_from_docker_config_gets_bearer_tokens(
+    token_registry: tuple[Registry, TokenService], tmp_path: Path
+) -> None:
+    """``identitytoken`` in ``auths`` (what ``docker login`` keeps for OAuth registries) is
+    exchanged with the refresh-token grant, never sent as a password."""
+    reg, tokens = token_registry
+    identity = reg.options()["password"]
+    _login(tmp_path, {"auths": {reg.host: {"identitytoken": identity}}})
+    before = tokens.issued
+    with open_oci(reg.fresh_url(), docker_config=str(tmp_path)) as loc:
+        loc.blobs.put("config", b"via identity token")
+        assert loc.blobs.get("config") == b"via identity token"
+    assert tokens.issued > before
+    _login(tmp_path, {"auths": {reg.host: {"identitytoken": "revoked-token-99"}}})
+    with pytest.raises(PermissionDenied) as info:
+        open_oci(reg.fresh_url(), docker_config=str(tmp_path)).blobs.get("config")
+    assert "revoked-token-99" not in str(info.value)

@@ -70,6 +70,9 @@ class TokenService:
             def do_GET(self) -> None:
                 service.answer(self)
 
+            def do_POST(self) -> None:
+                service.answer_refresh(self)
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -92,6 +95,27 @@ class TokenService:
         scopes = [s for value in query.get("scope", []) for s in value.split()]
         self.scopes.extend(scopes)
         body = json.dumps({"token": self.token(scopes), "expires_in": 300}).encode()
+        self.issued += 1
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def answer_refresh(self, handler: BaseHTTPRequestHandler) -> None:
+        """The OAuth2 refresh-token grant: the password serves as the identity token."""
+        length = int(handler.headers.get("Content-Length", "0"))
+        form = parse_qs(handler.rfile.read(length).decode())
+        ok = form.get("grant_type") == ["refresh_token"] and form.get("refresh_token") == [
+            self.password
+        ]
+        if not ok:
+            handler.send_response(401)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        scopes = [s for value in form.get("scope", []) for s in value.split()]
+        body = json.dumps({"access_token": self.token(scopes), "expires_in": 300}).encode()
         self.issued += 1
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
