@@ -130,7 +130,10 @@ def flowpack_layer(storage: Docker) -> Layer:
     builder = LayerBuilder()
     source = Path(flowpack.__file__).parent
     builder.add_tree(
-        source, f"{storage.prefect_directory}/lib/flowpack", skip=("__pycache__", ".pyc")
+        source,
+        f"{storage.prefect_directory}/lib/flowpack",
+        skip=("__pycache__",),
+        ignore=lambda rel: not rel.endswith((".py", "py.typed")),
     )
     return builder.build()
 
