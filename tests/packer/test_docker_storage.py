@@ -287,3 +287,34 @@ def test_dockerignore_filters_directory_files(
     _, _, layers = pull_image(storage.image_reference, tmp_path / "pulled")
     names = [m.name for m in tar_entries(layers[2]) if m.isfile()]
     assert names == ["modules/a.py", "modules/keep.pyc"]
+
+
+def test_a_base_image_on_another_registry_is_copied(
+    registry: Registry,
+    auth_registry: Registry,
+    base_image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Base on the open registry, image pushed to the authenticated one: the base's layers are
+    read from the first and uploaded to the second (the credentials go to the target only)."""
+    monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "store").as_uri())
+    storage = Docker(
+        registry_url=f"{auth_registry.host}/other",
+        base_image=base_image,
+        registry_options=auth_registry.options(),
+        ignore_healthchecks=True,
+    )
+    storage.add_flow(_flow(tmp_path / "project"))
+    storage.build()
+    client = open_registry_client(
+        f"oci+http://{auth_registry.host}/other/etl", **auth_registry.options()
+    )
+    try:
+        manifest = client.get_manifest("other/etl", str(storage.image_tag))
+        assert manifest is not None
+        base_layer = json.loads(manifest.raw)["layers"][0]
+        data = client.get_blob("other/etl", base_layer["digest"], base_layer["size"])
+    finally:
+        client.close()
+    assert read_layer_file(data, "/etc/os-release").startswith(b"NAME=")

@@ -92,13 +92,17 @@ def _target(storage: Docker) -> ImageName:
     return parse_image(f"{storage.registry_url}/{storage.image_name}:{storage.image_tag}")
 
 
-def _client(storage: Docker, name: ImageName) -> RegistryClient:
+def _client(storage: Docker, name: ImageName, *, target: bool = True) -> RegistryClient:
+    """A client for ``name``'s registry.  The ``username``/``password`` options are for the
+    target registry only: another registry (the base image's) gets the Docker login alone."""
     from flowpack.backends.oci.opener import open_registry_client
 
+    options = dict(storage.registry_options)
+    if not target:
+        options.pop("username", None)
+        options.pop("password", None)
     ref = name.registry()
-    return open_registry_client(
-        f"oci+{ref.scheme}://{ref.netloc}/{name.repository}", **storage.registry_options
-    )
+    return open_registry_client(f"oci+{ref.scheme}://{ref.netloc}/{name.repository}", **options)
 
 
 def flows_layer(storage: Docker) -> Layer:
@@ -282,9 +286,9 @@ def build_and_push(storage: Docker, *, push: bool = True) -> str:
     assert storage.base_image is not None
     base_name = parse_image(storage.base_image)
     target = _target(storage) if push else None
-    client = _client(storage, target or base_name)
+    client = _client(storage, target or base_name, target=target is not None)
     same = target is None or base_name.host == target.host
-    base_client = client if same else _client(storage, base_name)
+    base_client = client if same else _client(storage, base_name, target=False)
     try:
         image = assemble(storage, fetch_image(base_client, base_name))
         if target is None:
