@@ -28,6 +28,18 @@ else
     echo "Azurite: $azurite"
 fi
 
+# OCI    the distribution registry and skopeo (Debian packages docker-registry, skopeo)
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+echo "OCI: $(command -v docker-registry), $(command -v skopeo)"
+
 # Real Prefect 1.x (for tests/packer/test_prefect1.py): Python 3.10 in a virtual environment of
 # its own, since Prefect 1.x pins old dependencies.  The tests look there, or at
 # $FLOWPACK_PREFECT1_PYTHON.

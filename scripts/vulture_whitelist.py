@@ -53,3 +53,14 @@ _.empty  # cli/treediff.py: TreeDiff.empty, no caller
 _.loader
 # public helper (the storage a flow registers with), used by the tests and library callers
 storage_for
+
+# httpx.Auth hooks (backends/oci/auth.py): read by httpx.
+_.requires_response_body
+_.auth_flow
+# tarfile.TarInfo fields set for reproducible layers (packer/layers.py): read by tarfile.
+_.uid
+_.gid
+_.uname
+_.gname
+# public property of the Docker storage class (the image a build pushed)
+_.image_reference

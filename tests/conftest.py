@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["servers.buckets", "servers.httpserver", "servers.webdav"]
+pytest_plugins = [
+    "servers.buckets",
+    "servers.httpserver",
+    "servers.webdav",
+    "servers.registry",
+    "servers.tokenauth",
+]
 
 
 @pytest.fixture
