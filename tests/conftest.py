@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["servers.buckets"]
+pytest_plugins = ["servers.buckets", "servers.gitserver"]
 
 
 @pytest.fixture
