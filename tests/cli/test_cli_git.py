@@ -1,0 +1,34 @@
+"""The CLI end to end over a git store served by git http-backend: push, pull, verify, and the
+repository still clones with git."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli_invoke import make_invoker
+
+from servers.gitserver import GitHttpServer, git
+
+
+def test_push_pull_verify_through_git_http(git_http_server: GitHttpServer, tmp_path: Path) -> None:
+    repo, url_path = git_http_server.new_repo()
+    store = "git+" + git_http_server.url(url_path, "flowpack", "s3cret-token")
+    invoke = make_invoker(store)
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "flow.py").write_text("print('hi')\n")
+    (src / "data.bin").write_bytes(bytes(range(256)) * 1000)
+    pushed = json.loads(invoke("push", src, "--ref", "x", json=True).output)
+    out = invoke("pull", "x", tmp_path / "out")
+    assert (tmp_path / "out" / "pkg" / "flow.py").read_text() == "print('hi')\n"
+    assert (tmp_path / "out" / "data.bin").read_bytes() == (src / "data.bin").read_bytes()
+    assert "s3cret-token" not in out.output + json.dumps(pushed)
+    assert invoke("verify").exit_code == 0
+    (src / "pkg" / "flow.py").write_text("print('hi again')\n")
+    invoke("push", src, "--ref", "x")
+    assert invoke("verify", "--all").exit_code == 0
+    clone = tmp_path / "clone"
+    git("clone", "-q", "--mirror", str(repo), str(clone))
+    assert "refs/flowpack/refs/x@" in git("for-each-ref", cwd=clone)
+    git("fsck", "--strict", cwd=clone)
