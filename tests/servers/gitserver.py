@@ -12,13 +12,14 @@ and ``receive.denyNonFastForwards`` set.  The session fixture is ``git_http_serv
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,6 +94,10 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _serve(self) -> None:
+        path = urlsplit(self.path).path
+        if path.startswith("/api/"):
+            self._answer_json(*self.server.json_routes.get(path, ("", None)))
+            return
         user = self._user()
         if user is None:
             self.send_response(401)
@@ -115,7 +120,22 @@ class _Handler(BaseHTTPRequestHandler):
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         except ValueError:
             return None
-        return user if (user, password) in self.server.credentials else None
+        if (user, password) in self.server.credentials:
+            return user
+        return user if any(check(user, password) for check in self.server.verifiers) else None
+
+    def _answer_json(self, token: str, document: object) -> None:
+        """A REST answer (e.g. GitLab's project API) for requests carrying ``token``."""
+        self.server.api_requests += 1
+        status = 200 if self.headers.get("PRIVATE-TOKEN") == token else 401
+        if document is None:
+            status = 404
+        body = json.dumps(document if status == 200 else {"message": f"{status}"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -171,6 +191,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root
         self.credentials: set[tuple[str, str]] = set()
+        self.verifiers: list[Callable[[str, str], bool]] = []
+        self.json_routes: dict[str, tuple[str, object]] = {}
+        self.api_requests = 0
         self.requests = 0
         self.fail_next = 0
 
@@ -208,13 +231,25 @@ class GitHttpServer:
         """Accept Basic auth with this user name and password (a token, in a host's form)."""
         self._server.credentials.add((user, password))
 
-    def new_repo(self, name: str | None = None) -> tuple[Path, str]:
+    def verify(self, check: Callable[[str, str], bool]) -> None:
+        """Also accept Basic auth for which ``check(user, password)`` is true (derived keys)."""
+        self._server.verifiers.append(check)
+
+    def answer_json(self, path: str, token: str, document: object) -> None:
+        """Answer GET ``path`` with ``document`` as JSON when ``PRIVATE-TOKEN`` is ``token``."""
+        self._server.json_routes[path] = (token, document)
+
+    @property
+    def api_requests(self) -> int:
+        return self._server.api_requests
+
+    def new_repo(self, name: str | None = None, suffix: str = ".git") -> tuple[Path, str]:
         """A fresh bare repository: its path on disk and its URL path (``/NAME.git``)."""
-        name = name or f"r-{uuid.uuid4().hex[:12]}"
-        path = self.root / f"{name}.git"
+        name = (name or f"r-{uuid.uuid4().hex[:12]}") + suffix
+        path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         init_bare(path)
-        return path, f"/{name}.git"
+        return path, f"/{name}"
 
     def url(self, url_path: str, user: str | None = None, password: str | None = None) -> str:
         """The http URL of a repository, with credentials when given."""
