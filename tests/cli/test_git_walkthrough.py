@@ -128,3 +128,48 @@ def test_register_then_run(checkout: Path, tmp_path: Path) -> None:
     shown = run("show", "MyProject/example", "--json").stdout
     everything = out + ran + again + shown + json.dumps(run("log", "example", "--json").stdout)
     assert TOKEN not in everything
+
+
+def push(work: Path, old: str, new: str, message: str) -> str:
+    """Edit flows/my_flow.py, commit and push it; the new commit id."""
+    path = work / "flows" / "my_flow.py"
+    path.write_text(path.read_text().replace(old, new))
+    git("commit", "-qam", message, cwd=work)
+    git("push", "-q", "origin", "HEAD:refs/heads/main", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work).strip()
+
+
+@pytest.mark.parametrize("checkout", ["GitHub", "GitLab"], indirect=True)
+def test_runs_follow_the_branch(
+    checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed: "commit that code to the same location in the repository and each subsequent
+    run will use that code"; "If you change any of the structure of your flow such as task
+    names, rearrange task order, etc. then you will need to reregister that flow"."""
+    work = checkout
+    registered = git("rev-parse", "HEAD", cwd=work).strip()
+    run: Invoke = make_invoker((tmp_path / "store").as_uri())
+    run("register", "-p", "flows/my_flow.py", "--project", "MyProject")
+    assert "[1, 2, 3, 4, 5]" in run("run", "MyProject/example").output.splitlines()
+    moved = push(work, "[1, 2, 3, 4, 5]", "[42]", "change a task body")
+    out = run("run", "MyProject/example").output
+    assert f"  └── Running commit {moved} (registered at {registered})" in out.splitlines()
+    assert "[42]" in out.splitlines()
+    doc = json.loads(run("run", "MyProject/example", "--json").stdout)
+    assert (doc["commit"], doc["registered_commit"]) == (moved, registered)
+    assert doc["bundle"] != json.loads(run("run", "MyProject/example@1", "--json").stdout)["bundle"]
+    pinned = run("run", "MyProject/example", "--pinned").output
+    assert "[1, 2, 3, 4, 5]" in pinned.splitlines() and "Running commit" not in pinned
+    push(work, "    print_data(data)\n", "    print_data(data)\n    print_data(data)\n", "a call")
+    refused = run("run", "MyProject/example", code=1)
+    assert "changed at commit" in refused.output and "re-register it" in refused.output
+    assert refused.output.count("\n") == 1  # one line
+    assert "[1, 2, 3, 4, 5]" in run("run", "MyProject/example@1").output.splitlines()
+    for variable in ("GITHUB_ACCESS_TOKEN", "GITLAB_ACCESS_TOKEN"):
+        monkeypatch.setenv(variable, "not-the-token")
+    denied = run("run", "MyProject/example", code=1).output
+    assert denied.count("\n") == 1 and "credentials were rejected" in denied
+    assert "not-the-token" not in denied
+    runs = json.loads(run("runs", "MyProject/example", "--json").stdout)["runs"]
+    assert all(r["status"] == "success" for r in runs)  # the refused run recorded nothing
+    assert run("verify", "--all").exit_code == 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowpack import __version__
+from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowError, RefConflict, UsageError
 from flowpack.cas.store import Store
 from flowpack.packer import environment
@@ -76,16 +77,26 @@ def run_flow(store: Store, spec: str, parameters: Mapping[str, Any] | None = Non
 
 
 def run_registration(
-    store: Store, registration: Registration, parameters: Mapping[str, Any] | None = None
+    store: Store,
+    registration: Registration,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    bundle: Digest | None = None,
+    notes: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
-    """Run ``registration``'s bundle and record the run (see the module docstring)."""
+    """Run ``registration``'s bundle and record the run (see the module docstring).
+
+    ``bundle`` runs another bundle of the same flow instead (a run that followed its git ref,
+    :mod:`flowpack.storage.follow`); the record then links that bundle and holds ``notes``.
+    """
     params = dict(parameters or {})
+    ran = bundle or registration.bundle
     start = environment.utc_now()
     result: Any = None
     error: BaseException | None = None
     try:
         _check_secrets(registration.secrets)
-        loaded = load_flow(store, registration.bundle, registration.flow)
+        loaded = load_flow(store, ran, registration.flow)
         with loaded.scope.active() if loaded.scope else nullcontext():
             result = execute(loaded.flow, params)
     except BaseException as exc:
@@ -103,8 +114,9 @@ def run_registration(
         "host": environment.hostname(),
         "interpreter": environment.interpreter(),
         "flowpack": __version__,
+        **(notes or {}),
     }
-    record = _append(store, registration, meta)
+    record = _append(store, registration, ran, meta)
     if isinstance(error, KeyboardInterrupt):
         raise error
     return RunOutcome(record, registration, result, error)
@@ -126,11 +138,13 @@ def execute(flow: Any, parameters: Mapping[str, Any]) -> Any:
     raise FlowError(f"flow {flow.name!r} has no run() method and is not callable")
 
 
-def _append(store: Store, registration: Registration, meta: Mapping[str, Any]) -> RunRecord:
+def _append(
+    store: Store, registration: Registration, bundle: Digest, meta: Mapping[str, Any]
+) -> RunRecord:
     ref = run_ref(registration.project, registration.flow)
     for _ in range(MAX_TRIES):
         head = store.refs.get(ref)
-        digest = write_run(store, meta, registration.bundle, registration.digest, head)
+        digest = write_run(store, meta, bundle, registration.digest, head)
         try:
             store.set_ref(ref, digest, expected=head, create=head is None)
         except RefConflict:

@@ -76,6 +76,15 @@ class CodeCommit(GitStorage):
     def git_ref(self) -> str | None:
         return self.commit
 
+    def follow_config(self) -> dict[str, Any] | None:
+        """As :meth:`GitStorage.follow_config`, without keys: runs use boto3's own chain."""
+        config = super().follow_config()
+        if config is not None and "client_options" in config["args"]:
+            secret = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+            options = {k: v for k, v in self.client_options.items() if k not in secret}
+            config["args"]["client_options"] = options
+        return config
+
     def region(self) -> str:
         """The region from ``client_options``, else the boto3 session's."""
         region = self.client_options.get("region_name") or self._session().region_name

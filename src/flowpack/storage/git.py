@@ -29,6 +29,7 @@ commit=None, clone_depth=1, use_ssh=False, format_access_token=True, **kwargs)``
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 from pathlib import Path
@@ -96,6 +97,23 @@ class GitStorage(Storage):
         """The branch, tag, ``refs/...`` name or commit id; None for the default branch."""
         return None
 
+    def follow_config(self) -> dict[str, Any] | None:
+        """How to rebuild this storage when a run follows the ref: the class name and its
+        constructor arguments (secret *names*, never values); None when the ref is a commit id,
+        which nothing can move."""
+        from flowpack.backends.git import is_object_id
+
+        ref = self.git_ref()
+        if ref is not None and is_object_id(ref.lower()):
+            return None
+        names = inspect.signature(type(self).__init__).parameters
+        args = {
+            n: getattr(self, n)
+            for n in names
+            if n not in ("self", "kwargs") and hasattr(self, n) and getattr(self, n) is not None
+        }
+        return {"class": type(self).__name__, "args": args}
+
     # -- registration ------------------------------------------------------------------
 
     def remote(self) -> GitRemote:
@@ -130,7 +148,12 @@ class GitStorage(Storage):
                 name=name,
                 entry=script.closure.entry,
                 paths=list(script.closure.paths),
-                git={"repo": redact(snap.origin), "commit": snap.commit_id, "path": path},
+                git={
+                    "repo": redact(snap.origin),
+                    "commit": snap.commit_id,
+                    "path": path,
+                    "follow": self.follow_config(),
+                },
             )
             files = script_files(script, self.include)
             return self.store.put_files(files, metadata=meta, parent=parent)
