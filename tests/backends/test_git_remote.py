@@ -159,3 +159,40 @@ def test_ssh_command_comes_from_the_environment(
     commit = commit_files(repo, {"f.py": "E = 1\n"})
     monkeypatch.setenv("GIT_SSH_COMMAND", ssh_server.ssh_command())
     assert GitRemote(ssh_server.url(repo)).resolve("main") == commit
+
+
+def test_a_connection_dropped_mid_request_is_one_clear_error(
+    served: tuple[Path, GitRemote, list[str]], git_http_server: GitHttpServer
+) -> None:
+    _, remote, _ = served
+    git_http_server.drop_next(100)  # more than urllib3's retries
+    with pytest.raises(BackendError) as info:
+        remote.snapshot("main")
+    git_http_server.drop_next(0)
+    assert "\n" not in str(info.value) and TOKEN not in str(info.value)
+    assert remote.snapshot("main").read_file("flows/a.py") == b"A = 2\n"  # next time it works
+
+
+def test_a_git_ssh_store(ssh_server: SshServer, tmp_path: Path) -> None:
+    from flowpack.backends.git.location import open_git
+    from flowpack.cas.digest import Digest
+
+    repo = init_bare(tmp_path / "store.git")
+    url = "git+" + ssh_server.url(repo)
+    with open_git(url, ssh_command=ssh_server.ssh_command()) as location:
+        location.blobs.put("config", b"cfg")
+        assert location.blobs.get("config") == b"cfg"
+        assert location.refs.compare_and_set("tags/t", Digest.of(b"x"), None)
+        assert [n for n, _ in location.refs.iter_refs()] == ["tags/t"]
+    assert "refs/flowpack/refs/tags/t@" in git("for-each-ref", cwd=repo)
+
+
+def test_open_git_refuses_bad_urls_and_options(tmp_path: Path) -> None:
+    from flowpack.backends.git.location import open_git
+
+    with pytest.raises(UsageError):
+        open_git("file:///x")
+    with pytest.raises(UsageError, match="no option colour"):
+        open_git(f"git+file://{tmp_path}", colour="red")
+    with pytest.raises(NotFound):
+        open_git(f"git+file://{tmp_path}/absent.git")

@@ -28,6 +28,16 @@ def test_push_pull_verify_through_git_http(git_http_server: GitHttpServer, tmp_p
     (src / "pkg" / "flow.py").write_text("print('hi again')\n")
     invoke("push", src, "--ref", "x")
     assert invoke("verify", "--all").exit_code == 0
+    # gc over git: an unreachable pushed bundle goes, everything a ref reaches stays.
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "loose" / "x.bin").write_bytes(b"unreferenced " * 5000)
+    invoke("push", tmp_path / "loose")
+    first = json.loads(invoke("gc", "--grace", "0", json=True).output)
+    second = json.loads(invoke("gc", "--grace", "0", json=True).output)
+    assert first["condemned"] and second["deleted"] == first["condemned"]  # two-phase
+    assert invoke("verify", "--all").exit_code == 0
+    invoke("pull", "x", tmp_path / "again")
+    assert (tmp_path / "again" / "pkg" / "flow.py").read_text() == "print('hi again')\n"
     clone = tmp_path / "clone"
     git("clone", "-q", "--mirror", str(repo), str(clone))
     assert "refs/flowpack/refs/x@" in git("for-each-ref", cwd=clone)

@@ -44,6 +44,8 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.\-]+):(?P<path>[^/].*)$")
 SCHEMES = ("http", "https", "ssh", "file")
 _LOCK_WAIT = 10.0
+#: Seconds an HTTP request may wait for the server before it fails (a hung server).
+HTTP_TIMEOUT = 120.0
 
 
 def is_object_id(text: str) -> bool:
@@ -248,8 +250,12 @@ class GitRemote:
             return client, unquote(parts.path)
         if self._kind == "file":
             return get_transport_and_path(self._raw_url)
+        from dulwich.config import ConfigDict
+
+        config = ConfigDict()
+        config.set((b"http",), b"timeout", str(HTTP_TIMEOUT).encode())
         return get_transport_and_path(
-            self._raw_url, username=creds.username, password=creds.password
+            self._raw_url, config=config, username=creds.username, password=creds.password
         )
 
 
