@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import FlowError
+from flowpack.cas.errors import FlowError, IntegrityError
 from flowpack.cas.store import Store
 from flowpack.packer.bundle import load_flow, read_bundle
 from flowpack.packer.records import Registration
@@ -52,7 +52,10 @@ def follow_commit(store: Store, registration: Registration) -> Followed | None:
     Raises :class:`FlowError` when the flow's structure changed (re-register it), and the git
     errors (:class:`PermissionDenied`, :class:`NotFound`, :class:`BackendError`) as one line.
     """
-    info = read_bundle(store, registration.bundle).info
+    try:
+        info = read_bundle(store, registration.bundle).info
+    except IntegrityError:
+        return None  # the run itself fails on the damaged bundle, and records that
     git = info.get("git")
     if not isinstance(git, dict) or not isinstance(git.get("follow"), dict):
         return None

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import FlowError, UsageError
+from flowpack.cas.errors import FlowError, MissingDependency, UsageError
 from flowpack.cas.store import PushResult
 from flowpack.cas.urls import redact
 from flowpack.storage.base import Storage
@@ -118,8 +118,15 @@ class GitStorage(Storage):
 
     def remote(self) -> GitRemote:
         """The repository, with credentials read now."""
-        from flowpack.backends.git import GitRemote
+        try:
+            import dulwich  # noqa: F401  (the git extra)
 
+            from flowpack.backends.git import GitRemote
+        except ImportError as exc:
+            raise MissingDependency(
+                f"{type(self).__name__} storage needs dulwich: install it with:"
+                " pip install 'flowpack[git]'"
+            ) from exc
         return GitRemote(self.clone_url(), self.credentials())
 
     def snapshot(self) -> GitSnapshot:
