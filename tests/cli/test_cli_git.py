@@ -42,3 +42,38 @@ def test_push_pull_verify_through_git_http(git_http_server: GitHttpServer, tmp_p
     git("clone", "-q", "--mirror", str(repo), str(clone))
     assert "refs/flowpack/refs/x@" in git("for-each-ref", cwd=clone)
     git("fsck", "--strict", cwd=clone)
+
+
+def test_sixteen_concurrent_ref_set_expect_have_one_winner(
+    git_http_server: GitHttpServer, tmp_path: Path
+) -> None:
+    """16 ``flowpack ref set --expect`` processes at once through git: one wins, 15 exit 3."""
+    import os
+    import shutil
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, url_path = git_http_server.new_repo()
+    store = "git+" + git_http_server.url(url_path, "flowpack", "s3cret-token")
+    invoke = make_invoker(store)
+    digests = []
+    for i in range(17):
+        (tmp_path / f"v{i}").mkdir()
+        (tmp_path / f"v{i}" / "f.txt").write_text(f"version {i}\n")
+        digests.append(json.loads(invoke("push", tmp_path / f"v{i}", json=True).output)["digest"])
+    invoke("ref", "set", "race", digests[0], "--create")
+    exe = shutil.which("flowpack")
+    assert exe, "the flowpack console script is not installed (pip install -e .)"
+    env = {**os.environ, "FLOWPACK_CACHE": str(tmp_path / "cache")}
+
+    def attempt(i: int) -> int:
+        argv = [exe, "--store", store, "ref", "set", "race", digests[i + 1], "--expect", digests[0]]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert "s3cret-token" not in done.stdout + done.stderr
+        return done.returncode
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(attempt, range(16)))
+    assert sorted(codes) == [0] + [3] * 15, codes
+    winner = digests[1 + codes.index(0)]
+    assert winner in invoke("ref", "get", "race").output

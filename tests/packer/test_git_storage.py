@@ -319,6 +319,42 @@ def test_git_with_a_clone_url_secret_over_file_and_ssh(
     monkeypatch.setenv("CLONE_URL", ssh_server.url(repo))
     over_ssh = Git(flow_path="flows/etl.py", git_clone_url_secret_name="CLONE_URL", clone_depth=2)
     assert register(over_ssh, store)[0] == expected(8)
+    host = ssh_server.url(repo).removesuffix(str(repo))  # ssh://user@127.0.0.1:PORT
+    use_ssh = Git(
+        flow_path="flows/etl.py",
+        repo=str(repo).lstrip("/").removesuffix(".git"),
+        repo_host=host,
+        use_ssh=True,
+        git_token_secret_name="IGNORED_WITH_SSH",
+    )
+    assert use_ssh.clone_url() == f"{host}{repo}"
+    assert register(use_ssh, store)[0] == expected(8)
+
+
+def test_declared_extra_files_come_from_the_commit(
+    git_http_server: GitHttpServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, _ = git_http_server.new_repo("org/extras")
+    git_http_server.allow("x-access-token", "extras-token")
+    publish(repo, extra={"data/table.csv": "a,b\n1,2\n"})
+    monkeypatch.setenv("EXTRAS_TOK", "extras-token")
+    storage = GitHub(
+        repo="org/extras",
+        path="flows/etl.py",
+        access_token_secret="EXTRAS_TOK",
+        base_url=git_http_server.endpoint,
+        include=["data/*.csv"],
+    )
+    storage.bind(store)
+    location = storage.add_flow(SimpleNamespace(name="etl"))
+    files = [f.path for f in read_bundle(store, store.resolve(location)).manifest.files]
+    assert files == [
+        "data/table.csv",
+        "flows/etl.py",
+        "flows/helpers.py",
+        "lib/__init__.py",
+        "lib/util.py",
+    ]
 
 
 def test_git_https_with_a_token_and_tags(
