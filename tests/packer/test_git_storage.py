@@ -19,6 +19,7 @@ from flowpack.cas.errors import (
     NotFound,
     PermissionDenied,
     UnsafePath,
+    UsageError,
 )
 from flowpack.cas.store import Store
 from flowpack.packer.bundle import read_bundle
@@ -414,3 +415,14 @@ def test_bad_input_is_one_clear_line(
     assert isinstance(attempt(access_token_secret="UNSET_SECRET_NAME"), FlowError)
     assert isinstance(attempt(base_url="http://127.0.0.1:9/api/v3"), BackendError)
     assert isinstance(attempt(repo="org/absent"), NotFound)
+    # A file over the size limit at the path never leaves the server (``blob:limit``); a big
+    # file elsewhere in the repository does not stop registration.
+    commit_files(repo, {"flows/huge.py": "x = 1\n" * 50_000, "data/big.bin": b"\0" * 300_000})
+    big = GitHub(repo="org/bad", path="flows/huge.py", access_token_secret="GOOD", base_url=api)
+    big.max_file = 100_000
+    big.bind(store)
+    with pytest.raises(UsageError, match="larger than the size limit"):
+        big.add_flow(SimpleNamespace(name="etl"))
+    fine = GitHub(repo="org/bad", path="flows/etl.py", access_token_secret="GOOD", base_url=api)
+    fine.max_file = 100_000
+    assert register(fine, store)[0] == expected(1)

@@ -67,6 +67,8 @@ class GitStorage(Storage):
     """
 
     clone_depth: int = 1
+    #: Files larger than this stay on the server; a flow file over it is refused.
+    max_file: int = 64 << 20
 
     def __init__(self, *, stored_as_script: bool = True, **kwargs: Any) -> None:
         if not stored_as_script:
@@ -131,7 +133,8 @@ class GitStorage(Storage):
 
     def snapshot(self) -> GitSnapshot:
         """The commit the ref resolves to now, fetched ``clone_depth`` deep."""
-        return self.remote().snapshot(self.git_ref(), depth=self.clone_depth)
+        remote = self.remote()
+        return remote.snapshot(self.git_ref(), depth=self.clone_depth, max_file=self.max_file)
 
     def pack(self, flow: Any, *, source: Any = None, parent: Digest | None = None) -> PushResult:
         """Pack ``flow``'s file and its import closure from the commit (``source`` unused)."""
@@ -146,9 +149,9 @@ class GitStorage(Storage):
         from flowpack.packer.script import ScriptSource, script_files
 
         path = check_repo_path(self.repo_path.lstrip("/"))
-        snap.read_file(path)  # one clear line if it is missing, unsafe, or too large
+        snap.read_file(path, max_size=self.max_file)  # one clear line: missing, unsafe, too big
         with tempfile.TemporaryDirectory(prefix="flowpack-git-") as tmp:
-            root = snap.materialise(Path(tmp))
+            root = snap.materialise(Path(tmp), max_size=self.max_file)
             script = ScriptSource.open(root / path, root=root)
             meta = flow_metadata(
                 kind="script",

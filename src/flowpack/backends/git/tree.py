@@ -90,12 +90,12 @@ class GitSnapshot:
         """Write every file of the commit below ``dest`` (an empty or new directory).
 
         Symlinks to files inside the repository become copies; links leaving it raise
-        :class:`UnsafePath` before anything is written; links to directories and submodules
-        are skipped.  Returns ``dest``.
+        :class:`UnsafePath` before anything is written; links to directories, submodules and
+        files the fetch left on the server (over the size limit) are skipped.  Returns ``dest``.
         """
         plan: list[tuple[str, bytes]] = []
         for path, mode, sha in self.walk():
-            if mode == _SUBMODULE:
+            if mode == _SUBMODULE or (not stat.S_ISLNK(mode) and sha not in self.store):
                 continue
             if stat.S_ISLNK(mode):
                 target_mode, sha = self._lookup(path)
