@@ -77,3 +77,17 @@ def test_sixteen_concurrent_ref_set_expect_have_one_winner(
     assert sorted(codes) == [0] + [3] * 15, codes
     winner = digests[1 + codes.index(0)]
     assert winner in invoke("ref", "get", "race").output
+
+
+def test_a_bad_git_store_is_one_clear_line(git_http_server: GitHttpServer, tmp_path: Path) -> None:
+    _, url_path = git_http_server.new_repo()
+    cases = {
+        "git+" + git_http_server.url(url_path, "flowpack", "wrong-pass-77"): "rejected",
+        "git+"
+        + git_http_server.url("/absent.git", "flowpack", "s3cret-token"): "no git repository",
+        "git+http://flowpack:s3cret-token@127.0.0.1:9/x.git": "unreachable",
+    }
+    for url, words in cases.items():
+        out = make_invoker(url)("ref", "ls", code=1).output
+        assert out.count("\n") == 1 and words in out, out
+        assert "wrong-pass-77" not in out and "s3cret-token" not in out
