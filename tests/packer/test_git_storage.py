@@ -348,7 +348,12 @@ def test_declared_extra_files_come_from_the_commit(
     )
     storage.bind(store)
     location = storage.add_flow(SimpleNamespace(name="etl"))
-    files = [f.path for f in read_bundle(store, store.resolve(location)).manifest.files]
+    bundle = read_bundle(store, store.resolve(location))
+    files = [f.path for f in bundle.manifest.files]
+    follow = bundle.info["git"]["follow"]  # how a run rebuilds the storage: no secret values
+    assert follow["class"] == "GitHub" and follow["args"]["include"] == ["data/*.csv"]
+    assert follow["args"]["access_token_secret"] == "EXTRAS_TOK"
+    assert "extras-token" not in json.dumps(bundle.info)
     assert files == [
         "data/table.csv",
         "flows/etl.py",

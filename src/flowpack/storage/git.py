@@ -114,6 +114,8 @@ class GitStorage(Storage):
             for n in names
             if n not in ("self", "kwargs") and hasattr(self, n) and getattr(self, n) is not None
         }
+        if self.include:
+            args["include"] = list(self.include)
         return {"class": type(self).__name__, "args": args}
 
     # -- registration ------------------------------------------------------------------
