@@ -1,9 +1,10 @@
-"""The script-storage seed's walkthrough, end to end through the CLI, for the git-hosted classes:
-commit flows/my_flow.py to a repository served by git http-backend, ``flowpack register -p
-flows/my_flow.py --project MyProject``, then ``flowpack run MyProject/example``."""
+"""The script-storage seed's walkthrough, end to end through the CLI, for each of the five git
+classes: commit flows/my_flow.py to a repository served by git http-backend, ``flowpack register
+-p flows/my_flow.py --project MyProject``, then ``flowpack run MyProject/example``."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from pathlib import Path
@@ -11,7 +12,10 @@ from pathlib import Path
 import pytest
 from cli_invoke import Invoke, make_invoker
 
+from flowpack.storage.codecommit import codecommit_password
 from servers.gitserver import GitHttpServer, git
+
+AKID = "AKIDWALKTHROUGH"
 
 WALKTHROUGH_FLOW = """\
 # flows/my_flow.py
@@ -59,8 +63,41 @@ CLASSES = {
         'project="project", repo="{name}", host="{endpoint}", path="flows/my_flow.py", ref="main",'
         ' access_token_secret="BITBUCKET_ACCESS_TOKEN"',
     ),
+    "Git": (
+        "org/{name}",
+        "org",  # the repository's owner, for a host without a token convention
+        "GIT_ACCESS_TOKEN",
+        'flow_path="flows/my_flow.py", repo="org/{name}", repo_host="{endpoint}",'
+        ' git_token_secret_name="GIT_ACCESS_TOKEN"',
+    ),
+    "CodeCommit": (
+        "v1/repos/{name}",
+        AKID,  # the password is SigV4-derived from the secret key in AWS_SECRET_ACCESS_KEY
+        "AWS_SECRET_ACCESS_KEY",
+        'repo="{name}", path="flows/my_flow.py",'
+        ' client_options={{"region_name": "us-east-1", "endpoint_url": "{endpoint}"}}',
+    ),
 }
 TOKEN = "tok-walkthrough-5f3a"
+
+
+def allow_codecommit(server: GitHttpServer, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accept the credentials CodeCommit derives for repository ``name`` (re-signed here)."""
+    host = server.endpoint.removeprefix("http://")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AKID)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+    def check(user: str, password: str) -> bool:
+        try:
+            when = datetime.datetime.strptime(password.partition("Z")[0], "%Y%m%dT%H%M%S")
+        except ValueError:
+            return False
+        path = f"/v1/repos/{name}"
+        return user == AKID and password == codecommit_password(
+            TOKEN, "us-east-1", host, path, when
+        )
+
+    server.verify(check)
 
 
 @pytest.fixture
@@ -75,8 +112,12 @@ def checkout(
     cls = request.param
     repo_path, user, variable, args = CLASSES[cls]
     name = f"repo-{tmp_path.name}"  # a repository of its own for each test
-    bare, _ = git_http_server.new_repo(repo_path.format(name=name))
-    git_http_server.allow(user, TOKEN)
+    suffix = "" if cls == "CodeCommit" else ".git"
+    bare, _ = git_http_server.new_repo(repo_path.format(name=name), suffix=suffix)
+    if cls == "CodeCommit":
+        allow_codecommit(git_http_server, name, monkeypatch)
+    else:
+        git_http_server.allow(user, TOKEN)
     monkeypatch.setenv(variable, TOKEN)
     work = tmp_path / "checkout"
     git("clone", "-q", str(bare), str(work))
