@@ -63,3 +63,16 @@ else
     "$prefect1/bin/python" -c "import prefect, blake3" || exit 1
     echo "Prefect 1.x: $prefect1/bin/python"
 fi
+
+# git (git http-backend, the git tests' HTTP host runs it) and sshd (git over ssh): Debian packages.
+for need in git:/usr/lib/git-core/git-http-backend openssh-server:/usr/sbin/sshd; do
+    if [ ! -x "${need#*:}" ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            apt-get install -y -q "${need%%:*}" >/dev/null
+        else
+            echo "install-test-servers: install ${need%%:*} (apt-get install -y ${need%%:*})" >&2
+            exit 1
+        fi
+    fi
+    echo "${need%%:*}: ${need#*:}"
+done

@@ -64,3 +64,9 @@ _.uname
 _.gname
 # public property of the Docker storage class (the image a build pushed)
 _.image_reference
+# dulwich Commit fields set when a blob commit is built (backends/git/store.py): read by dulwich.
+_.author
+_.committer
+_.author_time
+_.author_timezone
+_.commit_timezone

@@ -10,6 +10,7 @@ pytest_plugins = [
     "servers.webdav",
     "servers.registry",
     "servers.tokenauth",
+    "servers.gitserver",
 ]
 
 

@@ -9,6 +9,7 @@ import pytest
 from flowfixtures import make_project
 
 import flowpack
+from flowpack.cas.transfer import export_bundle
 from flowpack.packer.script import ScriptSource, collect
 from flowpack.storage import Docker
 from flowpack.storage.docker_build import engine_client
@@ -64,7 +65,9 @@ def test_the_generated_dockerfile(storage: Docker) -> None:
 
 def test_the_build_context(storage: Docker, tmp_path: Path) -> None:
     context = build_context(storage)
-    storage.store.export(storage.store.resolve(storage.flows["etl"]), tmp_path / "etl.export")
+    export_bundle(
+        storage.store, storage.store.resolve(storage.flows["etl"]), tmp_path / "etl.export"
+    )
     assert context["flows/etl.flowpack"] == (tmp_path / "etl.export").read_bytes()
     assert context["mod1.py"] == b"VALUE = 1\n"
     assert context[".dockerignore"] == b"*.pyc\n"
