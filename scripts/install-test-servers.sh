@@ -28,17 +28,23 @@ else
     echo "Azurite: $azurite"
 fi
 
-# OCI    the distribution registry and skopeo (Debian packages docker-registry, skopeo)
+# Debian packages, in one apt-get run (with one `apt-get update`) for whatever is missing:
+#   OCI    docker-registry (the distribution registry) and skopeo
+#   git    git (git http-backend, run by the git tests' HTTP host) and openssh-server (git over ssh)
+need=(docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo
+      git:/usr/lib/git-core/git-http-backend openssh-server:/usr/sbin/sshd)
 missing=()
-command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
-command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+for item in "${need[@]}"; do
+    [ -x "${item#*:}" ] || missing+=("${item%%:*}")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "apt-get install ${missing[*]}"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "OCI: $(command -v docker-registry), $(command -v skopeo)"
+for item in "${need[@]}"; do echo "${item%%:*}: ${item#*:}"; done
 
 # Real Prefect 1.x (for tests/packer/test_prefect1.py): Python 3.10 in a virtual environment of
 # its own, since Prefect 1.x pins old dependencies.  The tests look there, or at
@@ -63,16 +69,3 @@ else
     "$prefect1/bin/python" -c "import prefect, blake3" || exit 1
     echo "Prefect 1.x: $prefect1/bin/python"
 fi
-
-# git (git http-backend, the git tests' HTTP host runs it) and sshd (git over ssh): Debian packages.
-for need in git:/usr/lib/git-core/git-http-backend openssh-server:/usr/sbin/sshd; do
-    if [ ! -x "${need#*:}" ]; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            apt-get install -y -q "${need%%:*}" >/dev/null
-        else
-            echo "install-test-servers: install ${need%%:*} (apt-get install -y ${need%%:*})" >&2
-            exit 1
-        fi
-    fi
-    echo "${need%%:*}: ${need#*:}"
-done
