@@ -50,6 +50,11 @@ from flowpack.cli.render import human_bytes, mode_text, print_json, table
     default=None,
     help="Logging level while the flow runs.",
 )
+@click.option(
+    "--pinned",
+    is_flag=True,
+    help="Run exactly the registered bundle, even when its git ref moved since.",
+)
 @json_flag
 @pass_cli
 def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
@@ -59,26 +64,38 @@ def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
     Parameters are checked against the ones the flow declares before anything runs.  The run
     record (bundle digest, registration, parameters, run name, labels, start, end, status,
     host, interpreter) is appended to runs/PROJECT/FLOW whether the run succeeds or fails.
-    Exits 1 if it failed.  With --json the flow's own output goes to stderr.
+    Exits 1 if it failed.  With --json the flow's own output goes to stderr.  A flow kept in
+    git runs the commit its branch names now (FLOW@VERSION, a digest or --pinned run the
+    registered bundle).
     """
+    from flowpack.cas.digest import looks_like_digest
     from flowpack.packer.lookup import find_registration
     from flowpack.packer.params import read_parameters
     from flowpack.packer.run import run_registration
+    from flowpack.storage.follow import follow_commit
 
     as_json = use_json(cli, json_local)
     parameters = read_parameters(options["params"], options["param_files"])
-    reg = find_registration(cli.store, _target(cli, options))
+    target = _target(cli, options)
+    reg = find_registration(cli.store, target)
+    pinned = options["pinned"] or "@" in target or target.startswith("blake3:")
+    followed = None if pinned or looks_like_digest(target) else follow_commit(cli.store, reg)
     if not as_json:
         click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
-        click.echo(f"  └── Bundle: {reg.bundle}")
+        click.echo(f"  └── Bundle: {followed.bundle if followed else reg.bundle}")
+        if followed:
+            click.echo(f"  └── {followed.note[0].upper()}{followed.note[1:]}")
     notes = {
         "run_name": options["run_name"],
         "labels": sorted(set(options["labels"])),
         "log_level": options["log_level"].upper() if options["log_level"] else None,
+        **(followed.as_meta() if followed else {}),
     }
     with redirect_stdout(sys.stderr) if as_json else nullcontext(), _log_level(notes["log_level"]):
-        outcome = run_registration(cli.store, reg, parameters, notes=notes)
-    _report_run(cli, outcome, as_json)
+        outcome = run_registration(
+            cli.store, reg, parameters, bundle=followed.bundle if followed else None, notes=notes
+        )
+    _report_run(cli, outcome, as_json, followed.as_meta() if followed else {})
 
 
 def _target(cli: CliContext, options: dict[str, Any]) -> str:
@@ -115,10 +132,10 @@ def _log_level(level: str | None) -> Iterator[None]:
             lg.setLevel(old)
 
 
-def _report_run(cli: CliContext, outcome: Any, as_json: bool) -> None:
+def _report_run(cli: CliContext, outcome: Any, as_json: bool, extra: dict[str, Any]) -> None:
     rec = outcome.record
     if as_json:
-        print_json({**rec.as_dict(), "ok": outcome.ok})
+        print_json({**rec.as_dict(), **extra, "ok": outcome.ok})
     else:
         took = _duration(rec.start, rec.end)
         if outcome.ok:
@@ -239,7 +256,10 @@ def show_command(cli: CliContext, target: str, json_local: bool) -> None:
     source = dict(reg.source)
     where = str(source.get("path") or source.get("module") or source.get("kind", ""))
     git = source.get("git")
-    if isinstance(git, dict):
+    if source.get("kind") == "git":
+        where = f"{source.get('path', '')} in {source.get('repo', '')}"
+        where += f" at {str(source.get('commit', ''))[:12]}"
+    elif isinstance(git, dict):
         where += f" (git {str(git.get('commit', ''))[:12]}{', dirty' if git.get('dirty') else ''})"
     detail = bundle.info.get("entry") or bundle.info.get("module") or bundle.info.get("file")
     lines = [

@@ -67,25 +67,29 @@ def run_registration(
     registration: Registration,
     parameters: Mapping[str, Any] | None = None,
     *,
+    bundle: Digest | None = None,
     notes: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """Run ``registration``'s bundle and record the run (see the module docstring).
 
     ``parameters`` are checked against those the registration recorded first: an unknown or
     a missing required one raises :class:`UsageError` and nothing is recorded
-    (:func:`flowpack.packer.params.check_parameters`).  ``notes`` are added to the record's
-    metadata (``run_name``, ``labels``, ``log_level``).
+    (:func:`flowpack.packer.params.check_parameters`).  ``bundle`` runs another bundle of the
+    same flow instead (a run that followed its git ref, :mod:`flowpack.storage.follow`); the
+    record then links that bundle.  ``notes`` are added to the record's metadata (the followed
+    commit; ``run_name``, ``labels``, ``log_level``).
     """
     params = dict(parameters or {})
     check_parameters(store, registration, params)
+    ran = bundle or registration.bundle
     start = environment.utc_now()
     result: Any = None
     error: BaseException | None = None
-    ran: dict[str, Any] = {}
+    loaded_notes: dict[str, Any] = {}
     try:
         _check_secrets(registration.secrets)
-        loaded = load_flow(store, registration.bundle, registration.flow)
-        ran.update(loaded.notes)
+        loaded = load_flow(store, ran, registration.flow)
+        loaded_notes.update(loaded.notes)
         with loaded.scope.active() if loaded.scope else nullcontext():
             result = execute(loaded.flow, params)
     except BaseException as exc:
@@ -104,9 +108,9 @@ def run_registration(
         "interpreter": environment.interpreter(),
         "flowpack": __version__,
         **(notes or {}),
-        **ran,
+        **loaded_notes,
     }
-    record = _append(store, registration, meta)
+    record = _append(store, registration, ran, meta)
     if isinstance(error, KeyboardInterrupt):
         raise error
     return RunOutcome(record, registration, result, error)
@@ -128,12 +132,14 @@ def execute(flow: Any, parameters: Mapping[str, Any]) -> Any:
     raise FlowError(f"flow {flow.name!r} has no run() method and is not callable")
 
 
-def _append(store: Store, registration: Registration, meta: Mapping[str, Any]) -> RunRecord:
-    """Write the run record on the newest run of the flow and move the ref to it; a lost race
-    re-links it on the winner (up to :data:`MAX_TRIES` tries)."""
+def _append(
+    store: Store, registration: Registration, bundle: Digest, meta: Mapping[str, Any]
+) -> RunRecord:
+    """Write the run record (of ``bundle``, the code that ran) on the newest run of the flow and
+    move the ref to it; a lost race re-links it on the winner (up to :data:`MAX_TRIES` tries)."""
 
     def write(head: Digest | None) -> Digest:
-        return write_run(store, meta, registration.bundle, registration.digest, head)
+        return write_run(store, meta, bundle, registration.digest, head)
 
     ref = run_ref(registration.project, registration.flow)
     done = advance(store, ref, write, retries=MAX_TRIES - 1)
