@@ -73,13 +73,18 @@ def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
     from flowpack.packer.params import read_parameters
     from flowpack.packer.run import run_registration
     from flowpack.storage.follow import follow_commit
+    from flowpack.storage.script_follow import follow_script
 
     as_json = use_json(cli, json_local)
     parameters = read_parameters(options["params"], options["param_files"])
     target = _target(cli, options)
     reg = find_registration(cli.store, target)
     pinned = options["pinned"] or "@" in target or target.startswith("blake3:")
-    followed = None if pinned or looks_like_digest(target) else follow_commit(cli.store, reg)
+    followed = (
+        None
+        if pinned or looks_like_digest(target)
+        else follow_commit(cli.store, reg) or follow_script(cli.store, reg)
+    )
     if not as_json:
         click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
         click.echo(f"  └── Bundle: {followed.bundle if followed else reg.bundle}")

@@ -183,6 +183,7 @@ class _Registrar:
                 "storage": self.storage.name,
                 "flow_kind": kind,
                 "parameters": declared_parameters(self.flow),
+                "follow": _follow_info(self.storage),
                 "source": _git_source(flow_info) or source_info(self.source),
                 "environment": {
                     "interpreter": environment.interpreter(),
@@ -248,3 +249,10 @@ def _previous(registry: Store, head: Digest | None, project: str, name: str) -> 
             f" {previous.project!r}; rename flow {name!r} or the project"
         )
     return previous
+
+
+def _follow_info(storage: FlowStorage) -> Any:
+    """What a run needs to follow the storage's own script location (``follow_info()``, when
+    the storage has one), else None."""
+    info = getattr(storage, "follow_info", None)
+    return info() if callable(info) else None

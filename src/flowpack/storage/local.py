@@ -57,6 +57,14 @@ class Local(Storage):
     def location_name(self) -> str | None:
         return self.path
 
+    def follow_info(self) -> dict[str, Any] | None:
+        """Where runs find the script (a file ``path`` with ``stored_as_script=True``): it is
+        recorded with the registration, and each run packs the file as it is then
+        (:mod:`flowpack.storage.script_follow`)."""
+        if not self.stored_as_script or not self.path or not os.path.isfile(self.path):
+            return None
+        return {"kind": "local-script", "path": os.path.abspath(self.path), "include": self.include}
+
     def missing_script_location(self) -> str | None:
         if self.path:
             return None
