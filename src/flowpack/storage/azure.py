@@ -50,6 +50,16 @@ class Azure(BucketStorage):
 
     SERIALIZED = ("container", "connection_string_secret", "blob_name", "stored_as_script")
 
+    uploads_scripts = False
+
+    def follow_args(self) -> dict[str, Any]:
+        return {
+            "container": self.container,
+            "blob_name": self.blob_name,
+            "connection_string_secret": self.connection_string_secret,
+            "prefix": self.prefix,
+        }
+
     def missing_script_location(self) -> str | None:
         if self.blob_name:
             return None

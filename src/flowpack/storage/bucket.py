@@ -23,8 +23,10 @@ store is shared instead of opened twice.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, MissingDependency, NotFound, UsageError
@@ -35,6 +37,9 @@ from flowpack.cas.store import PushResult, Store
 from flowpack.cas.transfer import export_bundle, import_bundle
 from flowpack.cas.urls import redact
 from flowpack.storage.base import Storage
+
+if TYPE_CHECKING:
+    from flowpack.packer.script import ScriptSource
 
 DEFAULT_PREFIX = "flowpack"
 
@@ -118,8 +123,51 @@ class BucketStorage(Storage):
     def script_path(self, flow: Any) -> str:
         return self.local_script_path or super().script_path(flow)
 
+    #: Whether a script registered with ``-p`` is uploaded to ``key`` (the seed's S3 and GCS
+    #: take the register CLI's path as ``local_script_path``; its Azure uploads no script).
+    uploads_scripts: ClassVar[bool] = True
+
+    def follow_info(self) -> dict[str, Any] | None:
+        """With ``stored_as_script`` and a ``key``: how a run rebuilds this storage to fetch
+        the script from the bucket (no secret values; credentials come from the environment
+        where the flow runs), see :mod:`flowpack.storage.script_follow`."""
+        if not (self.stored_as_script and self.key):
+            return None
+        return {"kind": "bucket-script", "class": self.name, "args": self.follow_args()}
+
+    def follow_args(self) -> dict[str, Any]:
+        """The constructor arguments :meth:`follow_info` records."""
+        return {"bucket": self.bucket, "key": self.key, "prefix": self.prefix}
+
+    @contextmanager
+    def fetched_script(self) -> Iterator[ScriptSource]:
+        """The script at ``key`` as it is in the bucket now, as a one-file source."""
+        from flowpack.packer.script import ScriptSource
+
+        blobs, name = self._key_store()
+        with tempfile.TemporaryDirectory(prefix="flowpack-script-") as tmp:
+            (Path(tmp) / ".git").mkdir()  # the project root: the script alone
+            path = Path(tmp) / name
+            path.write_bytes(blobs.get(name))
+            yield ScriptSource.open(path)
+
     def pack(self, flow: Any, *, source: Any = None, parent: Digest | None = None) -> PushResult:
-        """Pack ``flow`` into the store, then write the object at ``key`` (if any)."""
+        """Pack ``flow`` into the store, then write the object at ``key`` (if any).
+
+        A script with a ``key`` and no ``local_script_path``: the file registered with ``-p``
+        is uploaded to ``key`` (:attr:`uploads_scripts`); without one, the script is read from
+        the bucket, where the user placed it (as the seed says)."""
+        if self.stored_as_script and self.key and not self.local_script_path:
+            if source is not None and self.uploads_scripts:
+                result = super().pack(flow, source=source, parent=parent)
+                self._publish(Path(source.path).read_bytes())
+                return result
+            from flowpack.packer.script import pack_script
+
+            with self.fetched_script() as fetched:
+                return pack_script(
+                    self.store, fetched, flow.name, include=self.include, parent=parent
+                )
         result = super().pack(flow, source=source, parent=parent)
         if self.key:
             if not self.stored_as_script:

@@ -42,3 +42,6 @@ class GCS(BucketStorage):
 
     def storage_options(self) -> dict[str, Any]:
         return {"project": self.project} if self.project else {}
+
+    def follow_args(self) -> dict[str, Any]:
+        return {**super().follow_args(), "project": self.project}

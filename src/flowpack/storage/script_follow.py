@@ -1,8 +1,9 @@
 """Script storage follows the seed: "flow code can change in between (or even during) runs
 without needing to be reregistered".
 
-A flow kept as a script at a location of its own (``Local(path=..., stored_as_script=True)``)
-has that location recorded in its registration (``follow``: ``{"kind": "local-script",
+A flow kept as a script at a location of its own (``Local(path=..., stored_as_script=True)``,
+or ``S3``/``GCS``/``Azure`` with ``stored_as_script=True`` and a ``key``/``blob_name``) has that
+location recorded in its registration (``follow``: ``{"kind": "local-script",
 "path": ...}``, see :meth:`flowpack.storage.local.Local.follow_info`).  :func:`follow_script`,
 called by ``flowpack run`` next to the git family's
 :func:`~flowpack.storage.follow.follow_commit`, packs the script found there *now* (its local
@@ -28,6 +29,7 @@ from flowpack.packer.script import ScriptSource, pack_script
 from flowpack.storage.follow import structure
 
 LOCAL_SCRIPT = "local-script"
+BUCKET_SCRIPT = "bucket-script"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def follow_script(store: Store, registration: Registration) -> FollowedScript | 
     Raises :class:`FlowError` when the script is gone or the flow's structure changed.
     """
     info = store.get_manifest(registration.digest, cached=True).metadata.get("follow")
+    if isinstance(info, dict) and info.get("kind") == BUCKET_SCRIPT:
+        return _follow_bucket(store, registration, info)
     if not isinstance(info, dict) or info.get("kind") != LOCAL_SCRIPT:
         return None
     path = str(info.get("path", ""))
@@ -71,14 +75,39 @@ def follow_script(store: Store, registration: Registration) -> FollowedScript | 
         include=include,
         parent=registration.bundle,
     )
-    if pushed.digest == registration.bundle:
+    return _followed(store, registration, pushed.digest, path)
+
+
+def _follow_bucket(
+    store: Store, registration: Registration, info: dict[str, Any]
+) -> FollowedScript | None:
+    """The script at the bucket key the registration recorded, fetched and packed now."""
+    import flowpack.storage as storages
+    from flowpack.storage.bucket import BucketStorage
+
+    cls = getattr(storages, str(info.get("class")), None)
+    args = info.get("args")
+    if not (isinstance(cls, type) and issubclass(cls, BucketStorage)) or not isinstance(args, dict):
+        raise FlowError(f"cannot follow the script: unknown storage {info.get('class')!r}")
+    storage = cls(**args, stored_as_script=True)
+    where = storage._where()
+    with storage.fetched_script() as source:
+        pushed = pack_script(store, source, registration.flow, parent=registration.bundle)
+    return _followed(store, registration, pushed.digest, where)
+
+
+def _followed(
+    store: Store, registration: Registration, bundle: Digest, path: str
+) -> FollowedScript | None:
+    """None when ``bundle`` is the registered one; else checked to have the same structure."""
+    if bundle == registration.bundle:
         return None
     before = structure(load_flow(store, registration.bundle, registration.flow).flow)
-    after = structure(load_flow(store, pushed.digest, registration.flow).flow)
+    after = structure(load_flow(store, bundle, registration.flow).flow)
     if before is not None and after is not None and before != after:
         raise FlowError(
             f"the structure of flow {registration.flow!r} (its task names and edges) changed in"
             f" {path}: re-register it (flowpack register -p {path} --project"
             f" {registration.project}), or run the registered code with --pinned"
         )
-    return FollowedScript(pushed.digest, registration.bundle, path)
+    return FollowedScript(bundle, registration.bundle, path)
