@@ -141,6 +141,7 @@ def digests(text: str) -> str:
 def test_register_then_run(checkout: Path, tmp_path: Path) -> None:
     work = checkout
     run: Invoke = make_invoker((tmp_path / "store").as_uri())
+    run("project", "create", "MyProject")
     out = run("register", "-p", "flows/my_flow.py", "--project", "MyProject").output
     cls = (work / "flows" / "my_flow.py").read_text().split("flow.storage = ")[1].split("(")[0]
     assert digests(out).splitlines() == [
@@ -195,6 +196,7 @@ def test_runs_follow_the_branch(
     work = checkout
     registered = git("rev-parse", "HEAD", cwd=work).strip()
     run: Invoke = make_invoker((tmp_path / "store").as_uri())
+    run("project", "create", "MyProject")
     run("register", "-p", "flows/my_flow.py", "--project", "MyProject")
     assert "[1, 2, 3, 4, 5]" in run("run", "MyProject/example").output.splitlines()
     moved = push(work, "[1, 2, 3, 4, 5]", "[42]", "change a task body")
