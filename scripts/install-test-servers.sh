@@ -7,6 +7,8 @@
 #   Azure  Azurite                      (npm, into $FLOWPACK_TEST_SERVERS/azurite; the tests look
 #                                         there, or at $FLOWPACK_AZURITE_BIN, or for azurite-blob
 #                                         on PATH)
+#   HTML   chromium                     (apt: Debian's package; the audit report tests load the
+#                                         page in it headless)
 # The pip packages come with `make deps`; this script installs what pip cannot.
 # Needs node >= 18 with npm for Azurite.
 set -euo pipefail
@@ -50,4 +52,22 @@ else
         -r "$here/requirements/prefect1.txt" 2>&1 | grep -v "^WARNING: Location '.*' is ignored" || true
     "$prefect1/bin/python" -c "import prefect, blake3" || exit 1
     echo "Prefect 1.x: $prefect1/bin/python"
+fi
+
+# Headless Chromium (for tests/packer/test_audit_html.py): Debian's package, installed only when
+# the binary is missing.
+if command -v chromium >/dev/null 2>&1; then
+    echo "Chromium: $(command -v chromium)"
+else
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "install-test-servers: install Chromium (the audit report tests need it)" >&2
+        exit 1
+    fi
+    sudo_cmd=""
+    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+    if ! $sudo_cmd apt-get install -y chromium; then
+        $sudo_cmd apt-get update
+        $sudo_cmd apt-get install -y chromium
+    fi
+    echo "Chromium: $(command -v chromium)"
 fi

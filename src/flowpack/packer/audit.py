@@ -67,6 +67,7 @@ class AuditReport:
     trust: dict[Digest, sigaudit.RecordTrust] = field(default_factory=dict)
     trusted_keys: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+    damaged: list[tuple[str, Digest, str]] = field(default_factory=list)  # what, record, why
 
     @property
     def ok(self) -> bool:
@@ -118,7 +119,8 @@ def audit_flow(
         REGISTRATION: [(r.digest, f"v{r.version}") for r in report.registrations],
         RUN: [(r.digest, f"run of v{r.version} at {r.start}") for r in report.runs],
     }
-    sigaudit.judge(found, chains, set(trusted) if trusted else None)
+    broken = {REGISTRATION if what == "registration" else RUN for what, _, _ in report.damaged}
+    sigaudit.judge(found, chains, set(trusted) if trusted else None, broken)
     report.signatures, report.trust = found.signatures, found.records
     report.problems += found.problems
     report.notes += found.notes
@@ -159,6 +161,7 @@ def _walk(
             report.problems.append(
                 f"{what} record {digest}{after} cannot be read: {exc}; the chain is broken here"
             )
+            report.damaged.append((what, digest, str(exc)))
             break
         if slug(record.project) != report.flow.project or slug(record.flow) != report.flow.flow:
             report.problems.append(

@@ -65,9 +65,12 @@ def judge(
     found: SignatureFindings,
     chains: dict[str, list[tuple[Digest, str]]],
     trusted: Collection[PublicKey] | None,
+    broken: Collection[str] = (),
 ) -> None:
     """Check every signature and give every record of ``chains`` (kind -> [(digest, label)])
-    its :class:`RecordTrust` (see the module docstring)."""
+    its :class:`RecordTrust` (see the module docstring).  ``broken``: the record kinds whose
+    chain could not be read to its end (a damaged record), where a signed record that was not
+    reached is not evidence of a drop."""
     in_chain = {(d, kind) for kind, records in chains.items() for d, _ in records}
     valid: dict[Digest, list[PublicKey]] = {}
     for sig in found.signatures:
@@ -78,11 +81,17 @@ def judge(
             )
             continue
         if (sig.record, sig.record_kind) not in in_chain:
-            found.problems.append(
-                f"{sig.record_kind.split('.')[1]} record {sig.record} is signed by key"
-                f" {sig.key.key_id} but is not in its chain: it was dropped, or the chain was"
-                " rewritten or reordered"
-            )
+            kind = sig.record_kind.split(".")[1]
+            if sig.record_kind in broken:
+                found.notes.append(
+                    f"{kind} record {sig.record} is signed by key {sig.key.key_id} but was not"
+                    " reached: its chain is broken before it (see the damaged record)"
+                )
+            else:
+                found.problems.append(
+                    f"{kind} record {sig.record} is signed by key {sig.key.key_id} but is not"
+                    " in its chain: it was dropped, or the chain was rewritten or reordered"
+                )
             continue
         valid.setdefault(sig.record, []).append(sig.key)
     for kind, records in chains.items():
