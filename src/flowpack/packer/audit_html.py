@@ -179,7 +179,7 @@ def _timeline(report: AuditReport, scripts: dict[Digest, str]) -> str:
     cards = [card for _, card in events]
     for what, digest, why in report.damaged:
         cards.append(
-            f'<div class="event damaged"><h3>Damaged {_e(what)} record'
+            f'<div class="event damaged" data-record="{_e(digest)}"><h3>Damaged {_e(what)} record'
             f'<span class="badge damaged">DAMAGED</span></h3><table>'
             f"{_row('record', _code(digest))}{_row('problem', _e(why))}"
             f"{_row('meaning', 'nothing older in this chain can be read')}</table></div>"
