@@ -101,7 +101,10 @@ def remove_key(store: Store, key: keys.PublicKey, project: str | None = None) ->
 
 def listing(store: Store) -> dict[str, list[str]]:
     """The trusted keys of ``store``: ``{"*": store-wide keys, project: keys, ...}``."""
-    entry = load_policy()["stores"].get(store.config.store_id) or {}
+    stores = load_policy()["stores"]
+    if not stores:  # no policy at all: do not even read the store's config
+        return {"*": []}
+    entry = stores.get(store.config.store_id) or {}
     out = {"*": list(entry.get("keys", []))}
     out.update({p: list(v) for p, v in sorted(entry.get("projects", {}).items())})
     return out
