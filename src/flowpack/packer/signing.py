@@ -143,11 +143,12 @@ def parse_signature(digest: Digest, manifest: Manifest) -> Signature:
     )
 
 
-def signatures(store: Store, head: Digest | None) -> Iterator[Signature]:
-    """The signature chain from ``head`` back to the first (damage raises)."""
+def signatures(store: Store, head: Digest | None, *, cached: bool = False) -> Iterator[Signature]:
+    """The signature chain from ``head`` back to the first (damage raises).  ``cached``: let
+    the local object cache answer (re-hashed on read), for the trust check before a run."""
     seen: set[Digest] = set()
     while head is not None and head not in seen:
         seen.add(head)
-        sig = parse_signature(head, store.get_manifest(head))
+        sig = parse_signature(head, store.get_manifest(head, cached=cached))
         yield sig
         head = sig.parent

@@ -118,7 +118,7 @@ def trusted_keys(store: Store, project: str) -> set[keys.PublicKey]:
 
 def record_signatures(store: Store, project: str, flow: str) -> list[Signature]:
     """Every signature in the flow's signature chain (an unreadable chain raises)."""
-    return list(signatures(store, store.refs.get(signature_ref(project, flow))))
+    return list(signatures(store, store.refs.get(signature_ref(project, flow)), cached=True))
 
 
 def check_registration(store: Store, registration: Registration) -> None:
