@@ -7,6 +7,7 @@ anything to the store (records, signatures, refs) but does not hold the publishe
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,24 @@ def test_an_intact_export_passes_offline(history: History, tmp_path: Path, pubfi
     )
     assert result.exit_code == 0, result.output
     assert "Audit passed" in result.output and "trusted" in result.output
+    page = tmp_path / "offline.html"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            "--bundle",
+            path,
+            "--trusted-key",
+            pubfile,
+            "--html",
+            page,
+            "--format",
+            "in-toto",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 3
+    assert 'class="pass" id="verdict"' in page.read_text()
 
 
 def test_a_rewritten_record_is_named(

@@ -124,3 +124,16 @@ def test_gc_keeps_signatures_and_copy_carries_them(store: Store, tmp_path: Path)
     assert [s.digest for s in signatures(other, other.refs.get(signature_ref("demo", "etl")))] == [
         s.digest for s in signatures(store, head)
     ]
+
+
+def test_a_private_key_given_as_a_public_key_is_not_echoed(store: Store) -> None:
+    keys.generate()
+    private = keys.keys_dir() / "default.key"
+    runner = CliRunner()
+    for argv in (
+        ["--store", store.url or "", "trust", "add", str(private)],
+        ["--store", store.url or "", "audit", "demo/etl", "--trusted-key", str(private)],
+    ):
+        result = runner.invoke(cli, argv)
+        assert result.exit_code != 0 and "Traceback" not in result.output
+        assert not any(s in result.output.encode() for s in _private_secrets())
