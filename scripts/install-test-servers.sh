@@ -7,8 +7,6 @@
 #   Azure  Azurite                      (npm, into $FLOWPACK_TEST_SERVERS/azurite; the tests look
 #                                         there, or at $FLOWPACK_AZURITE_BIN, or for azurite-blob
 #                                         on PATH)
-#   HTML   chromium                     (apt: Debian's package; the audit report tests load the
-#                                         page in it headless)
 # The pip packages come with `make deps`; this script installs what pip cannot.
 # Needs node >= 18 with npm for Azurite.
 set -euo pipefail
@@ -29,6 +27,26 @@ else
     npm install --prefix "$SERVERS/azurite" --no-audit --no-fund --loglevel=error azurite@3.37.0
     echo "Azurite: $azurite"
 fi
+
+# Debian packages, in one apt-get run (with one `apt-get update`) for whatever is missing:
+#   OCI    docker-registry (the distribution registry) and skopeo
+#   git    git (git http-backend, run by the git tests' HTTP host) and openssh-server (git over ssh)
+#   HTML   chromium (headless: tests/packer/test_audit_html.py loads the audit report in it)
+need=(docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo
+      git:/usr/lib/git-core/git-http-backend openssh-server:/usr/sbin/sshd
+      chromium:/usr/bin/chromium)
+missing=()
+for item in "${need[@]}"; do
+    [ -x "${item#*:}" ] || missing+=("${item%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "apt-get install ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+for item in "${need[@]}"; do echo "${item%%:*}: ${item#*:}"; done
 
 # Real Prefect 1.x (for tests/packer/test_prefect1.py): Python 3.10 in a virtual environment of
 # its own, since Prefect 1.x pins old dependencies.  The tests look there, or at
@@ -52,22 +70,4 @@ else
         -r "$here/requirements/prefect1.txt" 2>&1 | grep -v "^WARNING: Location '.*' is ignored" || true
     "$prefect1/bin/python" -c "import prefect, blake3" || exit 1
     echo "Prefect 1.x: $prefect1/bin/python"
-fi
-
-# Headless Chromium (for tests/packer/test_audit_html.py): Debian's package, installed only when
-# the binary is missing.
-if command -v chromium >/dev/null 2>&1; then
-    echo "Chromium: $(command -v chromium)"
-else
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "install-test-servers: install Chromium (the audit report tests need it)" >&2
-        exit 1
-    fi
-    sudo_cmd=""
-    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
-    if ! $sudo_cmd apt-get install -y chromium; then
-        $sudo_cmd apt-get update
-        $sudo_cmd apt-get install -y chromium
-    fi
-    echo "Chromium: $(command -v chromium)"
 fi

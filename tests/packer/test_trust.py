@@ -106,3 +106,20 @@ def test_cli_trust_and_refusal(store: Store, tmp_path: Path) -> None:
     bad = runner.invoke(cli, ["--store", url, "trust", "add", "ed25519:nope"])
     assert bad.exit_code != 0 and "not an ed25519 public key" in bad.output
     assert os.path.exists(trust.policy_path())
+
+
+def test_a_bundle_other_than_the_signed_one_is_refused(store: Store, tmp_path: Path) -> None:
+    from flowpack.packer.lookup import find_registration
+    from flowpack.packer.run import run_registration
+
+    keys.generate()
+    history = make_history(store, tmp_path, count=2)  # both signed
+    assert not trust.required(store, "demo")
+    trust.add_key(store, keys.public())
+    assert trust.required(store, "demo")
+    newest = find_registration(store, "demo/etl")
+    older = history.versions[0].bundle
+    with pytest.raises(trust.UntrustedFlow, match="no trusted key signed it") as err:
+        run_registration(store, newest, bundle=older)
+    assert str(older) in str(err.value) and str(newest.digest) in str(err.value)
+    assert run_registration(store, newest).ok

@@ -121,12 +121,25 @@ def record_signatures(store: Store, project: str, flow: str) -> list[Signature]:
     return list(signatures(store, store.refs.get(signature_ref(project, flow)), cached=True))
 
 
-def check_registration(store: Store, registration: Registration) -> None:
+def required(store: Store, project: str) -> bool:
+    """Whether the policy requires a trusted signature for ``project`` in ``store``."""
+    return bool(trusted_keys(store, project))
+
+
+def check_registration(store: Store, registration: Registration, bundle: Any = None) -> None:
     """Refuse ``registration`` (:class:`UntrustedFlow`) when the policy requires a trusted
-    signature and none verifies; returns silently otherwise."""
+    signature and none verifies; returns silently otherwise.  ``bundle``: the bundle about to
+    run, when not the registered one (a run that followed its git ref): under a policy that is
+    refused too, since no key signed it."""
     trusted = trusted_keys(store, registration.project)
     if not trusted:
         return
+    if bundle is not None and bundle != registration.bundle:
+        raise UntrustedFlow(
+            f"bundle {bundle} was packed at run time from a newer commit of registration"
+            f" {registration.digest}; no trusted key signed it, so it is not run (run the"
+            " registered bundle, or register and sign the new commit)"
+        )
     sigs = [
         s
         for s in record_signatures(store, registration.project, registration.flow)
