@@ -171,3 +171,37 @@ def test_a_damaged_token_config_is_one_line(tmp_path: Path) -> None:
     result = flowpack("--store", tmp_path / "s", "serve", "--config", bad)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("flowpack: error: server config")
+
+
+def test_the_token_option_works_like_the_environment_variable(
+    flowpack_server: FlowpackServer, tree: Path
+) -> None:
+    """ "clients send the token from FLOWPACK_TOKEN or --token": the option alone suffices, and
+    it wins over the variable."""
+    env = {k: v for k, v in os.environ.items() if k != "FLOWPACK_TOKEN"}
+    token = flowpack_server.tokens["write"]
+    url = flowpack_server.url
+    pushed = subprocess.run(
+        [sys.executable, "-c", SERVE, "--store", url, "--token", token, "push", str(tree)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    wrong = flowpack(
+        "--store",
+        url,
+        "--token",
+        flowpack_server.tokens["read"],
+        "push",
+        tree,
+        env={"FLOWPACK_TOKEN": token},
+    )
+    assert wrong.returncode != 0 and token not in wrong.stderr
+
+
+def test_insecure_is_refused_where_it_means_nothing(tmp_path: Path) -> None:
+    result = flowpack("--store", tmp_path / "s", "--insecure", "ls", "x")
+    assert result.returncode == 2
+    assert "--insecure applies to oci+http(s):// registries only" in result.stderr

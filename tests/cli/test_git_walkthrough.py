@@ -167,6 +167,11 @@ def test_register_then_run(checkout: Path, tmp_path: Path) -> None:
     )
     assert "[0]" in run("run", "MyProject/example").output.splitlines()
     shown = run("show", "MyProject/example", "--json").stdout
+    # "the registration record holds the repository (redacted), the commit id and the path"
+    source = json.loads(shown)["source"]
+    assert source["kind"] == "git" and source["path"] == "flows/my_flow.py", source
+    assert source["commit"] == git("rev-parse", "HEAD", cwd=work).strip()
+    assert TOKEN not in source["repo"] and "flows/my_flow.py" not in source["repo"]
     everything = out + ran + again + shown + json.dumps(run("log", "example", "--json").stdout)
     assert TOKEN not in everything
 

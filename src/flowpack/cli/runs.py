@@ -188,7 +188,10 @@ def show_command(cli: CliContext, target: str, json_local: bool) -> None:
     source = dict(reg.source)
     where = str(source.get("path") or source.get("module") or source.get("kind", ""))
     git = source.get("git")
-    if isinstance(git, dict):
+    if source.get("kind") == "git":
+        where = f"{source.get('path', '')} in {source.get('repo', '')}"
+        where += f" at {str(source.get('commit', ''))[:12]}"
+    elif isinstance(git, dict):
         where += f" (git {str(git.get('commit', ''))[:12]}{', dirty' if git.get('dirty') else ''})"
     detail = bundle.info.get("entry") or bundle.info.get("module") or bundle.info.get("file")
     lines = [
