@@ -65,3 +65,35 @@ def test_the_git_commit_is_a_resolved_dependency(store: Store, tmp_path: Path) -
     (doc,) = json.loads(result.stdout)
     deps = doc["predicate"]["buildDefinition"]["resolvedDependencies"]
     assert deps[0]["uri"] == f"git:{commit}" and deps[0]["digest"] == {"gitCommit": commit}
+
+
+def test_a_flow_packed_from_git_names_its_repository_and_commit() -> None:
+    from flowpack.cas.digest import Digest
+    from flowpack.packer.audit import AuditReport
+    from flowpack.packer.lookup import FlowName
+    from flowpack.packer.provenance import statement
+    from flowpack.packer.records import Registration
+
+    commit = "a" * 40
+    reg = Registration(
+        digest=Digest.of(b"record"),
+        flow="etl",
+        project="demo",
+        bundle=Digest.of(b"bundle"),
+        version=1,
+        time="2026-01-01T00:00:00+00:00",
+        parent=None,
+        source={
+            "kind": "git",
+            "repo": "https://git.example/team/flows",
+            "commit": commit,
+            "path": "flows/etl.py",
+        },
+    )
+    doc = statement(AuditReport(FlowName("demo", "etl"), registrations=[reg]), reg)
+    (dep,) = doc["predicate"]["buildDefinition"]["resolvedDependencies"]
+    assert dep == {
+        "uri": f"git+https://git.example/team/flows@{commit}#flows/etl.py",
+        "digest": {"gitCommit": commit},
+    }
+    assert doc["flowpack"]["signer_status"] == "unknown"

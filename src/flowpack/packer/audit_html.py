@@ -212,7 +212,9 @@ def _bundle_badge(report: AuditReport, bundle: Digest) -> str:
 def _source(reg: Registration) -> str:
     source = dict(reg.source)
     where = str(source.get("path") or source.get("module") or source.get("kind") or "-")
-    git = source.get("git")
+    git = source.get("git") or (source if source.get("kind") == "git" else None)
+    if source.get("kind") == "git":
+        where = f"{source.get('repo', '')} {source.get('path', '')}".strip() or "git"
     if isinstance(git, dict) and git.get("commit"):
         dirty = " (uncommitted changes)" if git.get("dirty") else ""
         return f"{_e(where)} at git commit {_code(git['commit'])}{_e(dirty)}"

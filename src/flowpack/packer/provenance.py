@@ -12,8 +12,11 @@ predicate says how it was built::
          "buildType": "https://flowpack.dev/registration/v1",
          "externalParameters": {"project", "flow", "version", "source", "storage", "labels"},
          "internalParameters": {"flow_kind"},
-         "resolvedDependencies": [{"uri": "git:<commit>", "digest": {"gitCommit": ...}},
-                                  {"uri": "file:<script path>"}, ...]},
+         "resolvedDependencies": [
+             {"uri": "git+<repo>@<commit>#<path>", "digest": {"gitCommit": ...}}
+             (a flow packed from a git repository), or
+             {"uri": "git:<commit>", "digest": {"gitCommit": ...}},
+             {"uri": "file:<script path>"}, ...]},
        "runDetails": {
          "builder": {"id": "https://flowpack.dev/flowpack@<version>"},
          "metadata": {"invocationId": "blake3:<record>", "startedOn": "<time>"},
@@ -100,6 +103,11 @@ def statement(report: AuditReport, reg: Registration) -> dict[str, Any]:
 def _dependencies(reg: Registration) -> list[dict[str, Any]]:
     source = dict(reg.source)
     deps: list[dict[str, Any]] = []
+    if source.get("kind") == "git" and source.get("commit"):  # packed from a git repository
+        commit = str(source["commit"])
+        uri = f"git+{source.get('repo', '')}@{commit}"
+        path = source.get("path")
+        return [{"uri": f"{uri}#{path}" if path else uri, "digest": {"gitCommit": commit}}]
     git = source.get("git")
     if isinstance(git, dict) and git.get("commit"):
         deps.append(
