@@ -78,23 +78,25 @@ def test_pull_of_a_record_is_a_clear_error(run: Invoke, tmp_path: Path) -> None:
 def test_export_and_import_refs_move_a_flow_that_runs_by_name(
     run: Invoke, tmp_path: Path, repo: Path
 ) -> None:
-    run("export", "P/example", "-o", tmp_path / "example.pack")
+    run("run", "P/example")
+    run("export", "P/example", "-o", tmp_path / "example.pack")  # the whole history
     other = make_invoker((tmp_path / "other").as_uri())
     imported = other("import", tmp_path / "example.pack", "--refs", json=True)
     doc = json.loads(imported.stdout)
-    assert doc["refs"] == {"flows/P/example": "created"}
+    assert doc["refs"] == {"flows/P/example": "created", "runs/P/example": "created"}
+    assert len(json.loads(other("runs", "P/example", json=True).stdout)["runs"]) == 1
+    again = json.loads(other("import", tmp_path / "example.pack", "--refs", json=True).stdout)
+    assert set(again["refs"].values()) == {"unchanged"}
     assert "Run succeeded" in other("run", "P/example").output
     assert [r["version"] for r in json.loads(other("log", "P/example", json=True).stdout)[
         "registrations"
     ]] == [2, 1]  # fmt: skip
-    again = json.loads(other("import", tmp_path / "example.pack", "--refs", json=True).stdout)
-    assert again["refs"] == {"flows/P/example": "unchanged"}
     (repo / "my_flow.py").write_text(FLOW.format(value=3))
     other("register", "-p", "my_flow.py", "--project", "P")
     refused = other("import", tmp_path / "example.pack", "--refs", code=1)
     assert "ref 'flows/P/example' points at" in refused.output and "--force" in refused.output
     forced = other("import", tmp_path / "example.pack", "--refs", "--force", json=True)
-    assert json.loads(forced.stdout)["refs"] == {"flows/P/example": "updated"}
+    assert json.loads(forced.stdout)["refs"]["flows/P/example"] == "updated"
     bundle = run("export", "P/example", "-o", tmp_path / "b.pack")
     assert bundle.exit_code == 0
     log = json.loads(run("log", "P/example", json=True).stdout)["registrations"]

@@ -125,7 +125,7 @@ def _stat_text(key: str, value: Any) -> str:
 
 
 @click.command()
-@click.argument("digest", metavar="DIGEST|REF|FLOW[@VERSION]")
+@click.argument("digest", metavar="DIGEST|REF|PROJECT/FLOW|FLOW@VERSION")
 @click.option(
     "--output",
     "-o",
@@ -139,17 +139,22 @@ def _stat_text(key: str, value: Any) -> str:
 def export(cli: CliContext, digest: str, out: Path) -> None:
     """Write a bundle and everything it references as one pack file.
 
-    A flow name (PROJECT/FLOW[@VERSION]) exports its registration record, with the bundle and
-    the earlier registrations: "flowpack import FILE --refs" then makes it runnable by name.
+    PROJECT/FLOW exports the flow's whole history: both record chains, every bundle they
+    name and every signature, for "flowpack audit --bundle FILE"; "flowpack import FILE
+    --refs" sets its refs again, so the flow runs by name there.  FLOW@VERSION exports that
+    registration record, with its bundle and the earlier registrations.
     """
     from flowpack.cas.errors import NotFound, UsageError
     from flowpack.cas.transfer import export_bundle
+    from flowpack.packer.history import export_root
     from flowpack.packer.lookup import find_registration
 
-    try:
-        d = cli.resolve(digest)
-    except (NotFound, UsageError):
-        d = find_registration(cli.store, digest).digest
+    d = export_root(cli.store, digest)
+    if d is None:
+        try:
+            d = cli.resolve(digest)
+        except (NotFound, UsageError):
+            d = find_registration(cli.store, digest).digest
     written = export_bundle(cli.store, d, out)
     if cli.json:
         print_json({"digest": str(d), "file": str(out), "bytes": written})

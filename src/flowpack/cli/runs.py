@@ -1,4 +1,4 @@
-"""Run and history commands: ``run``, ``log``, ``runs``, ``show`` and ``audit``.
+"""Run and history commands: ``run``, ``log``, ``runs`` and ``show`` (``audit``: cli/audit.py).
 
 FLOW arguments are ``PROJECT/FLOW`` or ``FLOW`` (when one project has it), ``@VERSION`` where a
 version makes sense, or a digest of a registration, run or bundle.  Every command also takes
@@ -72,6 +72,7 @@ def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
     from flowpack.packer.lookup import find_registration
     from flowpack.packer.params import read_parameters
     from flowpack.packer.run import run_registration
+    from flowpack.packer.trust import required as trust_required
     from flowpack.storage.follow import follow_commit
     from flowpack.storage.script_follow import follow_script
 
@@ -79,12 +80,16 @@ def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
     parameters = read_parameters(options["params"], options["param_files"])
     target = _target(cli, options)
     reg = find_registration(cli.store, target)
-    pinned = options["pinned"] or "@" in target or target.startswith("blake3:")
-    followed = (
-        None
-        if pinned or looks_like_digest(target)
-        else follow_commit(cli.store, reg) or follow_script(cli.store, reg)
+    pinned = (
+        options["pinned"]
+        or "@" in target
+        or target.startswith("blake3:")
+        or looks_like_digest(target)
     )
+    if not pinned and trust_required(cli.store, reg.project):
+        pinned = True  # only signed code runs under a trust policy: never pack newer code
+        click.echo("Trust policy: running the registered, signed bundle (pinned)", err=True)
+    followed = None if pinned else follow_commit(cli.store, reg) or follow_script(cli.store, reg)
     if not as_json:
         click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
         click.echo(f"  └── Bundle: {followed.bundle if followed else reg.bundle}")
@@ -290,49 +295,4 @@ def show_command(cli: CliContext, target: str, json_local: bool) -> None:
         click.echo(f"  {line}")
 
 
-# -- audit --------------------------------------------------------------------------------------
-
-
-@click.command(name="audit")
-@click.argument("flow", metavar="FLOW")
-@json_flag
-@pass_cli
-def audit_command(cli: CliContext, flow: str, json_local: bool) -> None:
-    """Re-verify FLOW's registration and run chains, every link and every bundle.
-
-    Prints the exact bundle digest each run used.  Exits 1 on any break: a damaged, missing
-    or altered record, a bundle whose bytes changed, a run of a registration not in the chain.
-    """
-    from flowpack.packer.audit import audit_flow
-    from flowpack.packer.lookup import find_flow
-
-    name = find_flow(cli.store, flow)
-    report = audit_flow(cli.store, name)
-    if use_json(cli, json_local):
-        print_json(report.as_dict())
-    else:
-        _print_audit(report)
-    if not report.ok:
-        click.get_current_context().exit(1)
-
-
-def _print_audit(report: Any) -> None:
-    click.echo(f"Registrations of {report.flow}: {len(report.registrations)}")
-    for r in report.registrations:
-        state = "ok" if report.bundles.get(r.bundle) is None else "DAMAGED"
-        click.echo(f"  v{r.version}  {r.time}  bundle {r.bundle}  {state}")
-        click.echo(f"      record {r.digest}")
-    click.echo(f"Runs of {report.flow}: {len(report.runs)}")
-    for run in report.runs:
-        click.echo(f"  {run.start}  {run.status:<7}  v{run.version}  used bundle {run.bundle}")
-        click.echo(f"      record {run.digest}")
-    checked = f"{len(report.bundles)} bundles re-verified"
-    if report.ok:
-        click.echo(f"Audit passed: chains intact, {checked}")
-        return
-    click.echo(f"Audit FAILED: {len(report.problems)} problems ({checked})")
-    for p in report.problems:
-        click.echo(f"  - {p}")
-
-
-COMMANDS = (run_command, log_command, runs_command, show_command, audit_command)
+COMMANDS = (run_command, log_command, runs_command, show_command)

@@ -245,9 +245,12 @@ class Storage:
     def get_flow(self, name_or_location: str | None = None) -> Any:
         """Load a flow, verified, by its name in this storage or by its location (digest)."""
         from flowpack.packer.loading import load_flow
+        from flowpack.packer.trust import check_bundle
 
         name, location = self._locate(name_or_location)
-        return load_flow(self.store, self.store.resolve(location), name).flow
+        digest = self.store.resolve(location)
+        check_bundle(self.store, digest)
+        return load_flow(self.store, digest, name).flow
 
     def _load_exported(self, key: str | None, fetch: Callable[[], Digest]) -> Any:
         """``get_flow`` for a pickle also exported at this storage's key or path: from the
