@@ -16,6 +16,7 @@ best that can be done there, and not atomic.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Iterator
 
 from flowpack.backends.bucket.errors import ErrorTranslator
@@ -37,11 +38,15 @@ class BucketRefStore:
     Each method makes one request (two for a create that finds a GCS tombstone), plus the
     one-time precondition probe; ``iter_refs`` makes one listing plus one read per ref.
 
-    A refused ``compare_and_set`` reads the ref once more: if it now holds exactly the value
-    being written, under a new version, the write is reported as done.  That is the case where
-    the service applied the write but its answer was lost and the HTTP client (aiohttp retries
-    a PUT whose pooled connection dropped) sent it again; two writers setting the *same* value
-    from the same token may then both report success, which leaves the ref as both wanted.
+    ``compare_and_set`` has one meaning on every backend: False whenever its condition did
+    not hold, even if the ref already points at the value being written (a ``create`` of an
+    existing ref at the same value is a lost race, as on the local store).  Its one exception
+    is a lost *answer*: the service applied the write, its answer was lost, and the HTTP client
+    (aiohttp retries a PUT whose pooled connection dropped) sent it again, which is refused by
+    the write it repeats.  To tell that apart, each call tags the bytes it writes with a fresh
+    random write id (:func:`~flowpack.cas.refvalue.encode_ref_value`); a refused write is
+    reported as done only if the ref now holds exactly those bytes, id included, so another
+    writer's write of the same value is never taken for this one.
     """
 
     def __init__(
@@ -93,7 +98,7 @@ class BucketRefStore:
     def compare_and_set(self, name: str, new: Digest, expected: Token | None) -> bool:
         """One conditional write (``If-None-Match: *`` / ``If-Match``); False on a lost race."""
         key = self._key(name)
-        data = encode_ref_value(new)
+        data = encode_ref_value(new, secrets.token_hex(8))
         with self.errors.edge(f"update ref {name!r}"):
             if not self.check.honoured():
                 return self._unguarded_set(key, data, expected)
@@ -104,9 +109,10 @@ class BucketRefStore:
             if done:
                 return True
             # Refused: lost the race, or won it and lost the answer (HTTP clients retry a PUT
-            # whose connection dropped; the retry is refused by the write it repeats).
+            # whose connection dropped; the retry is refused by the write it repeats).  Only
+            # this call's own bytes (its write id) count as a win.
             after = self.ops.read(key)
-            return after is not None and after[0] == data and after[1] != expected
+            return after is not None and after[0] == data
 
     def compare_and_delete(self, name: str, expected: Token) -> bool:
         """One conditional delete; False when the ref changed or is absent."""
