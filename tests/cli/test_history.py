@@ -74,7 +74,7 @@ def test_copy_of_a_diverged_run_chain_is_refused_and_forced_keeps_both(
     )
     a("audit", "p/example")
     assert a("verify", "--all", "--read-data").stdout.startswith("ok")
-    a("gc", "--grace", "0")
+    a("gc", "--grace", "0", "--force")
     assert run_chain(a_url, kept) == a_runs
 
 

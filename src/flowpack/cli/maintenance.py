@@ -81,19 +81,30 @@ def verify(
     default=DEFAULT_GRACE,
     show_default=True,
     metavar="DURATION",
-    help="Never delete anything written within this long (30s, 15m, 24h, 7d, 0).",
+    help="Never delete anything written within this long (30s, 15m, 24h, 7d, 0); "
+    "less than 10m needs --force.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Accept a grace shorter than 10m: only safe when nothing else writes to the store.",
 )
 @pass_cli
-def gc(cli: CliContext, dry_run: bool, grace: float) -> None:
+def gc(cli: CliContext, dry_run: bool, grace: float, force: bool) -> None:
     """Delete packs no ref can reach.
 
     Two-phase: nothing written within the grace period is deleted, so a concurrent push never
-    loses data.
+    loses data as long as it takes less than the grace period.  A grace shorter than 10
+    minutes is refused (exit 2) unless --force or --dry-run.  A forced run announces itself,
+    so writers re-check before moving their refs; it is still safe only when nothing else
+    writes to the store.
     """
-    from flowpack.cas.gc import collect
+    from flowpack.cas.gc import check_grace, collect
 
+    if not dry_run:
+        check_grace(grace, force=force)
     with progress_bars(cli.json) as progress:
-        report = collect(cli.store, grace=grace, dry_run=dry_run, progress=progress)
+        report = collect(cli.store, grace=grace, dry_run=dry_run, progress=progress, announce=force)
     if cli.json:
         print_json(report.as_dict())
     else:
