@@ -9,7 +9,7 @@ import pytest
 from cli_invoke import Invoke, make_invoker
 
 from flowpack.cas.opening import open_store
-from flowpack.packer.records import runs
+from flowpack.packer.records import read_registration, runs, write_registration
 
 FLOW = """\
 from flowpack import task, Flow
@@ -111,3 +111,33 @@ def test_copy_of_a_different_plain_bundle_is_refused(tree: Path, tmp_path: Path)
     b("copy", b_url, a_url, "--force")
     assert a("ref", "get", "flows/x").stdout.strip() == new
     assert not [n for n in a("ref", "ls").stdout.split() if n.startswith("diverged/")]
+
+
+def test_run_of_a_registration_no_ref_reaches_is_refused(repo: Path, tmp_path: Path) -> None:
+    url = (tmp_path / "s").as_uri()
+    cli = make_invoker(url)
+    cli("register", "-p", "flows/my_flow.py", "--project", "p")
+    with open_store(url) as store:
+        head = store.refs.require("flows/p/example")
+        reg = read_registration(store, head)
+        meta = {"flow": "example", "project": "p", "version": 9, "time": "2020-01-01T00:00:00"}
+        orphan = write_registration(store, meta, reg.bundle, None)
+    line = cli("run", str(orphan), code=1).stderr
+    assert str(orphan) in line and "flows/p/example" in line and "refusing" in line
+    assert len(line.strip().splitlines()) == 1
+    cli("ref", "get", "runs/p/example", code=1)  # nothing ran, nothing recorded
+    assert "Run succeeded" in cli("run", str(head)).stdout  # in the history: runs
+
+
+def test_run_of_a_flow_whose_ref_points_at_another_flows_registration_is_refused(
+    repo: Path, tmp_path: Path
+) -> None:
+    url = (tmp_path / "s").as_uri()
+    cli = make_invoker(url)
+    cli("register", "-p", "flows/my_flow.py", "--project", "p")
+    head = cli("ref", "get", "flows/p/example").stdout.strip()
+    cli("ref", "set", "--create", "flows/p/other", head)
+    line = cli("run", "p/other", code=1).stderr
+    assert "p/example" in line and "p/other" in line and "refusing" in line
+    cli("ref", "get", "runs/p/other", code=1)
+    cli("ref", "get", "runs/p/example", code=1)

@@ -35,16 +35,19 @@ from flowpack.cli.render import human_bytes, mode_text, print_json, table
 def run_command(cli: CliContext, target: str, params: tuple[str, ...], json_local: bool) -> None:
     """Fetch, verify, load and run a registered flow; record the run.
 
+    Only a registration in its flow's ref history runs: a DIGEST no flows/ ref reaches, or a
+    FLOW whose ref points at another flow's registration, is refused before anything runs.
+
     The run record (bundle digest, registration, start, end, status, host, interpreter) is
     appended to runs/PROJECT/FLOW whether the run succeeds or fails.  Exits 1 if it failed.
     With --json the flow's own output goes to stderr.
     """
-    from flowpack.packer.lookup import find_registration
+    from flowpack.packer.lookup import find_registration, require_registered
     from flowpack.packer.run import parse_parameters, run_registration
 
     as_json = use_json(cli, json_local)
     parameters = parse_parameters(params)
-    reg = find_registration(cli.store, target)
+    reg = require_registered(cli.store, find_registration(cli.store, target))
     if not as_json:
         click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
         click.echo(f"  └── Bundle: {reg.bundle}")
