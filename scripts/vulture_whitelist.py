@@ -18,6 +18,14 @@ _.convert  # cli/params.py: click.ParamType
 get_ref  # cli/refs.py: click command `ref get`
 list_refs  # cli/refs.py: click command `ref list`
 remove_ref  # cli/refs.py: click command `ref rm`
+key_generate  # cli/keys.py: click command `key generate`
+key_public  # cli/keys.py: click command `key public`
+trust_add  # cli/keys.py: click command `trust add`
+trust_remove  # cli/keys.py: click command `trust remove`
+trust_list  # cli/keys.py: click command `trust list`
+create_token_command  # cli/serve.py: click command `token create`
+list_tokens_command  # cli/serve.py: click command `token ls`
+revoke_token_command  # cli/serve.py: click command `token revoke`
 _.get_code  # packer/scope.py: importlib loader protocol
 _.globals_ref  # packer/pickled.py: read by cloudpickle's Pickler
 _.proto  # packer/pickled.py: read by pickle.Pickler
@@ -37,6 +45,7 @@ _.on_close  # cas/location.py: Location.on_close
 _.closed  # cas/location.py: Location.closed
 _.open_sessions  # backends/bucket/sessions.py: SessionPool.open_sessions
 run_flow  # packer/run.py: the library's run verb
+audit_export  # packer/audit.py: the library's offline audit of an export file
 _.resolve_secrets  # storage/base.py: seed Storage API
 ENV_CONNECTION_STRING  # storage/azure.py: seed constant
 
@@ -50,3 +59,20 @@ _.empty  # cli/treediff.py: TreeDiff.empty, no caller
 _.loader
 # public helper (the storage a flow registers with), used by the tests and library callers
 storage_for
+
+# httpx.Auth hooks (backends/oci/auth.py): read by httpx.
+_.requires_response_body
+_.auth_flow
+# tarfile.TarInfo fields set for reproducible layers (packer/layers.py): read by tarfile.
+_.uid
+_.gid
+_.uname
+_.gname
+# public property of the Docker storage class (the image a build pushed)
+_.image_reference
+# dulwich Commit fields set when a blob commit is built (backends/git/store.py): read by dulwich.
+_.author
+_.committer
+_.author_time
+_.author_timezone
+_.commit_timezone

@@ -1,4 +1,4 @@
-"""Run and history commands: ``run``, ``log``, ``runs``, ``show`` and ``audit``.
+"""Run and history commands: ``run``, ``log``, ``runs`` and ``show`` (``audit``: cli/audit.py).
 
 FLOW arguments are ``PROJECT/FLOW`` or ``FLOW`` (when one project has it), ``@VERSION`` where a
 version makes sense, or a digest of a registration, run or bundle.  Every command also takes
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext, redirect_stdout
-from typing import Any
 
 import click
 
@@ -30,9 +29,16 @@ from flowpack.cli.render import human_bytes, mode_text, print_json, table
     metavar="NAME=VALUE",
     help="A flow parameter (VALUE is read as JSON when it is JSON); repeatable.",
 )
+@click.option(
+    "--pinned",
+    is_flag=True,
+    help="Run exactly the registered bundle, even when its git ref moved since.",
+)
 @json_flag
 @pass_cli
-def run_command(cli: CliContext, target: str, params: tuple[str, ...], json_local: bool) -> None:
+def run_command(
+    cli: CliContext, target: str, params: tuple[str, ...], pinned: bool, json_local: bool
+) -> None:
     """Fetch, verify, load and run a registered flow; record the run.
 
     Only a registration in its flow's ref history runs: a DIGEST no flows/ ref reaches, or a
@@ -40,22 +46,39 @@ def run_command(cli: CliContext, target: str, params: tuple[str, ...], json_loca
 
     The run record (bundle digest, registration, start, end, status, host, interpreter) is
     appended to runs/PROJECT/FLOW whether the run succeeds or fails.  Exits 1 if it failed.
-    With --json the flow's own output goes to stderr.
+    With --json the flow's own output goes to stderr.  A flow kept in git runs the commit its
+    branch names now (FLOW@VERSION, a digest or --pinned run the registered bundle).
     """
+    from flowpack.cas.digest import looks_like_digest
     from flowpack.packer.lookup import find_registration, require_registered
     from flowpack.packer.run import parse_parameters, run_registration
+    from flowpack.packer.trust import required as trust_required
+    from flowpack.storage.follow import follow_commit
 
     as_json = use_json(cli, json_local)
     parameters = parse_parameters(params)
     reg = require_registered(cli.store, find_registration(cli.store, target))
+    pinned = pinned or "@" in target or target.startswith("blake3:") or looks_like_digest(target)
+    if not pinned and trust_required(cli.store, reg.project):
+        pinned = True  # only signed code runs under a trust policy: never pack a newer commit
+        click.echo("Trust policy: running the registered, signed bundle (pinned)", err=True)
+    followed = None if pinned else follow_commit(cli.store, reg)
     if not as_json:
         click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
-        click.echo(f"  └── Bundle: {reg.bundle}")
+        click.echo(f"  └── Bundle: {followed.bundle if followed else reg.bundle}")
+        if followed:
+            click.echo(f"  └── {followed.note[0].upper()}{followed.note[1:]}")
     with redirect_stdout(sys.stderr) if as_json else nullcontext():
-        outcome = run_registration(cli.store, reg, parameters)
+        outcome = run_registration(
+            cli.store,
+            reg,
+            parameters,
+            bundle=followed.bundle if followed else None,
+            notes=followed.as_meta() if followed else None,
+        )
     rec = outcome.record
     if as_json:
-        print_json({**rec.as_dict(), "ok": outcome.ok})
+        print_json({**rec.as_dict(), **(followed.as_meta() if followed else {}), "ok": outcome.ok})
     else:
         took = _duration(rec.start, rec.end)
         if outcome.ok:
@@ -168,7 +191,10 @@ def show_command(cli: CliContext, target: str, json_local: bool) -> None:
     source = dict(reg.source)
     where = str(source.get("path") or source.get("module") or source.get("kind", ""))
     git = source.get("git")
-    if isinstance(git, dict):
+    if source.get("kind") == "git":
+        where = f"{source.get('path', '')} in {source.get('repo', '')}"
+        where += f" at {str(source.get('commit', ''))[:12]}"
+    elif isinstance(git, dict):
         where += f" (git {str(git.get('commit', ''))[:12]}{', dirty' if git.get('dirty') else ''})"
     detail = bundle.info.get("entry") or bundle.info.get("module") or bundle.info.get("file")
     lines = [
@@ -194,49 +220,4 @@ def show_command(cli: CliContext, target: str, json_local: bool) -> None:
         click.echo(f"  {line}")
 
 
-# -- audit --------------------------------------------------------------------------------------
-
-
-@click.command(name="audit")
-@click.argument("flow", metavar="FLOW")
-@json_flag
-@pass_cli
-def audit_command(cli: CliContext, flow: str, json_local: bool) -> None:
-    """Re-verify FLOW's registration and run chains, every link and every bundle.
-
-    Prints the exact bundle digest each run used.  Exits 1 on any break: a damaged, missing
-    or altered record, a bundle whose bytes changed, a run of a registration not in the chain.
-    """
-    from flowpack.packer.audit import audit_flow
-    from flowpack.packer.lookup import find_flow
-
-    name = find_flow(cli.store, flow)
-    report = audit_flow(cli.store, name)
-    if use_json(cli, json_local):
-        print_json(report.as_dict())
-    else:
-        _print_audit(report)
-    if not report.ok:
-        click.get_current_context().exit(1)
-
-
-def _print_audit(report: Any) -> None:
-    click.echo(f"Registrations of {report.flow}: {len(report.registrations)}")
-    for r in report.registrations:
-        state = "ok" if report.bundles.get(r.bundle) is None else "DAMAGED"
-        click.echo(f"  v{r.version}  {r.time}  bundle {r.bundle}  {state}")
-        click.echo(f"      record {r.digest}")
-    click.echo(f"Runs of {report.flow}: {len(report.runs)}")
-    for run in report.runs:
-        click.echo(f"  {run.start}  {run.status:<7}  v{run.version}  used bundle {run.bundle}")
-        click.echo(f"      record {run.digest}")
-    checked = f"{len(report.bundles)} bundles re-verified"
-    if report.ok:
-        click.echo(f"Audit passed: chains intact, {checked}")
-        return
-    click.echo(f"Audit FAILED: {len(report.problems)} problems ({checked})")
-    for p in report.problems:
-        click.echo(f"  - {p}")
-
-
-COMMANDS = (run_command, log_command, runs_command, show_command, audit_command)
+COMMANDS = (run_command, log_command, runs_command, show_command)

@@ -9,7 +9,8 @@ lacks), and, in the same write session as the bundle:
   (an unchanged flow uploads zero bytes: every chunk and the manifest are already stored);
 - otherwise a new registration record is written whose parent is the newest one, and the ref
   moves to it by compare-and-set.  The version grows by one only when the bundle digest
-  changes (a label change or ``force`` keeps the version); the first version is 1.
+  changes (a label change or ``force`` keeps the version); the first version is 1.  The new
+  record is then signed with the user's key, if they have one (:mod:`flowpack.packer.signing`).
 
 A lost compare-and-set race (another registration landed meanwhile) re-reads the ref and
 decides again on the winner's record (the flow is packed only once), up to :data:`MAX_TRIES`
@@ -30,12 +31,14 @@ from flowpack.cas.store import Store
 from flowpack.packer import environment
 from flowpack.packer.flowstorage import FlowStorage
 from flowpack.packer.records import (
+    REGISTRATION,
     Registration,
     flow_ref,
     parse_registration,
     write_registration,
 )
 from flowpack.packer.script import ScriptSource
+from flowpack.packer.signing import sign_record
 
 MAX_TRIES = 16
 REGISTERED = "registered"
@@ -87,6 +90,14 @@ def source_info(source: ScriptSource | str | None) -> dict[str, Any]:
     return {"kind": "api"}
 
 
+def _git_source(flow_info: dict[str, Any]) -> dict[str, Any] | None:
+    """The repository (redacted), commit and path of a bundle packed from git, for the record."""
+    git = flow_info.get("git")
+    if not isinstance(git, dict):
+        return None
+    return {"kind": "git", **{k: git[k] for k in ("repo", "commit", "path") if k in git}}
+
+
 def register_flow(
     registry: Store,
     flow: Any,
@@ -108,6 +119,8 @@ def register_flow(
     storage.bind(registry)
     step = _Registrar(registry, flow, project, storage, source, labels, force)
     done = advance(registry, flow_ref(project, flow.name), step.write, retries=MAX_TRIES - 1)
+    if done.moved:
+        sign_record(registry, done.digest, REGISTRATION, project, flow.name)
     return step.result(done)
 
 
@@ -164,7 +177,8 @@ class _Registrar:
     def _metadata(self) -> dict[str, Any]:
         if self._meta is None:
             assert self.bundle is not None
-            kind = self.registry.get_manifest(self.bundle, cached=True).metadata["flow"]["kind"]
+            flow_info = self.registry.get_manifest(self.bundle, cached=True).metadata["flow"]
+            kind = flow_info["kind"]
             self._meta = {
                 "flow": self.flow.name,
                 "project": self.project,
@@ -172,7 +186,7 @@ class _Registrar:
                 "secrets": sorted(self.storage.secrets),
                 "storage": self.storage.name,
                 "flow_kind": kind,
-                "source": source_info(self.source),
+                "source": _git_source(flow_info) or source_info(self.source),
                 "environment": {
                     "interpreter": environment.interpreter(),
                     "distributions": environment.distributions(),

@@ -1,6 +1,8 @@
 """Running a registered flow and recording the run, whether it succeeds or fails.
 
-``run_registration`` checks the recorded secrets are set, loads the bundle the registration
+``run_registration`` first applies the trust policy (:mod:`flowpack.packer.trust`: an
+untrusted registration is refused before anything is loaded, and no run is recorded), checks
+the recorded secrets are set, loads the bundle the registration
 pins (verified: see :func:`flowpack.packer.bundle.load_flow`), runs the flow with the given
 parameters, then appends a ``flowpack.run.v1`` record to ``runs/<project>/<flow>``.  Anything
 that goes wrong after the registration is found (damaged bundle, version mismatch, missing
@@ -32,6 +34,7 @@ from flowpack.packer.loading import load_flow
 from flowpack.packer.lookup import find_registration, require_registered
 from flowpack.packer.records import (
     FAILED,
+    RUN,
     SUCCESS,
     Registration,
     RunRecord,
@@ -39,6 +42,8 @@ from flowpack.packer.records import (
     run_ref,
     write_run,
 )
+from flowpack.packer.signing import sign_record
+from flowpack.packer.trust import check_registration
 
 MAX_TRIES = 16
 
@@ -83,16 +88,27 @@ def run_flow(store: Store, spec: str, parameters: Mapping[str, Any] | None = Non
 
 
 def run_registration(
-    store: Store, registration: Registration, parameters: Mapping[str, Any] | None = None
+    store: Store,
+    registration: Registration,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    bundle: Digest | None = None,
+    notes: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
-    """Run ``registration``'s bundle and record the run (see the module docstring)."""
+    """Run ``registration``'s bundle and record the run (see the module docstring).
+
+    ``bundle`` runs another bundle of the same flow instead (a run that followed its git ref,
+    :mod:`flowpack.storage.follow`); the record then links that bundle and holds ``notes``.
+    """
+    check_registration(store, registration, bundle)
     params = dict(parameters or {})
+    ran = bundle or registration.bundle
     start = environment.utc_now()
     result: Any = None
     error: BaseException | None = None
     try:
         _check_secrets(registration.secrets)
-        loaded = load_flow(store, registration.bundle, registration.flow)
+        loaded = load_flow(store, ran, registration.flow)
         with loaded.scope.active() if loaded.scope else nullcontext():
             result = execute(loaded.flow, params)
     except BaseException as exc:
@@ -110,8 +126,9 @@ def run_registration(
         "host": environment.hostname(),
         "interpreter": environment.interpreter(),
         "flowpack": __version__,
+        **(notes or {}),
     }
-    record = _append(store, registration, meta)
+    record = _append(store, registration, ran, meta)
     if isinstance(error, KeyboardInterrupt):
         raise error
     return RunOutcome(record, registration, result, error)
@@ -133,15 +150,18 @@ def execute(flow: Any, parameters: Mapping[str, Any]) -> Any:
     raise FlowError(f"flow {flow.name!r} has no run() method and is not callable")
 
 
-def _append(store: Store, registration: Registration, meta: Mapping[str, Any]) -> RunRecord:
-    """Write the run record on the newest run of the flow and move the ref to it; a lost race
-    re-links it on the winner (up to :data:`MAX_TRIES` tries)."""
+def _append(
+    store: Store, registration: Registration, bundle: Digest, meta: Mapping[str, Any]
+) -> RunRecord:
+    """Write the run record (of ``bundle``, the code that ran) on the newest run of the flow and
+    move the ref to it; a lost race re-links it on the winner (up to :data:`MAX_TRIES` tries)."""
 
     def write(head: Digest | None) -> Digest:
-        return write_run(store, meta, registration.bundle, registration.digest, head)
+        return write_run(store, meta, bundle, registration.digest, head)
 
     ref = run_ref(registration.project, registration.flow)
     done = advance(store, ref, write, retries=MAX_TRIES - 1)
+    sign_record(store, done.digest, RUN, registration.project, registration.flow)
     return read_run(store, done.digest)
 
 
