@@ -60,7 +60,9 @@ from flowpack.cli.render import human_bytes, mode_text, print_json, table
 def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
     """Fetch, verify, load and run a registered flow; record the run.
 
-    Name the flow as FLOW[@VERSION] or a digest, or with --project and -n/--name.
+    Name the flow as FLOW[@VERSION] or a digest, or with --project and -n/--name.  Only a
+    registration in its flow's ref history runs: a DIGEST no flows/ ref reaches, or a FLOW
+    whose ref points at another flow's registration, is refused before anything runs.
     Parameters are checked against the ones the flow declares before anything runs.  The run
     record (bundle digest, registration, parameters, run name, labels, start, end, status,
     host, interpreter) is appended to runs/PROJECT/FLOW whether the run succeeds or fails.
@@ -69,7 +71,7 @@ def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
     registered bundle).
     """
     from flowpack.cas.digest import looks_like_digest
-    from flowpack.packer.lookup import find_registration
+    from flowpack.packer.lookup import find_registration, require_registered
     from flowpack.packer.params import read_parameters
     from flowpack.packer.run import run_registration
     from flowpack.packer.trust import required as trust_required
@@ -79,7 +81,7 @@ def run_command(cli: CliContext, /, json_local: bool, **options: Any) -> None:
     as_json = use_json(cli, json_local)
     parameters = read_parameters(options["params"], options["param_files"])
     target = _target(cli, options)
-    reg = find_registration(cli.store, target)
+    reg = require_registered(cli.store, find_registration(cli.store, target))
     pinned = (
         options["pinned"]
         or "@" in target
