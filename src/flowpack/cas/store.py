@@ -25,7 +25,7 @@ from typing import Any
 from flowpack.cas.bases import BaseFinder
 from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
-from flowpack.cas.config import StoreConfig, ensure_config, load_config
+from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
 from flowpack.cas.copying import copy_objects
 from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
@@ -37,7 +37,6 @@ from flowpack.cas.errors import (
 )
 from flowpack.cas.guards import refuse_write
 from flowpack.cas.index import Index, IndexFile, PackEntry
-from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
 from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
     BUNDLE,
@@ -50,6 +49,7 @@ from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
+from flowpack.cas.storeconfig import BelievedConfig
 from flowpack.cas.tree import SourceFile, scan_tree
 from flowpack.cas.writer import Writer, WriteStats
 
@@ -70,15 +70,14 @@ class Store:
         level: int = 9,
         workers: int | None = None,
         sync_once: bool = False,
+        cache_key: str | None = None,
     ) -> None:
         self.blobs = blobs
         self.refs = Refs(refs, where=url)
         self.url = url
         self.level = level
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
-        self._chunker_params = chunker
         self._cache_root = cache_dir
-        self._config: StoreConfig | None = None
         self._lock = threading.RLock()
         self.index = Index()
         self._index_files: dict[str, IndexFile] = {}
@@ -86,8 +85,11 @@ class Store:
         self.sync_once = sync_once
         self._batches = Batches()
         self._synced = False
-        self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
+        durable = blobs.capabilities.durable
+        self._believed = BelievedConfig(
+            blobs, self.reader, cache_dir if durable and url else None, cache_key or url, chunker
+        )
         #: The location the store was opened from (closed with the store), if any.
         self.location: Location | None = None
 
@@ -117,6 +119,7 @@ class Store:
             level=level,
             workers=workers,
             sync_once=sync_once,
+            cache_key=location.identity or None,
         )
         store.location = location
         return store
@@ -125,24 +128,13 @@ class Store:
 
     @property
     def config(self) -> StoreConfig:
-        """The store's config, created on first use (create-only, so cached locally by URL)."""
-        with self._lock:
-            if self._config is None:
-                durable = self.blobs.capabilities.durable
-                root = self._cache_root if durable and self.url else None
-                cfg = load_cached_config(root, self.url, self._chunker_params)
-                if cfg is None:
-                    cfg = ensure_config(self.blobs, self._chunker_params)
-                    save_cached_config(root, self.url, cfg)
-                self._config = cfg
-                self._objects = ObjectCache(root / cfg.store_id / "objects" if root else None)
-                if root is not None and self.blobs.capabilities.remote:
-                    self.reader.frame_cache = FrameCache(root / cfg.store_id / "frames")
-            return self._config
+        """The store's config, created on first use (create-only, so cached locally; when the
+        cache may be believed: :mod:`flowpack.cas.storeconfig`)."""
+        return self._believed.get()
 
     @property
     def initialized(self) -> bool:
-        return self._config is not None or load_config(self.blobs) is not None
+        return self._believed.current is not None or load_config(self.blobs) is not None
 
     def _cache_dir(self) -> Path | None:
         if self._cache_root is None or not self.blobs.capabilities.durable:
@@ -167,6 +159,7 @@ class Store:
             self._index_files = sync_index_files(self.blobs, self._index_files, self._cache_dir())
             self._notices = load_notices(self.blobs, self._notices)
             self.index.replace(self._index_files, self._notices.condemned())
+            self._believed.saw_store(empty=not self._index_files)
 
     def _remember_index(self, writer: Writer, written: IndexFile | None) -> None:
         """Keep the index file ``writer`` just stored: in memory and in the local cache, so no
@@ -269,7 +262,7 @@ class Store:
             )
             if progress and batch is None:
                 progress("upload", 0, 0)
-        self._objects.put(packed.digest, packed.data)
+        self._believed.objects.put(packed.digest, packed.data)
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
         s = writer.stats
@@ -362,11 +355,11 @@ class Store:
             return decode_manifest(pending, digest)
         if cached:
             self.config  # noqa: B018 - opens the local cache (the config is cached too)
-            data = self._objects.get(digest)
+            data = self._believed.objects.get(digest)
             if data is not None:
                 return decode_manifest(data, digest)
         data = self.get_bytes(digest)
-        self._objects.put(digest, data)
+        self._believed.objects.put(digest, data)
         return decode_manifest(data, digest)
 
     def read_file(self, digest: Digest, path: str) -> bytes:
