@@ -1,11 +1,13 @@
 """``verify``: find every damaged object in a store and say what depends on it.
 
-Without ``targets`` (and without ``all_refs``) everything is checked: the config decodes;
-every index file hashes to its name and decodes; every pack an index lists exists with the
+Without ``targets`` everything is checked (``all_refs`` changes nothing then: a flag never
+checks less than no flag): the config decodes; every index file hashes to its name and
+decodes; every pack an index lists exists with the
 recorded size and holds its frames; every ref value verifies; every manifest a ref reaches
 exists, decodes, and has all its chunks and links indexed (records link to bundles and parent
 records).  ``targets`` restricts the manifest walk to those manifests (``all_refs`` adds every
-ref's target) and the pack checks to the packs they use.
+ref's target) and the pack checks to the packs they use; damage no ref reaches (an
+unreferenced pack, a loose index entry) is found only without ``targets``.
 
 With ``read_data`` every pack in scope is also read whole: it must hash to its name, its
 trailer must agree with the index files, and every frame must decode (against its bases) to
@@ -106,7 +108,7 @@ def verify(
         if t < 1 or not 1 <= n <= t:
             raise UsageError(f"subset {n}/{t}: need 1 <= N <= T")
     v = _Verifier(store, progress)
-    everything = not targets and not all_refs
+    everything = not targets  # all_refs adds to the whole-store check, never narrows it
     v.check_config()
     v.load_index(notices=everything)
     roots: list[tuple[Node, Digest]] = [(("target", str(d)), d) for d in targets or ()]
