@@ -31,7 +31,6 @@ from flowpack.cas.copying import copy_objects
 from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
 from flowpack.cas.errors import (
     AmbiguousDigest,
-    CorruptObject,
     InvalidDigest,
     NotFound,
 )
@@ -50,6 +49,7 @@ from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.storeconfig import BelievedConfig
+from flowpack.cas.streaming import iter_file
 from flowpack.cas.tree import SourceFile, scan_tree
 from flowpack.cas.writer import Writer, WriteStats
 
@@ -372,14 +372,14 @@ class Store:
         return self.file_bytes(entry)
 
     def file_bytes(self, entry: FileEntry) -> bytes:
-        """Reassemble and verify one file of a manifest."""
-        self.reader.prefetch(entry.chunks)
-        data = b"".join(self.get_bytes(c) for c in entry.chunks)
-        if not entry.digest.matches(data):
-            raise CorruptObject(
-                f"file {entry.path} does not match its digest {entry.digest}", entry.digest
-            )
-        return data
+        """Reassemble and verify one file of a manifest (held whole: see :meth:`iter_file`)."""
+        return b"".join(self.iter_file(entry))
+
+    def iter_file(self, entry: FileEntry) -> Iterator[bytes]:
+        """One file of a manifest as verified chunks, in bounded memory; raises
+        :class:`CorruptObject` after the last chunk if the whole does not match its digest
+        (see :mod:`flowpack.cas.streaming`)."""
+        return iter_file(entry, self.prefetch, self.get_bytes)
 
     def resolve(self, text: str) -> Digest:
         """A manifest digest from a full digest, a unique prefix (8+ hex), or a ref name."""

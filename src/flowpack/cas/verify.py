@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import blake3
+
 from flowpack.cas.condemned import load_notices
 from flowpack.cas.config import load_config
 from flowpack.cas.content import Content, Progress
@@ -52,6 +54,7 @@ from flowpack.cas.pack import MANIFEST
 from flowpack.cas.packcheck import check_bytes, check_layout
 from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import ChunkReader, pack_key
+from flowpack.cas.streaming import iter_chunks
 
 #: A node of the dependency graph: ("ref", name), ("manifest", hex), ("file", hex, path),
 #: ("object", hex), ("pack", hex), or a label for things nothing depends on.
@@ -330,18 +333,21 @@ class _Verifier:
                 self.reassemble(m, path, digest, chunks)
 
     def reassemble(self, m: Digest, path: str, digest: Digest, chunks: tuple[Digest, ...]) -> None:
+        """Hash file ``path`` of manifest ``m`` chunk by chunk (one window in memory)."""
         node: Node = ("file", m.hex, path)
         label = f"file blake3:{m.hex}:{path}"
+        whole, size = blake3.blake3(), 0
         try:
-            self.reader.prefetch(chunks)
-            data = b"".join(self.reader.get(c) for c in chunks)
+            for piece in iter_chunks(chunks, self.reader.prefetch, self.reader.get):
+                whole.update(piece)
+                size += len(piece)
         except FlowpackError as exc:
             if not isinstance(exc, (IntegrityError, NotFound)):
                 raise
             self.problem(node, label, f"cannot be reassembled: {exc}")
             return
         self.count("read_files")
-        if not digest.matches(data):
+        if size != digest.size or whole.digest() != digest.raw:
             self.problem(node, label, f"does not match its digest {digest}")
 
     # -- the report ----------------------------------------------------------------------

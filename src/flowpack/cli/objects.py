@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,9 @@ from flowpack.cli.render import (
     print_json,
     table,
 )
+
+#: ``cat`` streams files larger than this (8 MiB) instead of holding them.
+STREAM_ABOVE = 8 << 20
 
 if TYPE_CHECKING:
     from flowpack.cas.digest import Digest
@@ -113,7 +117,9 @@ def pull(cli: CliContext, digest: str, dest: Path, force: bool) -> None:
 def cat(cli: CliContext, target: str) -> None:
     """Print one file of a bundle (raw bytes), or the manifest itself as JSON.
 
-    TARGET is DIGEST:PATH or REF:PATH for a file, DIGEST or REF for the manifest.
+    TARGET is DIGEST:PATH or REF:PATH for a file, DIGEST or REF for the manifest.  A file
+    larger than 8 MiB is streamed: every chunk is verified before it is written, and a file
+    whose chunks do not add up to its digest fails after its bytes, exiting non-zero.
     """
     obj, path = split_object_path(target)
     d = cli.resolve(obj)
@@ -127,6 +133,12 @@ def cat(cli: CliContext, target: str) -> None:
         from flowpack.cas.errors import NotFound
 
         raise NotFound(f"no file {path!r} in bundle {d}") from None
+    if not cli.json and entry.size > STREAM_ABOVE:  # verified chunk by chunk, never held whole
+        out = sys.stdout.buffer
+        for piece in cli.store.iter_file(entry):
+            out.write(piece)
+        out.flush()
+        return
     data = cli.store.file_bytes(entry)
     if cli.json:
         doc = entry_dict(entry)
