@@ -15,6 +15,7 @@ and live in their own modules, which this one does not import: :func:`flowpack.c
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ from flowpack.cas.errors import (
     NotFound,
 )
 from flowpack.cas.guards import refuse_write
+from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
@@ -214,11 +216,18 @@ class Store:
         metadata: Mapping[str, Any] | None = None,
         parent: Digest | None = None,
         progress: Progress | None = None,
+        default_ignores: bool = True,
     ) -> PushResult:
-        """Store the directory (or single file) at ``root`` as a bundle."""
-        return self.put_files(
-            scan_tree(Path(root)), metadata=metadata, parent=parent, progress=progress
-        )
+        """Store the directory (or single file) at ``root`` as a bundle.
+
+        What :mod:`flowpack.cas.ignore` leaves out (the default ignores unless
+        ``default_ignores`` is False, and ``root/.flowpackignore``) is counted in the result's
+        ``ignored``."""
+        root = Path(root)
+        rules = IgnoreRules.for_root(root, default_ignores=default_ignores)
+        files = scan_tree(root, rules)
+        result = self.put_files(files, metadata=metadata, parent=parent, progress=progress)
+        return dataclasses.replace(result, ignored=rules.ignored)
 
     def put_files(
         self,
