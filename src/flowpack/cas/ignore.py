@@ -11,7 +11,7 @@ counted, so a push can say how many it ignored.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pathspec
@@ -44,7 +44,6 @@ class IgnoreRules:
     defaults: pathspec.GitIgnoreSpec | None
     custom: pathspec.GitIgnoreSpec | None
     ignored: int = 0
-    sources: list[str] = field(default_factory=list)
 
     @classmethod
     def for_root(cls, root: Path, *, default_ignores: bool = True) -> IgnoreRules:
@@ -67,12 +66,7 @@ class IgnoreRules:
     def skip(self, path: Path, rel: str, *, is_dir: bool) -> bool:
         """Whether ``path`` (``rel`` in the bundle) is left out; counts the files it holds."""
         probe = f"{rel}/" if is_dir else rel
-        hit = False
-        for name, spec in (("default ignores", self.defaults), (IGNORE_FILE, self.custom)):
-            if spec is not None and spec.match_file(probe):
-                hit = True
-                if name not in self.sources:
-                    self.sources.append(name)
+        hit = any(s is not None and s.match_file(probe) for s in (self.defaults, self.custom))
         if hit:
             self.ignored += _count_files(path) if is_dir else 1
         return hit
