@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from flowpack.cas.errors import UsageError
+
+if TYPE_CHECKING:
+    import pathspec
 
 #: Left out of every push unless ``default_ignores=False`` (``--no-default-ignores``).
 DEFAULT_IGNORES: tuple[str, ...] = (
@@ -50,6 +52,8 @@ class IgnoreRules:
         """The rules for pushing directory ``root``: the defaults (unless turned off) and
         ``root/.flowpackignore`` if present.  :class:`UsageError` if that file is unreadable
         or too large."""
+        import pathspec  # only a push of a directory needs it
+
         defaults = pathspec.GitIgnoreSpec.from_lines(DEFAULT_IGNORES) if default_ignores else None
         custom = None
         path = root / IGNORE_FILE

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import blake3
 
-from flowpack.cas.errors import CorruptObject, MalformedData
+from flowpack.cas.errors import AlreadyExists, CorruptObject, MalformedData
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
@@ -55,6 +55,8 @@ def restore(
     """Restore the files ``manifest`` lists into ``dest`` (see the module docstring)."""
     dest = Path(os.path.abspath(dest))
     plan_restore(manifest, dest, force=force)
+    if (dest.exists() or dest.is_symlink()) and not dest.is_dir():
+        raise AlreadyExists(f"{dest} exists and is not a directory")
     created = [p for p in [dest, *dest.parents] if not p.exists() and not p.is_symlink()]
     dest.mkdir(parents=True, exist_ok=True)
     stage = _stage_dir(manifest, dest)
