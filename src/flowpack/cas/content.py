@@ -46,6 +46,8 @@ class PushResult:
     new_chunks: int
     bytes_uploaded: int
     packs_uploaded: int
+    #: Files the push left out (default ignores and ``.flowpackignore``).
+    ignored: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class PushResult:
             "new_chunks": self.new_chunks,
             "bytes_uploaded": self.bytes_uploaded,
             "packs_uploaded": self.packs_uploaded,
+            "ignored": self.ignored,
         }
 
 

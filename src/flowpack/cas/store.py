@@ -15,6 +15,7 @@ and live in their own modules, which this one does not import: :func:`flowpack.c
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -26,19 +27,18 @@ from typing import Any
 from flowpack.cas.bases import BaseFinder
 from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
-from flowpack.cas.config import StoreConfig, ensure_config, load_config
+from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
 from flowpack.cas.copying import copy_objects
 from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
 from flowpack.cas.errors import (
     AmbiguousDigest,
-    CorruptObject,
     InvalidDigest,
     NotFound,
 )
 from flowpack.cas.guards import refuse_write
+from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.index import Index, IndexFile, PackEntry
-from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
 from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
     BUNDLE,
@@ -51,6 +51,8 @@ from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
+from flowpack.cas.storeconfig import BelievedConfig
+from flowpack.cas.streaming import iter_file
 from flowpack.cas.tree import SourceFile, scan_tree
 from flowpack.cas.writer import Writer, WriteStats
 
@@ -71,15 +73,14 @@ class Store:
         level: int = 9,
         workers: int | None = None,
         sync_once: bool = False,
+        cache_key: str | None = None,
     ) -> None:
         self.blobs = blobs
         self.refs = Refs(refs, where=url)
         self.url = url
         self.level = level
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
-        self._chunker_params = chunker
         self._cache_root = cache_dir
-        self._config: StoreConfig | None = None
         self._lock = threading.RLock()
         self.index = Index()
         self._index_files: dict[str, IndexFile] = {}
@@ -88,8 +89,11 @@ class Store:
         self.sync_once = sync_once
         self._batches = Batches()
         self._synced = False
-        self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
+        durable = blobs.capabilities.durable
+        self._believed = BelievedConfig(
+            blobs, self.reader, cache_dir if durable and url else None, cache_key or url, chunker
+        )
         #: The location the store was opened from (closed with the store), if any.
         self.location: Location | None = None
 
@@ -119,6 +123,7 @@ class Store:
             level=level,
             workers=workers,
             sync_once=sync_once,
+            cache_key=location.identity or None,
         )
         store.location = location
         return store
@@ -127,24 +132,13 @@ class Store:
 
     @property
     def config(self) -> StoreConfig:
-        """The store's config, created on first use (create-only, so cached locally by URL)."""
-        with self._lock:
-            if self._config is None:
-                durable = self.blobs.capabilities.durable
-                root = self._cache_root if durable and self.url else None
-                cfg = load_cached_config(root, self.url, self._chunker_params)
-                if cfg is None:
-                    cfg = ensure_config(self.blobs, self._chunker_params)
-                    save_cached_config(root, self.url, cfg)
-                self._config = cfg
-                self._objects = ObjectCache(root / cfg.store_id / "objects" if root else None)
-                if root is not None and self.blobs.capabilities.remote:
-                    self.reader.frame_cache = FrameCache(root / cfg.store_id / "frames")
-            return self._config
+        """The store's config, created on first use (create-only, so cached locally; when the
+        cache may be believed: :mod:`flowpack.cas.storeconfig`)."""
+        return self._believed.get()
 
     @property
     def initialized(self) -> bool:
-        return self._config is not None or load_config(self.blobs) is not None
+        return self._believed.current is not None or load_config(self.blobs) is not None
 
     def _cache_dir(self) -> Path | None:
         if self._cache_root is None or not self.blobs.capabilities.durable:
@@ -169,6 +163,7 @@ class Store:
             self._index_files = sync_index_files(self.blobs, self._index_files, self._cache_dir())
             self._notices = load_notices(self.blobs, self._notices)
             self.index.replace(self._index_files, self._notices.condemned() | self._vanished)
+            self._believed.saw_store(empty=not self._index_files)
 
     def short_grace_announced(self) -> bool:
         """Whether the last :meth:`sync` listed a gc short-grace announcement in force
@@ -237,11 +232,18 @@ class Store:
         metadata: Mapping[str, Any] | None = None,
         parent: Digest | None = None,
         progress: Progress | None = None,
+        default_ignores: bool = True,
     ) -> PushResult:
-        """Store the directory (or single file) at ``root`` as a bundle."""
-        return self.put_files(
-            scan_tree(Path(root)), metadata=metadata, parent=parent, progress=progress
-        )
+        """Store the directory (or single file) at ``root`` as a bundle.
+
+        What :mod:`flowpack.cas.ignore` leaves out (the default ignores unless
+        ``default_ignores`` is False, and ``root/.flowpackignore``) is counted in the result's
+        ``ignored``."""
+        root = Path(root)
+        rules = IgnoreRules.for_root(root, default_ignores=default_ignores)
+        files = scan_tree(root, rules)
+        result = self.put_files(files, metadata=metadata, parent=parent, progress=progress)
+        return dataclasses.replace(result, ignored=rules.ignored)
 
     def put_files(
         self,
@@ -285,7 +287,7 @@ class Store:
             )
             if progress and batch is None:
                 progress("upload", 0, 0)
-        self._objects.put(packed.digest, packed.data)
+        self._believed.objects.put(packed.digest, packed.data)
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
         s = writer.stats
@@ -378,11 +380,11 @@ class Store:
             return decode_manifest(pending, digest)
         if cached:
             self.config  # noqa: B018 - opens the local cache (the config is cached too)
-            data = self._objects.get(digest)
+            data = self._believed.objects.get(digest)
             if data is not None:
                 return decode_manifest(data, digest)
         data = self.get_bytes(digest)
-        self._objects.put(digest, data)
+        self._believed.objects.put(digest, data)
         return decode_manifest(data, digest)
 
     def read_file(self, digest: Digest, path: str) -> bytes:
@@ -395,14 +397,14 @@ class Store:
         return self.file_bytes(entry)
 
     def file_bytes(self, entry: FileEntry) -> bytes:
-        """Reassemble and verify one file of a manifest."""
-        self.reader.prefetch(entry.chunks)
-        data = b"".join(self.get_bytes(c) for c in entry.chunks)
-        if not entry.digest.matches(data):
-            raise CorruptObject(
-                f"file {entry.path} does not match its digest {entry.digest}", entry.digest
-            )
-        return data
+        """Reassemble and verify one file of a manifest (held whole: see :meth:`iter_file`)."""
+        return b"".join(self.iter_file(entry))
+
+    def iter_file(self, entry: FileEntry) -> Iterator[bytes]:
+        """One file of a manifest as verified chunks, in bounded memory; raises
+        :class:`CorruptObject` after the last chunk if the whole does not match its digest
+        (see :mod:`flowpack.cas.streaming`)."""
+        return iter_file(entry, self.prefetch, self.get_bytes)
 
     def resolve(self, text: str) -> Digest:
         """A manifest digest from a full digest, a unique prefix (8+ hex), or a ref name."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from flowpack.cas.errors import AlreadyExists, NotFound, UnsafePath, UsageError
+from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.manifest import MODE_EXEC, MODE_FILE, MODE_SYMLINK, Manifest, check_path
 
-DEFAULT_IGNORE = frozenset({".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 _SPECIAL = {
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
@@ -42,32 +42,43 @@ class SourceFile:
         return cls(check_path(path), mode, lambda: data)
 
 
-def scan_tree(root: Path, ignore: frozenset[str] = DEFAULT_IGNORE) -> list[SourceFile]:
+def scan_tree(root: Path, rules: IgnoreRules | None = None) -> list[SourceFile]:
     """Every regular file and symlink under ``root`` (a file alone is a one-file tree).
 
     Nothing is skipped silently: a directory that cannot be listed, a special file (device,
     FIFO, socket) and a name that is not UTF-8 each raise :class:`UsageError` naming the path;
-    only the names in ``ignore`` (and ``*.pyc``) are left out.
+    only what ``rules`` ignore (default: :meth:`IgnoreRules.for_root`, see
+    :mod:`flowpack.cas.ignore`) is left out, and counted in ``rules.ignored``.
     """
     root = Path(root)
     if not root.exists() and not root.is_symlink():
         raise NotFound(f"no such file or directory: {root}")
     if root.is_symlink() or not root.is_dir():
         return [_entry(root, _utf8_name(root.name, root))]
+    rules = rules if rules is not None else IgnoreRules.for_root(root)
     out: list[SourceFile] = []
     for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable):
-        dirnames[:] = sorted(d for d in dirnames if d not in ignore)
-        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
+        here = Path(dirpath)
+        prefix = "" if here == root else here.relative_to(root).as_posix() + "/"
+
+        def rel(name: str, prefix: str = prefix) -> str:
+            return prefix + name
+
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if (here / d).is_symlink() or not rules.skip(here / d, rel(d), is_dir=True)
+        )
         for name in filenames:
-            if name in ignore or name.endswith(".pyc"):
+            if rules.skip(here / name, rel(name), is_dir=False):
                 continue
-            _utf8_name(name, Path(dirpath) / name)
-            rel = (rel_dir / name).as_posix() if str(rel_dir) != "." else name
-            out.append(_entry(Path(dirpath) / name, rel))
+            _utf8_name(name, here / name)
+            out.append(_entry(here / name, rel(name)))
         for d in list(dirnames):
-            if (Path(dirpath) / d).is_symlink():
+            if (here / d).is_symlink():
                 dirnames.remove(d)
-                out.append(_entry(Path(dirpath) / d, (rel_dir / d).as_posix()))
+                if not rules.skip(here / d, rel(d), is_dir=False):
+                    out.append(_entry(here / d, rel(d)))
     return sorted(out, key=lambda f: f.path)
 
 
