@@ -7,6 +7,7 @@ nothing of the store beyond the :class:`~flowpack.cas.writer.Writer` and the
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from flowpack.cas.chunker import Chunker
 from flowpack.cas.content import Progress
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowpackError
+from flowpack.cas.filescache import FilesCache
 from flowpack.cas.manifest import MODE_SYMLINK, FileEntry, Manifest, ManifestBuilder
 from flowpack.cas.pack import DATA, MANIFEST
 from flowpack.cas.tree import SourceFile
@@ -53,6 +55,7 @@ def pack_files(
     metadata: Mapping[str, Any] | None,
     links: Sequence[Digest],
     progress: Progress | None,
+    files_cache: FilesCache | None = None,
 ) -> Packed:
     """Queue the new chunks of ``files`` on ``writer``, then their manifest (in a frame alone).
 
@@ -61,7 +64,7 @@ def pack_files(
     builder = ManifestBuilder(kind)
     n_chunks = 0
     for i, sf in enumerate(files):
-        entry = add_file(writer, chunker, sf, bases)
+        entry = add_file(writer, chunker, sf, bases, files_cache)
         builder.add_file(entry)
         n_chunks += len(entry.chunks)
         if progress:
@@ -79,12 +82,30 @@ def pack_files(
     return Packed(manifest, data, digest, n_chunks)
 
 
-def add_file(writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder) -> FileEntry:
-    """Cut ``sf`` into chunks (streamed from disk where it has a source), queue the new ones."""
+def add_file(
+    writer: Writer,
+    chunker: Chunker,
+    sf: SourceFile,
+    bases: BaseFinder,
+    files_cache: FilesCache | None = None,
+) -> FileEntry:
+    """Cut ``sf`` into chunks (streamed from disk where it has a source), queue the new ones.
+
+    With ``files_cache``, a file on disk whose stat matches the cache and whose chunks the
+    store still holds is not read at all.
+    """
     if sf.source is not None and sf.mode != MODE_SYMLINK:
         try:
+            st = (sf.stat or os.stat(sf.source)) if files_cache is not None else None
+            if files_cache is not None and st is not None:
+                cached = files_cache.get(str(sf.source), st, sf.path, sf.mode)
+                if cached is not None and all(writer.has(c) for c in cached.chunks):
+                    return cached
             with open(sf.source, "rb") as fh:
-                return _add_chunks(writer, sf, bases, chunker.cut_stream(fh))
+                entry = _add_chunks(writer, sf, bases, chunker.cut_stream(fh))
+            if files_cache is not None and st is not None:
+                files_cache.put(str(sf.source), st, entry)
+            return entry
         except OSError as exc:
             raise FlowpackError(f"cannot read {sf.source}: {exc.strerror or exc}") from exc
     view = memoryview(sf.read())

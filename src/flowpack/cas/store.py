@@ -35,6 +35,7 @@ from flowpack.cas.errors import (
     InvalidDigest,
     NotFound,
 )
+from flowpack.cas.filescache import FilesCache
 from flowpack.cas.guards import refuse_write
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
@@ -50,6 +51,7 @@ from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
+from flowpack.cas.similar import Sketches
 from flowpack.cas.tree import SourceFile, scan_tree
 from flowpack.cas.writer import Writer, WriteStats
 
@@ -145,9 +147,14 @@ class Store:
         return self._config is not None or load_config(self.blobs) is not None
 
     def _cache_dir(self) -> Path | None:
+        root = self._store_cache()
+        return root / "index" if root is not None else None
+
+    def _store_cache(self) -> Path | None:
+        """This store's folder in the local cache, if it has one."""
         if self._cache_root is None or not self.blobs.capabilities.durable:
             return None
-        return self._cache_root / self.config.store_id / "index"
+        return self._cache_root / self.config.store_id
 
     def sync(self, *, force: bool = False) -> None:
         """Bring the in-memory index up to date: list ``index/``, fetch only new files.
@@ -252,6 +259,11 @@ class Store:
             if not ((batch is not None and batch.has(link)) or self.has(link)):
                 raise NotFound(f"linked object {link} is not in the store")
         self._revive([link for link in links if self.index.get(link) is not None])
+        files = list(files)
+        sketches = Sketches(self._store_cache())
+        files_cache = FilesCache(self._store_cache())
+        if parent is None and kind == BUNDLE:  # no name to go by: find a parent by content
+            parent = sketches.best((f.path for f in files), self.index)
         bases = BaseFinder(
             parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
         )
@@ -259,17 +271,21 @@ class Store:
         with self.writing() as writer:
             packed = pack_files(
                 writer,
-                list(files),
+                files,
                 chunker=chunker,
                 bases=bases,
                 kind=kind,
                 metadata=metadata,
                 links=links,
                 progress=progress,
+                files_cache=files_cache,
             )
             if progress and batch is None:
                 progress("upload", 0, 0)
         self._objects.put(packed.digest, packed.data)
+        files_cache.save()  # after the index file: its chunks are now held
+        if kind == BUNDLE and batch is None:
+            sketches.remember(packed.digest, (f.path for f in files))
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
         s = writer.stats

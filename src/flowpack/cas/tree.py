@@ -14,6 +14,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 
 from flowpack.cas.errors import AlreadyExists, NotFound, UnsafePath, UsageError
 from flowpack.cas.manifest import MODE_EXEC, MODE_FILE, MODE_SYMLINK, Manifest, check_path
@@ -36,6 +37,8 @@ class SourceFile:
     read: Callable[[], bytes]
     #: The file on disk, when there is one: large files are then chunked as a stream.
     source: Path | None = None
+    #: Its ``lstat`` when scanned (the files cache compares it with what it remembers).
+    stat: os.stat_result | None = None
 
     @classmethod
     def from_bytes(cls, path: str, data: bytes, mode: int = MODE_FILE) -> SourceFile:
@@ -55,23 +58,35 @@ def scan_tree(root: Path, ignore: frozenset[str] = DEFAULT_IGNORE) -> list[Sourc
     if root.is_symlink() or not root.is_dir():
         return [_entry(root, _utf8_name(root.name, root))]
     out: list[SourceFile] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable):
-        dirnames[:] = sorted(d for d in dirnames if d not in ignore)
-        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        for name in filenames:
-            if name in ignore or name.endswith(".pyc"):
-                continue
-            _utf8_name(name, Path(dirpath) / name)
-            rel = (rel_dir / name).as_posix() if str(rel_dir) != "." else name
-            out.append(_entry(Path(dirpath) / name, rel))
-        for d in list(dirnames):
-            if (Path(dirpath) / d).is_symlink():
-                dirnames.remove(d)
-                out.append(_entry(Path(dirpath) / d, (rel_dir / d).as_posix()))
+    _scan_dir(str(root), "", ignore, out)
     return sorted(out, key=lambda f: f.path)
 
 
-def _unreadable(exc: OSError) -> None:
+def _scan_dir(dirpath: str, rel: str, ignore: frozenset[str], out: list[SourceFile]) -> None:
+    """Add the entries under ``dirpath`` (bundle path ``rel``) to ``out`` (one ``lstat`` each,
+    kept in the :class:`SourceFile` for the files cache)."""
+    try:
+        with os.scandir(dirpath) as it:
+            entries = list(it)
+    except OSError as exc:
+        _unreadable(exc)
+    for e in entries:
+        name = e.name
+        if name in ignore:
+            continue
+        is_dir = e.is_dir()  # follows symlinks, as os.walk sorts names
+        if not is_dir and name.endswith(".pyc"):
+            continue
+        path = f"{rel}/{name}" if rel else name
+        if is_dir and not e.is_symlink():
+            _scan_dir(e.path, path, ignore, out)
+            continue
+        full = Path(e.path)
+        _utf8_name(name, full)
+        out.append(_entry(full, path, e.stat(follow_symlinks=False)))
+
+
+def _unreadable(exc: OSError) -> NoReturn:
     """``os.walk``'s error hook: a directory it cannot list fails the scan, never drops out."""
     raise UsageError(f"cannot read directory {exc.filename}: {exc.strerror or exc}") from exc
 
@@ -88,8 +103,8 @@ def _utf8_name(name: str, path: Path) -> str:
     return name
 
 
-def _entry(path: Path, rel: str) -> SourceFile:
-    st = path.lstat()
+def _entry(path: Path, rel: str, st: os.stat_result | None = None) -> SourceFile:
+    st = st if st is not None else path.lstat()
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(path)
         _utf8_name(target, path)
@@ -98,7 +113,7 @@ def _entry(path: Path, rel: str) -> SourceFile:
         kind = _SPECIAL.get(stat.S_IFMT(st.st_mode), "not a regular file")
         raise UsageError(f"{path} is {kind}: only regular files, symlinks and directories")
     mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
-    return SourceFile(check_path(rel), mode, path.read_bytes, path)
+    return SourceFile(check_path(rel), mode, path.read_bytes, path, st)
 
 
 def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:
