@@ -11,12 +11,10 @@ import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
 
-from flowpack.cas.bases import BaseFinder
-from flowpack.cas.chunker import Chunker
 from flowpack.cas.content import Progress
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowpackError
@@ -24,7 +22,11 @@ from flowpack.cas.filescache import FilesCache
 from flowpack.cas.manifest import MODE_SYMLINK, FileEntry, Manifest, ManifestBuilder
 from flowpack.cas.pack import DATA, MANIFEST
 from flowpack.cas.tree import SourceFile
-from flowpack.cas.writer import Writer
+
+if TYPE_CHECKING:  # the writer (and its thread pools) is imported by the commands that write
+    from flowpack.cas.bases import BaseFinder
+    from flowpack.cas.chunker import Chunker
+    from flowpack.cas.writer import Writer
 
 
 class Batches(threading.local):

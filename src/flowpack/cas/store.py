@@ -20,10 +20,8 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowpack.cas.bases import BaseFinder
-from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, ensure_config, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
@@ -53,7 +51,10 @@ from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.similar import Sketches
 from flowpack.cas.tree import SourceFile, scan_tree
-from flowpack.cas.writer import Writer, WriteStats
+
+if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
+    from flowpack.cas.chunker import ChunkerParams
+    from flowpack.cas.writer import Writer, WriteStats
 
 __all__ = ["Progress", "PushResult", "Store"]
 
@@ -264,6 +265,9 @@ class Store:
         files_cache = FilesCache(self._store_cache())
         if parent is None and kind == BUNDLE:  # no name to go by: find a parent by content
             parent = sketches.best((f.path for f in files), self.index)
+        from flowpack.cas.bases import BaseFinder
+        from flowpack.cas.chunker import Chunker
+
         bases = BaseFinder(
             parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
         )
@@ -335,6 +339,8 @@ class Store:
             yield batch
             return
         self.config  # noqa: B018 - creates the store on first write
+        from flowpack.cas.writer import Writer
+
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
         try:
             yield writer
