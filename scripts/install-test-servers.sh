@@ -28,6 +28,24 @@ else
     echo "Azurite: $azurite"
 fi
 
+# Debian packages, in one apt-get run (with one `apt-get update`) for whatever is missing:
+#   OCI    docker-registry (the distribution registry) and skopeo
+#   git    git (git http-backend, run by the git tests' HTTP host) and openssh-server (git over ssh)
+need=(docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo
+      git:/usr/lib/git-core/git-http-backend openssh-server:/usr/sbin/sshd)
+missing=()
+for item in "${need[@]}"; do
+    [ -x "${item#*:}" ] || missing+=("${item%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "apt-get install ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+for item in "${need[@]}"; do echo "${item%%:*}: ${item#*:}"; done
+
 # Real Prefect 1.x (for tests/packer/test_prefect1.py): Python 3.10 in a virtual environment of
 # its own, since Prefect 1.x pins old dependencies.  The tests look there, or at
 # $FLOWPACK_PREFECT1_PYTHON.

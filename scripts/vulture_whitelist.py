@@ -18,6 +18,9 @@ _.convert  # cli/params.py: click.ParamType
 get_ref  # cli/refs.py: click command `ref get`
 list_refs  # cli/refs.py: click command `ref list`
 remove_ref  # cli/refs.py: click command `ref rm`
+create_token_command  # cli/serve.py: click command `token create`
+list_tokens_command  # cli/serve.py: click command `token ls`
+revoke_token_command  # cli/serve.py: click command `token revoke`
 _.get_code  # packer/scope.py: importlib loader protocol
 _.globals_ref  # packer/pickled.py: read by cloudpickle's Pickler
 _.proto  # packer/pickled.py: read by pickle.Pickler
@@ -50,3 +53,20 @@ _.empty  # cli/treediff.py: TreeDiff.empty, no caller
 _.loader
 # public helper (the storage a flow registers with), used by the tests and library callers
 storage_for
+
+# httpx.Auth hooks (backends/oci/auth.py): read by httpx.
+_.requires_response_body
+_.auth_flow
+# tarfile.TarInfo fields set for reproducible layers (packer/layers.py): read by tarfile.
+_.uid
+_.gid
+_.uname
+_.gname
+# public property of the Docker storage class (the image a build pushed)
+_.image_reference
+# dulwich Commit fields set when a blob commit is built (backends/git/store.py): read by dulwich.
+_.author
+_.committer
+_.author_time
+_.author_timezone
+_.commit_timezone

@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["servers.buckets"]
+pytest_plugins = [
+    "servers.buckets",
+    "servers.httpserver",
+    "servers.webdav",
+    "servers.registry",
+    "servers.tokenauth",
+    "servers.gitserver",
+]
 
 
 @pytest.fixture

@@ -21,11 +21,14 @@ _SHORT_HEX = re.compile(r"^[0-9a-f]{8,63}$")
 
 @dataclass
 class CliContext:
-    """Global options (``--store``, ``--json``, ``--debug``) and the stores opened so far."""
+    """Global options (``--store``, ``--json``, ``--debug``, ``--token``, ``--insecure``) and
+    the stores opened so far."""
 
     store_url: str | None = None
     json: bool = False
     debug: bool = False
+    token: str | None = None
+    insecure: bool = False
     _store: Store | None = None
     _opened: list[Store] = field(default_factory=list)
 
@@ -40,9 +43,29 @@ class CliContext:
         """Open another store (``copy``); it is closed with the context."""
         from flowpack.cas.opening import open_store
 
-        store = open_store(url, sync_once=True)  # one command: one listing of the index
+        options = self.location_options(url)
+        store = open_store(url, sync_once=True, options=options)  # one listing of the index
         self._opened.append(store)
         return store
+
+    def location_options(self, url: str | None) -> dict[str, object]:
+        """The global options that apply to the location at ``url``: ``--token`` to
+        ``http(s)://`` stores, ``--insecure`` to ``oci+http(s)://`` registries (refused for
+        any other store, so the flag never silently does nothing)."""
+        import os
+
+        from flowpack.cas.errors import UsageError
+        from flowpack.cas.registry import url_scheme
+
+        scheme = url_scheme(url or os.environ.get("FLOWPACK_STORE") or "")
+        options: dict[str, object] = {}
+        if self.token and scheme in ("http", "https"):
+            options["token"] = self.token
+        if self.insecure:
+            if not scheme.startswith("oci+"):
+                raise UsageError("--insecure applies to oci+http(s):// registries only")
+            options["insecure"] = True
+        return options
 
     def close(self) -> None:
         """Close every store this context opened."""

@@ -16,13 +16,13 @@ from typing import Any
 import click
 
 from flowpack import __version__
-from flowpack.cli import failure, flows, maintenance, objects, refs, runs
+from flowpack.cli import failure, flows, maintenance, objects, refs, runs, serve
 from flowpack.cli.context import CliContext
 
 #: Command families registered on the top-level group, in help order.  A family is a module
 #: with a ``COMMANDS`` tuple of click commands, importing only click and the stdlib at its top.
 #: To add one (e.g. ``cli/flows.py``), import it above and list it here.
-FAMILIES = (objects, refs, maintenance, flows, runs)
+FAMILIES = (objects, refs, maintenance, flows, runs, serve)
 
 
 class FlowpackGroup(click.Group):
@@ -71,16 +71,41 @@ def _options(ctx: click.Context) -> CliContext:
 )
 @click.option("--json", "json_output", is_flag=True, help="Print results (and errors) as JSON.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    envvar="FLOWPACK_TOKEN",
+    show_envvar=True,
+    help="Bearer token for an http(s):// store served by `flowpack serve`.",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Allow plain HTTP to an oci+http:// registry that is not on this machine.",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="flowpack")
 @click.pass_context
-def cli(ctx: click.Context, store_url: str | None, json_output: bool, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    store_url: str | None,
+    json_output: bool,
+    debug: bool,
+    token: str | None,
+    insecure: bool,
+) -> None:
     """flowpack: a content-addressed artifact store for workflow flows.
 
     DIGEST arguments accept a full digest (blake3:<hex>), a unique prefix of 8 or more hex
     digits, or a ref name.  Exit codes: 0 success, 1 failure or damage found, 2 usage error,
     3 lost compare-and-set race.
     """
-    state = CliContext(store_url=store_url or None, json=json_output, debug=debug)
+    state = CliContext(
+        store_url=store_url or None,
+        json=json_output,
+        debug=debug,
+        token=token or None,
+        insecure=insecure,
+    )
     ctx.obj = state
     ctx.call_on_close(state.close)
 

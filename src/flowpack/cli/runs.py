@@ -30,29 +30,49 @@ from flowpack.cli.render import human_bytes, mode_text, print_json, table
     metavar="NAME=VALUE",
     help="A flow parameter (VALUE is read as JSON when it is JSON); repeatable.",
 )
+@click.option(
+    "--pinned",
+    is_flag=True,
+    help="Run exactly the registered bundle, even when its git ref moved since.",
+)
 @json_flag
 @pass_cli
-def run_command(cli: CliContext, target: str, params: tuple[str, ...], json_local: bool) -> None:
+def run_command(
+    cli: CliContext, target: str, params: tuple[str, ...], pinned: bool, json_local: bool
+) -> None:
     """Fetch, verify, load and run a registered flow; record the run.
 
     The run record (bundle digest, registration, start, end, status, host, interpreter) is
     appended to runs/PROJECT/FLOW whether the run succeeds or fails.  Exits 1 if it failed.
-    With --json the flow's own output goes to stderr.
+    With --json the flow's own output goes to stderr.  A flow kept in git runs the commit its
+    branch names now (FLOW@VERSION, a digest or --pinned run the registered bundle).
     """
+    from flowpack.cas.digest import looks_like_digest
     from flowpack.packer.lookup import find_registration
     from flowpack.packer.run import parse_parameters, run_registration
+    from flowpack.storage.follow import follow_commit
 
     as_json = use_json(cli, json_local)
     parameters = parse_parameters(params)
     reg = find_registration(cli.store, target)
+    pinned = pinned or "@" in target or target.startswith("blake3:") or looks_like_digest(target)
+    followed = None if pinned else follow_commit(cli.store, reg)
     if not as_json:
         click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
-        click.echo(f"  └── Bundle: {reg.bundle}")
+        click.echo(f"  └── Bundle: {followed.bundle if followed else reg.bundle}")
+        if followed:
+            click.echo(f"  └── {followed.note[0].upper()}{followed.note[1:]}")
     with redirect_stdout(sys.stderr) if as_json else nullcontext():
-        outcome = run_registration(cli.store, reg, parameters)
+        outcome = run_registration(
+            cli.store,
+            reg,
+            parameters,
+            bundle=followed.bundle if followed else None,
+            notes=followed.as_meta() if followed else None,
+        )
     rec = outcome.record
     if as_json:
-        print_json({**rec.as_dict(), "ok": outcome.ok})
+        print_json({**rec.as_dict(), **(followed.as_meta() if followed else {}), "ok": outcome.ok})
     else:
         took = _duration(rec.start, rec.end)
         if outcome.ok:
@@ -165,7 +185,10 @@ def show_command(cli: CliContext, target: str, json_local: bool) -> None:
     source = dict(reg.source)
     where = str(source.get("path") or source.get("module") or source.get("kind", ""))
     git = source.get("git")
-    if isinstance(git, dict):
+    if source.get("kind") == "git":
+        where = f"{source.get('path', '')} in {source.get('repo', '')}"
+        where += f" at {str(source.get('commit', ''))[:12]}"
+    elif isinstance(git, dict):
         where += f" (git {str(git.get('commit', ''))[:12]}{', dirty' if git.get('dirty') else ''})"
     detail = bundle.info.get("entry") or bundle.info.get("module") or bundle.info.get("file")
     lines = [

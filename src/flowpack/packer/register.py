@@ -87,6 +87,14 @@ def source_info(source: ScriptSource | str | None) -> dict[str, Any]:
     return {"kind": "api"}
 
 
+def _git_source(flow_info: dict[str, Any]) -> dict[str, Any] | None:
+    """The repository (redacted), commit and path of a bundle packed from git, for the record."""
+    git = flow_info.get("git")
+    if not isinstance(git, dict):
+        return None
+    return {"kind": "git", **{k: git[k] for k in ("repo", "commit", "path") if k in git}}
+
+
 def register_flow(
     registry: Store,
     flow: Any,
@@ -164,7 +172,8 @@ class _Registrar:
     def _metadata(self) -> dict[str, Any]:
         if self._meta is None:
             assert self.bundle is not None
-            kind = self.registry.get_manifest(self.bundle, cached=True).metadata["flow"]["kind"]
+            flow_info = self.registry.get_manifest(self.bundle, cached=True).metadata["flow"]
+            kind = flow_info["kind"]
             self._meta = {
                 "flow": self.flow.name,
                 "project": self.project,
@@ -172,7 +181,7 @@ class _Registrar:
                 "secrets": sorted(self.storage.secrets),
                 "storage": self.storage.name,
                 "flow_kind": kind,
-                "source": source_info(self.source),
+                "source": _git_source(flow_info) or source_info(self.source),
                 "environment": {
                     "interpreter": environment.interpreter(),
                     "distributions": environment.distributions(),

@@ -78,16 +78,26 @@ def run_flow(store: Store, spec: str, parameters: Mapping[str, Any] | None = Non
 
 
 def run_registration(
-    store: Store, registration: Registration, parameters: Mapping[str, Any] | None = None
+    store: Store,
+    registration: Registration,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    bundle: Digest | None = None,
+    notes: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
-    """Run ``registration``'s bundle and record the run (see the module docstring)."""
+    """Run ``registration``'s bundle and record the run (see the module docstring).
+
+    ``bundle`` runs another bundle of the same flow instead (a run that followed its git ref,
+    :mod:`flowpack.storage.follow`); the record then links that bundle and holds ``notes``.
+    """
     params = dict(parameters or {})
+    ran = bundle or registration.bundle
     start = environment.utc_now()
     result: Any = None
     error: BaseException | None = None
     try:
         _check_secrets(registration.secrets)
-        loaded = load_flow(store, registration.bundle, registration.flow)
+        loaded = load_flow(store, ran, registration.flow)
         with loaded.scope.active() if loaded.scope else nullcontext():
             result = execute(loaded.flow, params)
     except BaseException as exc:
@@ -105,8 +115,9 @@ def run_registration(
         "host": environment.hostname(),
         "interpreter": environment.interpreter(),
         "flowpack": __version__,
+        **(notes or {}),
     }
-    record = _append(store, registration, meta)
+    record = _append(store, registration, ran, meta)
     if isinstance(error, KeyboardInterrupt):
         raise error
     return RunOutcome(record, registration, result, error)
@@ -128,12 +139,14 @@ def execute(flow: Any, parameters: Mapping[str, Any]) -> Any:
     raise FlowError(f"flow {flow.name!r} has no run() method and is not callable")
 
 
-def _append(store: Store, registration: Registration, meta: Mapping[str, Any]) -> RunRecord:
-    """Write the run record on the newest run of the flow and move the ref to it; a lost race
-    re-links it on the winner (up to :data:`MAX_TRIES` tries)."""
+def _append(
+    store: Store, registration: Registration, bundle: Digest, meta: Mapping[str, Any]
+) -> RunRecord:
+    """Write the run record (of ``bundle``, the code that ran) on the newest run of the flow and
+    move the ref to it; a lost race re-links it on the winner (up to :data:`MAX_TRIES` tries)."""
 
     def write(head: Digest | None) -> Digest:
-        return write_run(store, meta, registration.bundle, registration.digest, head)
+        return write_run(store, meta, bundle, registration.digest, head)
 
     ref = run_ref(registration.project, registration.flow)
     done = advance(store, ref, write, retries=MAX_TRIES - 1)

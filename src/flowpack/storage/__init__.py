@@ -11,9 +11,28 @@ from __future__ import annotations
 
 from flowpack.storage.azure import Azure
 from flowpack.storage.base import Storage
+from flowpack.storage.codecommit import CodeCommit
+from flowpack.storage.docker import Docker
 from flowpack.storage.gcs import GCS
+from flowpack.storage.git import Git
+from flowpack.storage.githosts import Bitbucket, GitHub, GitLab
 from flowpack.storage.local import Local
 from flowpack.storage.module import Module
 from flowpack.storage.s3 import S3
+from flowpack.storage.webhook import Webhook
 
-__all__ = ["GCS", "S3", "Azure", "Local", "Module", "Storage"]
+__all__ = [
+    "GCS",
+    "S3",
+    "Azure",
+    "Bitbucket",
+    "CodeCommit",
+    "Docker",
+    "Git",
+    "GitHub",
+    "GitLab",
+    "Local",
+    "Module",
+    "Storage",
+    "Webhook",
+]

@@ -18,7 +18,7 @@ Nouns:
   (:mod:`~flowpack.backends.bucket.refs`): the adapter over the filesystem and the ops.
 - **translator** (:mod:`~flowpack.backends.bucket.errors`): vendor exceptions to
   :mod:`flowpack.cas.errors`, once, at the edge; **retrying**
-  (:mod:`~flowpack.backends.bucket.retrying`): the only retry loop.
+  (:mod:`~flowpack.backends.retrying`): the only retry loop.
 - **assembling** (:func:`~flowpack.backends.bucket.assemble.bucket_pair`): the location made
   of all of these.
 

@@ -19,9 +19,9 @@ from flowpack.backends.bucket.errors import ErrorTranslator
 from flowpack.backends.bucket.ops import PROBE_PREFIX, BucketOps
 from flowpack.backends.bucket.probe import PreconditionCheck
 from flowpack.backends.bucket.refs import BucketRefStore
-from flowpack.backends.bucket.retrying import RetryingBlobStore, RetryingRefStore
 from flowpack.backends.bucket.sessions import Lease
 from flowpack.backends.bucket.url import BucketUrl
+from flowpack.backends.retrying import RetryingBlobStore, RetryingRefStore
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import Capabilities
 

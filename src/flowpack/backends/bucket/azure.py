@@ -12,7 +12,7 @@ included.
 Create-only writes carry ``If-None-Match: *``; blobs over 8 MiB are staged in 4 MiB blocks, up to
 4 at a time, and committed with the same precondition.  Refs are created with
 ``If-None-Match: *`` and updated or deleted with ``If-Match: <etag>``.  The SDK's own retry
-policy is switched off: :mod:`flowpack.backends.bucket.retrying` is the only retry loop.
+policy is switched off: :mod:`flowpack.backends.retrying` is the only retry loop.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ or ``=<generation>`` (update).  Deleting a ref writes an empty *tombstone* with
 ``ifGenerationMatch=<generation>`` instead of a generation-matched DELETE, which emulators
 ignore; a tombstone reads as an absent ref (its generation is never handed out as a token),
 and creating the ref again replaces it generation-matched.  gcsfs's own retry loop is removed:
-:mod:`flowpack.backends.bucket.retrying` is the only one.
+:mod:`flowpack.backends.retrying` is the only one.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ redacted wherever the URL is shown) and last from ``storage_options`` (any
 Packs are written with ``If-None-Match: *`` (create-only), in 8 MiB parts with up to 4 parts
 in flight from 16 MiB (multipart upload, whose completion carries the precondition).  Refs use
 ``If-None-Match: *`` to create and ``If-Match: <etag>`` to update or delete.  botocore's and
-s3fs's own retries are switched off: :mod:`flowpack.backends.bucket.retrying` is the only retry
+s3fs's own retries are switched off: :mod:`flowpack.backends.retrying` is the only retry
 loop.
 """
 

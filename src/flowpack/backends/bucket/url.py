@@ -25,8 +25,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from flowpack.backends.bucket.retrying import RetryPolicy
 from flowpack.backends.keys import check_blob_key
+from flowpack.backends.retrying import RetryPolicy
 from flowpack.cas.errors import UsageError
 from flowpack.cas.urls import redact
 
