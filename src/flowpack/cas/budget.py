@@ -12,7 +12,7 @@ added to the frame's working set, and a base whose frames would take the working
 :data:`WORKING_SET` decoded bytes is left out (the frame is then compressed against fewer bases,
 or none).  So each new frame decodes at most :data:`WORKING_SET` bytes of old frames, the work
 of a push is linear in the bytes it writes, and the frames one compression needs all fit the
-reader's cache at once (two workers' working sets are at most half of it), so none is decoded
+reader's cache at once (the workers' working sets together fit it), so none is decoded
 twice within that compression.
 """
 
@@ -23,8 +23,14 @@ from collections.abc import Iterable
 from flowpack.cas.digest import Digest
 from flowpack.cas.reader import CACHE_BYTES, ChunkReader
 
-#: Decoded bytes of old frames one new frame may need (cached or not), at most.
-WORKING_SET = CACHE_BYTES // 4
+#: Decoded bytes of old frames one new frame may need (cached or not), at most: a chain of
+#: ``MAX_DEPTH`` full frames fits, and so do the working sets of two workers in the cache.
+WORKING_SET = 10 << 20
+
+
+def working_set(workers: int) -> int:
+    """The budget per frame for ``workers`` concurrent compressions sharing the reader cache."""
+    return min(WORKING_SET, CACHE_BYTES // max(1, workers))
 
 
 class BaseBudget:

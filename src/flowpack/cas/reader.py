@@ -24,7 +24,7 @@ from flowpack.cas.localcache import FrameCache
 from flowpack.cas.pack import split_frame
 from flowpack.cas.protocols import BlobStore
 
-CACHE_BYTES = 16 << 20
+CACHE_BYTES = 24 << 20
 #: Whole packs kept for a location without range reads (at least the last one read).
 WHOLE_PACK_BYTES = 64 << 20
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.

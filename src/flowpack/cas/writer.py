@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from flowpack.cas import codec
 from flowpack.cas.bases import MAX_DEPTH
-from flowpack.cas.budget import BaseBudget
+from flowpack.cas.budget import BaseBudget, working_set
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, UsageError
 from flowpack.cas.index import Index, IndexFile, PackEntry
@@ -83,6 +83,7 @@ class Writer:
         self.index = index
         self.reader = reader
         self.level = level
+        self.workers = max(1, workers)
         self.pack_target = pack_target
         self.frame_target = frame_target
         self.stats = WriteStats()
@@ -142,7 +143,7 @@ class Writer:
                 continue
             candidates.append(b)
             total += b.size
-        budget = BaseBudget(self.reader)
+        budget = BaseBudget(self.reader, working_set(self.workers))
         try:
             bases = budget.admit_all(candidates)
             dictionary = b"".join(self.reader.get(b) for b in bases)
