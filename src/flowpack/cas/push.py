@@ -65,12 +65,15 @@ def pack_files(
     """
     builder = ManifestBuilder(kind)
     n_chunks = 0
-    for i, sf in enumerate(files):
+    total = sum(sf.stat.st_size for sf in files if sf.stat is not None) if progress else 0
+    done = 0
+    for sf in files:
         entry = add_file(writer, chunker, sf, bases, files_cache)
         builder.add_file(entry)
         n_chunks += len(entry.chunks)
-        if progress:
-            progress("pack", i + 1, len(files))
+        if progress:  # in bytes of the files read (an honest ETA from the first file)
+            done += entry.size
+            progress("pack", done, max(total, done))
     for link in links:
         builder.add_link(link)
     builder.metadata.update(metadata or {})
