@@ -54,9 +54,7 @@ def test_bases_over_budget_are_left_out_and_data_round_trips(
 ) -> None:
     store = open_store(tmp_path)
     prev = store.put_files(version(1)).digest
-    monkeypatch.setattr(
-        writer_mod, "BaseBudget", lambda reader, _limit: BaseBudget(reader, limit=1)
-    )
+    monkeypatch.setattr(writer_mod, "BaseBudget", lambda reader: BaseBudget(reader, limit=1))
     with store.batch() as stats:
         res = store.put_files(version(2), parent=prev)
     assert stats.bases_dropped >= 1 and stats.base_bytes_planned == 0

@@ -12,8 +12,8 @@ added to the frame's working set, and a base whose frames would take the working
 :data:`WORKING_SET` decoded bytes is left out (the frame is then compressed against fewer bases,
 or none).  So each new frame decodes at most :data:`WORKING_SET` bytes of old frames, the work
 of a push is linear in the bytes it writes, and the frames one compression needs all fit the
-reader's cache at once (the workers' working sets together fit it), so none is decoded
-twice within that compression.
+reader's cache at once, so none is decoded twice within that compression (the writer fetches
+one frame's bases at a time, then compresses frames in parallel).
 """
 
 from __future__ import annotations
@@ -23,14 +23,10 @@ from collections.abc import Iterable
 from flowpack.cas.digest import Digest
 from flowpack.cas.reader import CACHE_BYTES, ChunkReader
 
-#: Decoded bytes of old frames one new frame may need (cached or not), at most: a chain of
-#: ``MAX_DEPTH`` full frames fits, and so do the working sets of two workers in the cache.
-WORKING_SET = 10 << 20
-
-
-def working_set(workers: int) -> int:
-    """The budget per frame for ``workers`` concurrent compressions sharing the reader cache."""
-    return min(WORKING_SET, CACHE_BYTES // max(1, workers))
+#: Decoded bytes of old frames one new frame may need (cached or not), at most: the reader's
+#: whole cache, so that every frame of one compression's working set stays cached while its
+#: dependants decode (callers fetch one frame's bases at a time; see ``Writer._encode``).
+WORKING_SET = CACHE_BYTES
 
 
 class BaseBudget:

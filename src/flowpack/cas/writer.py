@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from flowpack.cas import codec
 from flowpack.cas.bases import MAX_DEPTH
-from flowpack.cas.budget import BaseBudget, working_set
+from flowpack.cas.budget import BaseBudget
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, UsageError
 from flowpack.cas.index import Index, IndexFile, PackEntry
@@ -83,7 +83,6 @@ class Writer:
         self.index = index
         self.reader = reader
         self.level = level
-        self.workers = max(1, workers)
         self.pack_target = pack_target
         self.frame_target = frame_target
         self.stats = WriteStats()
@@ -97,6 +96,7 @@ class Writer:
             max(1, min(8, blobs.capabilities.max_connections)), thread_name_prefix="flowpack-io"
         )
         self._lock = threading.Lock()
+        self._bases_lock = threading.Lock()
 
     def has(self, digest: Digest) -> bool:
         """Whether the store or this session already holds ``digest``."""
@@ -143,12 +143,13 @@ class Writer:
                 continue
             candidates.append(b)
             total += b.size
-        budget = BaseBudget(self.reader, working_set(self.workers))
-        try:
-            bases = budget.admit_all(candidates)
-            dictionary = b"".join(self.reader.get(b) for b in bases)
-        finally:
-            budget.release()
+        budget = BaseBudget(self.reader)
+        with self._bases_lock:  # one working set in the reader's cache at a time
+            try:
+                bases = budget.admit_all(candidates)
+                dictionary = b"".join(self.reader.get(b) for b in bases)
+            finally:
+                budget.release()
         with self._lock:
             self.stats.base_bytes_planned += budget.used
             self.stats.bases_dropped += len(candidates) - len(bases)
