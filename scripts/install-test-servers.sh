@@ -31,8 +31,10 @@ fi
 # Debian packages, in one apt-get run (with one `apt-get update`) for whatever is missing:
 #   OCI    docker-registry (the distribution registry) and skopeo
 #   git    git (git http-backend, run by the git tests' HTTP host) and openssh-server (git over ssh)
+#   HTML   chromium (headless: tests/packer/test_audit_html.py loads the audit report in it)
 need=(docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo
-      git:/usr/lib/git-core/git-http-backend openssh-server:/usr/sbin/sshd)
+      git:/usr/lib/git-core/git-http-backend openssh-server:/usr/sbin/sshd
+      chromium:/usr/bin/chromium)
 missing=()
 for item in "${need[@]}"; do
     [ -x "${item#*:}" ] || missing+=("${item%%:*}")

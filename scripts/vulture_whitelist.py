@@ -18,6 +18,11 @@ _.convert  # cli/params.py: click.ParamType
 get_ref  # cli/refs.py: click command `ref get`
 list_refs  # cli/refs.py: click command `ref list`
 remove_ref  # cli/refs.py: click command `ref rm`
+key_generate  # cli/keys.py: click command `key generate`
+key_public  # cli/keys.py: click command `key public`
+trust_add  # cli/keys.py: click command `trust add`
+trust_remove  # cli/keys.py: click command `trust remove`
+trust_list  # cli/keys.py: click command `trust list`
 create_token_command  # cli/serve.py: click command `token create`
 list_tokens_command  # cli/serve.py: click command `token ls`
 revoke_token_command  # cli/serve.py: click command `token revoke`
@@ -40,6 +45,7 @@ _.on_close  # cas/location.py: Location.on_close
 _.closed  # cas/location.py: Location.closed
 _.open_sessions  # backends/bucket/sessions.py: SessionPool.open_sessions
 run_flow  # packer/run.py: the library's run verb
+audit_export  # packer/audit.py: the library's offline audit of an export file
 _.resolve_secrets  # storage/base.py: seed Storage API
 ENV_CONNECTION_STRING  # storage/azure.py: seed constant
 

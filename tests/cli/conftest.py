@@ -14,6 +14,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep index caches and the default store out of the user's home."""
     monkeypatch.setenv("FLOWPACK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # keys, trust policy
+    monkeypatch.delenv("FLOWPACK_KEY", raising=False)
     monkeypatch.delenv("FLOWPACK_STORE", raising=False)
 
 

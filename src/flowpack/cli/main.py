@@ -16,13 +16,13 @@ from typing import Any
 import click
 
 from flowpack import __version__
-from flowpack.cli import failure, flows, maintenance, objects, refs, runs, serve
+from flowpack.cli import audit, failure, flows, keys, maintenance, objects, refs, runs, serve
 from flowpack.cli.context import CliContext
 
 #: Command families registered on the top-level group, in help order.  A family is a module
 #: with a ``COMMANDS`` tuple of click commands, importing only click and the stdlib at its top.
 #: To add one (e.g. ``cli/flows.py``), import it above and list it here.
-FAMILIES = (objects, refs, maintenance, flows, runs, serve)
+FAMILIES = (objects, refs, maintenance, flows, runs, audit, keys, serve)
 
 
 class FlowpackGroup(click.Group):

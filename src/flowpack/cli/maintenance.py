@@ -125,7 +125,7 @@ def _stat_text(key: str, value: Any) -> str:
 
 
 @click.command()
-@click.argument("digest", metavar="DIGEST|REF")
+@click.argument("digest", metavar="DIGEST|REF|PROJECT/FLOW")
 @click.option(
     "--output",
     "-o",
@@ -137,10 +137,15 @@ def _stat_text(key: str, value: Any) -> str:
 )
 @pass_cli
 def export(cli: CliContext, digest: str, out: Path) -> None:
-    """Write a bundle and everything it references as one pack file."""
-    from flowpack.cas.transfer import export_bundle
+    """Write a bundle and everything it references as one pack file.
 
-    d = cli.resolve(digest)
+    PROJECT/FLOW exports the flow's whole history: both record chains, every bundle they
+    name and every signature, for "flowpack audit --bundle FILE".
+    """
+    from flowpack.cas.transfer import export_bundle
+    from flowpack.packer.history import export_root
+
+    d = export_root(cli.store, digest) or cli.resolve(digest)
     written = export_bundle(cli.store, d, out)
     if cli.json:
         print_json({"digest": str(d), "file": str(out), "bytes": written})

@@ -1,4 +1,4 @@
-"""Run and history commands: ``run``, ``log``, ``runs``, ``show`` and ``audit``.
+"""Run and history commands: ``run``, ``log``, ``runs`` and ``show`` (``audit``: cli/audit.py).
 
 FLOW arguments are ``PROJECT/FLOW`` or ``FLOW`` (when one project has it), ``@VERSION`` where a
 version makes sense, or a digest of a registration, run or bundle.  Every command also takes
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext, redirect_stdout
-from typing import Any
 
 import click
 
@@ -50,12 +49,16 @@ def run_command(
     from flowpack.cas.digest import looks_like_digest
     from flowpack.packer.lookup import find_registration
     from flowpack.packer.run import parse_parameters, run_registration
+    from flowpack.packer.trust import required as trust_required
     from flowpack.storage.follow import follow_commit
 
     as_json = use_json(cli, json_local)
     parameters = parse_parameters(params)
     reg = find_registration(cli.store, target)
     pinned = pinned or "@" in target or target.startswith("blake3:") or looks_like_digest(target)
+    if not pinned and trust_required(cli.store, reg.project):
+        pinned = True  # only signed code runs under a trust policy: never pack a newer commit
+        click.echo("Trust policy: running the registered, signed bundle (pinned)", err=True)
     followed = None if pinned else follow_commit(cli.store, reg)
     if not as_json:
         click.echo(f"Running {reg.flow!r} of {reg.project}, version {reg.version}")
@@ -214,49 +217,4 @@ def show_command(cli: CliContext, target: str, json_local: bool) -> None:
         click.echo(f"  {line}")
 
 
-# -- audit --------------------------------------------------------------------------------------
-
-
-@click.command(name="audit")
-@click.argument("flow", metavar="FLOW")
-@json_flag
-@pass_cli
-def audit_command(cli: CliContext, flow: str, json_local: bool) -> None:
-    """Re-verify FLOW's registration and run chains, every link and every bundle.
-
-    Prints the exact bundle digest each run used.  Exits 1 on any break: a damaged, missing
-    or altered record, a bundle whose bytes changed, a run of a registration not in the chain.
-    """
-    from flowpack.packer.audit import audit_flow
-    from flowpack.packer.lookup import find_flow
-
-    name = find_flow(cli.store, flow)
-    report = audit_flow(cli.store, name)
-    if use_json(cli, json_local):
-        print_json(report.as_dict())
-    else:
-        _print_audit(report)
-    if not report.ok:
-        click.get_current_context().exit(1)
-
-
-def _print_audit(report: Any) -> None:
-    click.echo(f"Registrations of {report.flow}: {len(report.registrations)}")
-    for r in report.registrations:
-        state = "ok" if report.bundles.get(r.bundle) is None else "DAMAGED"
-        click.echo(f"  v{r.version}  {r.time}  bundle {r.bundle}  {state}")
-        click.echo(f"      record {r.digest}")
-    click.echo(f"Runs of {report.flow}: {len(report.runs)}")
-    for run in report.runs:
-        click.echo(f"  {run.start}  {run.status:<7}  v{run.version}  used bundle {run.bundle}")
-        click.echo(f"      record {run.digest}")
-    checked = f"{len(report.bundles)} bundles re-verified"
-    if report.ok:
-        click.echo(f"Audit passed: chains intact, {checked}")
-        return
-    click.echo(f"Audit FAILED: {len(report.problems)} problems ({checked})")
-    for p in report.problems:
-        click.echo(f"  - {p}")
-
-
-COMMANDS = (run_command, log_command, runs_command, show_command, audit_command)
+COMMANDS = (run_command, log_command, runs_command, show_command)

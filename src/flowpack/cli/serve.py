@@ -10,12 +10,17 @@ create`` and kept hashed in the server's config file (``--config``, else
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from flowpack.cli.context import CliContext, pass_cli
 from flowpack.cli.render import print_json
+
+if TYPE_CHECKING:
+    from flowpack.cas.location import Location
 
 _CONFIG_HELP = (
     "Server config file holding hashed tokens  "
@@ -107,7 +112,23 @@ def serve_command(
             anonymous=anonymous,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            pages={"/flows/{project}/{flow}": audit_page},
         )
+
+
+def audit_page(location: Location, params: Mapping[str, str]) -> str:
+    """``/flows/P/F``: the audit view of flow P/F (``flowpack audit P/F --html``), verified now
+    against the served store, judged by this machine's trust policy for the store."""
+    from flowpack.cas.store import Store
+    from flowpack.packer.audit import audit_flow
+    from flowpack.packer.audit_html import render
+    from flowpack.packer.lookup import find_flow
+    from flowpack.packer.trust import trusted_keys
+
+    store = Store(location.blobs, location.refs, url=location.url)  # the location stays open
+    name = find_flow(store, f"{params['project']}/{params['flow']}")
+    trusted = sorted(trusted_keys(store, name.project), key=str) or None
+    return render(store, audit_flow(store, name, trusted=trusted))
 
 
 @click.group(name="token")

@@ -11,7 +11,13 @@ its child links to, so the read fails), and checks:
 - every bundle either chain names is re-read whole: manifest, every chunk, every file digest,
   and it is a flow bundle of this flow;
 - every run names a registration that is in the registration chain, and that registration's
-  bundle and version.
+  bundle and version;
+- every signature in ``signatures/<project>/<flow>`` verifies, vouches for a record that is in
+  its chain, and each record's signers are judged against the trusted keys given
+  (:mod:`flowpack.packer.sigaudit`).
+
+The chains can start at the store's refs (:func:`audit_flow`) or at the heads of a history
+export, read offline from the file alone (:func:`audit_export`).
 
 Problems are collected, never raised; the report lists which exact bundle digest each run
 used.  A missing or damaged record stops the walk of its chain there (nothing older can be
@@ -21,22 +27,29 @@ reached), and is reported as such.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowpackError
 from flowpack.cas.store import Store
+from flowpack.packer import sigaudit
 from flowpack.packer.bundle import read_bundle
+from flowpack.packer.history import Heads, heads, open_export
+from flowpack.packer.keys import PublicKey
 from flowpack.packer.lookup import FlowName
 from flowpack.packer.records import (
+    REGISTRATION,
+    RUN,
     Registration,
     RunRecord,
     read_registration,
     read_run,
     slug,
 )
+from flowpack.packer.signing import Signature
 
 T = TypeVar("T", Registration, RunRecord)
 
@@ -50,6 +63,11 @@ class AuditReport:
     runs: list[RunRecord] = field(default_factory=list)
     bundles: dict[Digest, str | None] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    signatures: list[Signature] = field(default_factory=list)
+    trust: dict[Digest, sigaudit.RecordTrust] = field(default_factory=dict)
+    trusted_keys: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
+    damaged: list[tuple[str, Digest, str]] = field(default_factory=list)  # what, record, why
 
     @property
     def ok(self) -> bool:
@@ -63,27 +81,61 @@ class AuditReport:
             "runs": [r.as_dict() for r in self.runs],
             "bundles": {str(d): problem is None for d, problem in self.bundles.items()},
             "problems": list(self.problems),
+            "notes": list(self.notes),
+            "trusted_keys": self.trusted_keys,
+            "signatures": [s.as_dict() for s in self.signatures],
+            "signers": {
+                str(d): {"status": t.status, "keys": list(t.keys)} for d, t in self.trust.items()
+            },
         }
 
 
-def audit_flow(store: Store, name: FlowName) -> AuditReport:
-    """Audit flow ``name`` in ``store`` (see the module docstring)."""
-    report = AuditReport(name)
-    head = _head(store, name.ref, report)
-    report.registrations = _walk(store, head, read_registration, "registration", report)
+def audit_flow(
+    store: Store,
+    name: FlowName,
+    *,
+    trusted: Collection[PublicKey] | None = None,
+    start: Heads | None = None,
+) -> AuditReport:
+    """Audit flow ``name`` in ``store`` from its refs, or from ``start`` (see the module
+    docstring).  ``trusted``: the keys whose signatures count (None: signatures are verified,
+    and unsigned records noted, but no signer is judged).  Never raises for damage found."""
+    report = AuditReport(name, trusted_keys=sorted(map(str, trusted)) if trusted else None)
+    if start is None:
+        try:
+            start = heads(store, name)
+        except FlowpackError as exc:
+            report.problems.append(f"refs of {name}: {exc}")
+            start = Heads(name, None, None, None)
+    report.registrations = _walk(
+        store, start.registrations, read_registration, "registration", report
+    )
     _check_registrations(store, report)
-    run_head = _head(store, name.run_ref, report)
-    report.runs = _walk(store, run_head, read_run, "run", report)
+    report.runs = _walk(store, start.runs, read_run, "run", report)
     _check_runs(store, report)
+    found = sigaudit.SignatureFindings()
+    sigaudit.read_chain(store, start.signatures, found)
+    chains = {
+        REGISTRATION: [(r.digest, f"v{r.version}") for r in report.registrations],
+        RUN: [(r.digest, f"run of v{r.version} at {r.start}") for r in report.runs],
+    }
+    broken = {REGISTRATION if what == "registration" else RUN for what, _, _ in report.damaged}
+    sigaudit.judge(found, chains, set(trusted) if trusted else None, broken)
+    report.signatures, report.trust = found.signatures, found.records
+    report.problems += found.problems
+    report.notes += found.notes
     return report
 
 
-def _head(store: Store, ref: str, report: AuditReport) -> Digest | None:
-    try:
-        return store.refs.get(ref)
-    except FlowpackError as exc:
-        report.problems.append(f"ref {ref}: {exc}")
-        return None
+def audit_export(path: Path, trusted: Collection[PublicKey] | None = None) -> AuditReport:
+    """Audit the flow history exported to ``path``, from the file alone (offline).
+
+    Raises :class:`IntegrityError` when the file itself is damaged (the error names what) and
+    :class:`MalformedData` when it is not a flow history export.
+    """
+    store, start = open_export(path)
+    with store:
+        return audit_flow(store, start.name, trusted=trusted, start=start)
 
 
 def _walk(
@@ -109,6 +161,7 @@ def _walk(
             report.problems.append(
                 f"{what} record {digest}{after} cannot be read: {exc}; the chain is broken here"
             )
+            report.damaged.append((what, digest, str(exc)))
             break
         if slug(record.project) != report.flow.project or slug(record.flow) != report.flow.flow:
             report.problems.append(

@@ -9,7 +9,8 @@ lacks), and, in the same write session as the bundle:
   (an unchanged flow uploads zero bytes: every chunk and the manifest are already stored);
 - otherwise a new registration record is written whose parent is the newest one, and the ref
   moves to it by compare-and-set.  The version grows by one only when the bundle digest
-  changes (a label change or ``force`` keeps the version); the first version is 1.
+  changes (a label change or ``force`` keeps the version); the first version is 1.  The new
+  record is then signed with the user's key, if they have one (:mod:`flowpack.packer.signing`).
 
 A lost compare-and-set race (another registration landed meanwhile) re-reads the ref and
 decides again on the winner's record (the flow is packed only once), up to :data:`MAX_TRIES`
@@ -30,12 +31,14 @@ from flowpack.cas.store import Store
 from flowpack.packer import environment
 from flowpack.packer.flowstorage import FlowStorage
 from flowpack.packer.records import (
+    REGISTRATION,
     Registration,
     flow_ref,
     parse_registration,
     write_registration,
 )
 from flowpack.packer.script import ScriptSource
+from flowpack.packer.signing import sign_record
 
 MAX_TRIES = 16
 REGISTERED = "registered"
@@ -116,6 +119,8 @@ def register_flow(
     storage.bind(registry)
     step = _Registrar(registry, flow, project, storage, source, labels, force)
     done = advance(registry, flow_ref(project, flow.name), step.write, retries=MAX_TRIES - 1)
+    if done.moved:
+        sign_record(registry, done.digest, REGISTRATION, project, flow.name)
     return step.result(done)
 
 

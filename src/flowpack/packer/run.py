@@ -1,6 +1,8 @@
 """Running a registered flow and recording the run, whether it succeeds or fails.
 
-``run_registration`` checks the recorded secrets are set, loads the bundle the registration
+``run_registration`` first applies the trust policy (:mod:`flowpack.packer.trust`: an
+untrusted registration is refused before anything is loaded, and no run is recorded), checks
+the recorded secrets are set, loads the bundle the registration
 pins (verified: see :func:`flowpack.packer.bundle.load_flow`), runs the flow with the given
 parameters, then appends a ``flowpack.run.v1`` record to ``runs/<project>/<flow>``.  Anything
 that goes wrong after the registration is found (damaged bundle, version mismatch, missing
@@ -32,6 +34,7 @@ from flowpack.packer.loading import load_flow
 from flowpack.packer.lookup import find_registration
 from flowpack.packer.records import (
     FAILED,
+    RUN,
     SUCCESS,
     Registration,
     RunRecord,
@@ -39,6 +42,8 @@ from flowpack.packer.records import (
     run_ref,
     write_run,
 )
+from flowpack.packer.signing import sign_record
+from flowpack.packer.trust import check_registration
 
 MAX_TRIES = 16
 
@@ -90,6 +95,7 @@ def run_registration(
     ``bundle`` runs another bundle of the same flow instead (a run that followed its git ref,
     :mod:`flowpack.storage.follow`); the record then links that bundle and holds ``notes``.
     """
+    check_registration(store, registration, bundle)
     params = dict(parameters or {})
     ran = bundle or registration.bundle
     start = environment.utc_now()
@@ -150,6 +156,7 @@ def _append(
 
     ref = run_ref(registration.project, registration.flow)
     done = advance(store, ref, write, retries=MAX_TRIES - 1)
+    sign_record(store, done.digest, RUN, registration.project, registration.flow)
     return read_run(store, done.digest)
 
 

@@ -174,9 +174,12 @@ class Storage:
     def get_flow(self, name_or_location: str | None = None) -> Any:
         """Load a flow, verified, by its name in this storage or by its location (digest)."""
         from flowpack.packer.loading import load_flow
+        from flowpack.packer.trust import check_bundle
 
         name, location = self._locate(name_or_location)
-        return load_flow(self.store, self.store.resolve(location), name).flow
+        digest = self.store.resolve(location)
+        check_bundle(self.store, digest)
+        return load_flow(self.store, digest, name).flow
 
     def _locate(self, key: str | None) -> tuple[str | None, str]:
         if key is None:

@@ -31,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -55,6 +56,9 @@ from flowpack.cas.errors import (
     UsageError,
 )
 from flowpack.cas.location import Location
+
+if TYPE_CHECKING:
+    from flowpack.backends.http.server_page import PageRenderer
 
 __all__ = ["HttpFailure", "ServerSettings", "make_app"]
 
@@ -224,8 +228,14 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document())
 
 
-def make_app(location: Location, book: TokenBook, settings: ServerSettings) -> Starlette:
-    """The app serving ``location`` with the tokens of ``book`` under ``settings``."""
+def make_app(
+    location: Location,
+    book: TokenBook,
+    settings: ServerSettings,
+    pages: Mapping[str, PageRenderer] | None = None,
+) -> Starlette:
+    """The app serving ``location`` with the tokens of ``book`` under ``settings``, plus the
+    human ``pages`` the caller adds (see :mod:`flowpack.backends.http.server_page`)."""
     from flowpack.backends.http import server_blobs, server_page, server_refs
 
     routes = [
@@ -234,6 +244,7 @@ def make_app(location: Location, book: TokenBook, settings: ServerSettings) -> S
         *server_blobs.ROUTES,
         *server_refs.ROUTES,
         *server_page.ROUTES,
+        *server_page.page_routes(pages or {}),
     ]
     app = Starlette(
         routes=routes,

@@ -1,4 +1,7 @@
-"""The human page of ``flowpack serve`` at ``/``: the store's refs, grouped by kind.
+"""The human pages of ``flowpack serve``: the store's refs at ``/``, grouped by kind, and the
+pages the caller adds (:data:`PageRenderer`: ``flowpack serve`` adds each flow's audit view at
+``/flows/{project}/{flow}``; the backend knows only that a renderer turns the location and the
+path's parameters into HTML).
 
 Flows (``flows/...``), runs (``runs/...``) and every other ref (tags), each with the digest it
 points at, newest-first order being the ref store's business (names are sorted here).  The
@@ -9,7 +12,7 @@ list through ``/refs``.  Everything shown is HTML-escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,9 +22,14 @@ from starlette.routing import Route
 from flowpack.backends.http.server import authorize, state_of, translate
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowpackError
+from flowpack.cas.location import Location
 from flowpack.cas.protocols import RefStore
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "PageRenderer", "page_routes"]
+
+#: ``render(location, path_params) -> HTML``: a page added to the server (read scope).  It may
+#: raise a FlowpackError (NotFound becomes 404, and so on, as for every other route).
+PageRenderer = Callable[[Location, Mapping[str, str]], str]
 
 MAX_ROWS = 1000
 GROUPS = (("Flows", "flows/"), ("Runs", "runs/"), ("Other refs", ""))
@@ -80,3 +88,22 @@ async def home(request: Request) -> Response:
 
 
 ROUTES = [Route("/", home, methods=["GET"])]
+
+
+def page_routes(pages: Mapping[str, PageRenderer]) -> list[Route]:
+    """One read-scope route per ``path -> renderer`` (a starlette path, ``{name}`` parameters)."""
+
+    def endpoint(render: PageRenderer) -> Callable[[Request], object]:
+        async def page(request: Request) -> Response:
+            authorize(request, "read")
+            location = state_of(request).location
+            params = dict(request.path_params)
+            try:
+                text = await run_in_threadpool(render, location, params)
+            except FlowpackError as exc:
+                raise translate(exc, request.url.path) from None
+            return HTMLResponse(text)
+
+        return page
+
+    return [Route(path, endpoint(render), methods=["GET"]) for path, render in pages.items()]

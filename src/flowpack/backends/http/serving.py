@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import uvicorn
 
 from flowpack.backends.http.auth import SCOPES, TokenBook
 from flowpack.backends.http.server import ServerSettings, make_app
+from flowpack.backends.http.server_page import PageRenderer
 from flowpack.cas.errors import UsageError
 from flowpack.cas.location import Location
 
@@ -65,6 +67,7 @@ def serve(
     anonymous: str | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    pages: Mapping[str, PageRenderer] | None = None,
 ) -> None:
     """Serve ``location`` until interrupted.  Raises :class:`UsageError` for an unsafe policy
     or half a TLS configuration; :class:`MissingDependency` is the caller's (import) concern."""
@@ -72,7 +75,7 @@ def serve(
         raise UsageError("TLS needs both --tls-cert and --tls-key")
     book = TokenBook(config)
     scope = check_listen_policy(host, book, anonymous)
-    app = make_app(location, book, replace(settings, anonymous=scope))
+    app = make_app(location, book, replace(settings, anonymous=scope), pages)
     if scope is not None:
         log.warning("anonymous callers have the %r scope", scope)
     uvicorn.run(
