@@ -45,7 +45,6 @@ class FilesCache:
         self.path = root / "files.msgpack" if root is not None else None
         self._old: dict[str, bytes] = self._load()
         self._new: dict[str, bytes] = {}
-        self.hits = 0
 
     def _load(self) -> dict[str, bytes]:
         if self.path is None:
@@ -73,7 +72,6 @@ class FilesCache:
         except (ValueError, struct.error):
             return None
         self._new[source] = value
-        self.hits += 1
         return entry
 
     def put(self, source: str, st: os.stat_result, entry: FileEntry) -> None:
