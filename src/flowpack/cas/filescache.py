@@ -1,9 +1,10 @@
 """The files cache: an unchanged file costs a stat, not a read.
 
-As git's index and borg's files cache do, a push remembers, for each file it read from disk,
-the file's ``(size, mtime_ns, inode, ctime_ns)`` and the chunks it was cut into.  The next push
-of the same path finds the same stat and reuses the chunks without opening the file, provided
-every chunk is still held by the store (gc may have removed them since: then the file is read).
+As git's index and borg's files cache do, a push remembers, for each file it read from disk
+(by absolute path), the file's ``(size, mtime_ns, inode, ctime_ns)`` and the chunks it was cut
+into.  The next push of the same path finds the same stat and reuses the chunks without opening
+the file, provided every chunk is still held by the store (gc may have removed them since:
+then the file is read).
 
 Safety (the "racy git" rule): a file modified within the same second as the cache was written
 could change again without its mtime moving, so entries whose mtime or ctime is not older than

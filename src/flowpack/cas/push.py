@@ -103,13 +103,13 @@ def add_file(
         try:
             st = (sf.stat or os.stat(sf.source)) if files_cache is not None else None
             if files_cache is not None and st is not None:
-                cached = files_cache.get(str(sf.source), st, sf.path, sf.mode)
+                cached = files_cache.get(os.path.abspath(sf.source), st, sf.path, sf.mode)
                 if cached is not None and all(writer.has(c) for c in cached.chunks):
                     return cached
             with open(sf.source, "rb") as fh:
                 entry = _add_chunks(writer, sf, bases, chunker.cut_stream(fh))
             if files_cache is not None and st is not None:
-                files_cache.put(str(sf.source), st, entry)
+                files_cache.put(os.path.abspath(sf.source), st, entry)
             return entry
         except OSError as exc:
             raise FlowpackError(f"cannot read {sf.source}: {exc.strerror or exc}") from exc
