@@ -29,7 +29,7 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.manifest import FileEntry
 
 #: Entries kept at most (the files of this push first, then earlier ones).
-MAX_ENTRIES = 500_000
+MAX_ENTRIES = 200_000
 _STAT = struct.Struct("<qqqq")  # size, mtime_ns, inode, ctime_ns
 _REC = struct.Struct("<32sQ")
 _VERSION = 1
