@@ -20,6 +20,7 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     AlreadyExists,
     BackendError,
+    CapabilityError,
     PermissionDenied,
     UsageError,
 )
@@ -105,16 +106,45 @@ def test_the_probe_costs_one_request_once_and_leaves_nothing(
     assert refs.capabilities.atomic_cas and blobs.capabilities.atomic_create
 
 
-def test_an_endpoint_ignoring_preconditions_is_detected(
-    server: BucketServer, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
-) -> None:
+def ignoring_url(server: BucketServer, proxy: FaultProxy, **options: str) -> str:
+    """A fresh store URL through ``proxy``, which strips every precondition header."""
     proxy.strip_preconditions = True
-    url = via(server, proxy)
+    url = via(server, proxy, **options)
     if isinstance(server, Azurite):  # a shared key signs the If-* headers; a SAS does not
         url = url.replace(
             f"account_key={quote(AZURITE_KEY, safe='')}",
             "sas_token=" + quote(server.sas_token(), safe=""),
         )
+    return url
+
+
+def test_an_endpoint_ignoring_preconditions_refuses_ref_writes_without_opt_in(
+    server: BucketServer, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """No silent read-compare-write: refs are not changed until the URL says unsafe_refs=1."""
+    url = ignoring_url(server, proxy)
+    refs = open_location(url).refs
+    with pytest.raises(CapabilityError) as info:
+        refs.compare_and_set("flows/p/f", Digest.of(b"1"), None)
+    message = str(info.value)
+    assert "ignores conditional writes" in message and "unsafe_refs=1" in message
+    assert "127.0.0.1" in message and "\n" not in message
+    assert refs.read("flows/p/f") is None
+    tree = make_tree(tmp_path / "tree", files=1, size=100)
+    result = CliRunner().invoke(cli, ["--store", url, "push", str(tree), "--ref", "flows/p/f"])
+    assert result.exit_code != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "unsafe_refs=1" in line and "flows/p/f" in line
+    assert refs.read("flows/p/f") is None
+    opted = open_location(url + "&unsafe_refs=1").refs
+    assert opted.compare_and_set("flows/p/f", Digest.of(b"1"), None)
+    assert not opted.capabilities.atomic_cas
+
+
+def test_an_endpoint_ignoring_preconditions_is_detected(
+    server: BucketServer, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = ignoring_url(server, proxy, unsafe_refs="1")
     location = open_location(url)
     blobs, refs = location.blobs, location.refs
     assert refs.capabilities.atomic_cas  # what the service promises, until probed

@@ -32,8 +32,8 @@ def test_push_pull_verify_through_git_http(git_http_server: GitHttpServer, tmp_p
     (tmp_path / "loose").mkdir()
     (tmp_path / "loose" / "x.bin").write_bytes(b"unreferenced " * 5000)
     invoke("push", tmp_path / "loose")
-    first = json.loads(invoke("gc", "--grace", "0", json=True).output)
-    second = json.loads(invoke("gc", "--grace", "0", json=True).output)
+    first = json.loads(invoke("gc", "--grace", "0", "--force", json=True).output)
+    second = json.loads(invoke("gc", "--grace", "0", "--force", json=True).output)
     assert first["condemned"] and second["deleted"] == first["condemned"]  # two-phase
     assert invoke("verify", "--all").exit_code == 0
     invoke("pull", "x", tmp_path / "again")

@@ -75,7 +75,7 @@ def test_gc_is_two_phase(invoke: Invoke, tree: Path, tmp_path: Path) -> None:
 
     dry = json.loads(invoke("gc", "--dry-run", "--grace", "0", json=True).stdout)
     assert dry["dry_run"] is True and dry["condemned"] and dry["deleted"] == []
-    first = json.loads(invoke("gc", "--grace", "0", json=True).stdout)
+    first = json.loads(invoke("gc", "--grace", "0", "--force", json=True).stdout)
     assert first["condemned"] == dry["condemned"] and first["deleted"] == []
     invoke("ls", doomed)  # condemned, not deleted: still readable
 
@@ -83,7 +83,7 @@ def test_gc_is_two_phase(invoke: Invoke, tree: Path, tmp_path: Path) -> None:
     assert held.startswith("gc: ") and "deleted 0 packs" in held
     invoke("ls", doomed)
 
-    swept = json.loads(invoke("gc", "--grace", "0", json=True).stdout)
+    swept = json.loads(invoke("gc", "--grace", "0", "--force", json=True).stdout)
     assert swept["deleted"] == first["condemned"] and swept["freed_bytes"] > 0
     invoke("ls", doomed, code=1)
     assert invoke("verify", "--all", "--read-data").stdout.startswith("ok")

@@ -9,10 +9,15 @@ compare-and-set.  :func:`advance` is that sequence, written once:
    point at; by default inside one write session (:meth:`Store.batch`), so everything it
    stores (a bundle and the record that links it) costs one set of packs and one index file,
    uploaded before step 3;
-3. compare-and-set the ref from ``head`` to that digest (nothing to do when it already points
+3. where a gc with a short grace has announced itself (:mod:`flowpack.cas.gc`), re-check
+   that everything the digest reaches is still stored and not condemned by gc
+   (:func:`flowpack.cas.recheck.recheck`); if not, start again from step 1, so the next
+   ``write`` stores anew what a concurrent gc took (at most :data:`MAX_REVIVALS` times,
+   then :class:`~flowpack.cas.recheck.GcRaced`);
+4. compare-and-set the ref from ``head`` to that digest (nothing to do when it already points
    there).
 
-On a lost race (another writer moved the ref between steps 1 and 3) :func:`advance` raises
+On a lost race (another writer moved the ref between steps 1 and 4) :func:`advance` raises
 :class:`~flowpack.cas.errors.RefConflict`, naming the ref's current value, or, while
 ``retries`` remain, starts again from step 1 with the new head, so a ``write`` that chains
 its result on its parent (a registration or run record) re-links it on the winner.  What a
@@ -28,9 +33,13 @@ from typing import TYPE_CHECKING
 
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import RefConflict, UsageError
+from flowpack.cas.recheck import GcRaced, indexed_packs, recheck
 
 if TYPE_CHECKING:
     from flowpack.cas.store import Store
+
+#: How many times a write is redone because a concurrent gc deleted what it stored.
+MAX_REVIVALS = 3
 
 #: ``write(head) -> digest``: store something (chained on ``head`` if it likes) and return
 #: the digest the ref should point at.  Returning ``head`` itself leaves the ref alone.
@@ -73,6 +82,10 @@ def advance(
     session is uploaded, by compare-and-set from the head ``write`` was given; if ``write``
     returns the head, the ref is left as it is and no ref write is made.
 
+    Before the compare-and-set, what the digest reaches is re-checked (module docstring, step
+    3); a write whose objects a concurrent gc deleted runs again, and after
+    :data:`MAX_REVIVALS` such runs :class:`GcRaced` is raised with the ref untouched.
+
     Raises :class:`RefConflict` (exit 3) when the ref moved meanwhile: with ``retries=0`` the
     compare-and-set's own error, naming the ref's current value; otherwise ``write`` runs
     again with the new head, at most ``retries`` more times, then ``RefConflict("ref ... kept
@@ -83,10 +96,11 @@ def advance(
     """
     if retries < 0:
         raise UsageError(f"retries must be 0 or more, not {retries}")
-    uploaded = packs = tries = 0
+    uploaded = packs = tries = revivals = 0
     while True:
         tries += 1
         head = store.refs.get(ref)
+        before = indexed_packs(store)
         if session:
             with store.batch() as written:
                 digest = write(head)
@@ -96,6 +110,17 @@ def advance(
             digest = write(head)
         if digest == head:
             return Advanced(ref, head, digest, False, tries, uploaded, packs)
+        # (a digest never stored is left to set_ref, which refuses it as not found)
+        checking = store.has(digest) and store.short_grace_announced()
+        problem = recheck(store, digest, before) if checking else None
+        if problem is not None:
+            revivals += 1
+            if revivals > MAX_REVIVALS:
+                raise GcRaced(
+                    f"ref {ref!r} not moved: {problem}, {revivals} times; a gc with a grace "
+                    "period shorter than this write is running (give gc a longer --grace)"
+                )
+            continue  # write again: what gc took is stored anew
         try:
             store.set_ref(ref, digest, expected=head, create=head is None)
         except RefConflict:

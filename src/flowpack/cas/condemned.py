@@ -13,7 +13,7 @@ of a notice that decodes, so ignoring a damaged one can never lose data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgpack
 
@@ -23,6 +23,12 @@ from flowpack.cas.protocols import BlobStore
 
 PREFIX = "gc/condemned-"
 MAX_NOTICE = 64 << 20
+#: A short-grace announcement: ``gc/short-grace-<unix seconds>``, an empty blob written by a
+#: gc run with a grace under :data:`flowpack.cas.gc.MIN_GRACE` (see :mod:`flowpack.cas.gc`).
+#: While one younger than :data:`MARKER_TTL` is listed, writers re-check before every ref
+#: update (:mod:`flowpack.cas.recheck`).
+MARKER_PREFIX = "gc/short-grace-"
+MARKER_TTL = 86400.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,11 @@ class Notices:
 
     valid: dict[str, Notice]
     damaged: dict[str, str]
+    markers: dict[str, float] = field(default_factory=dict)  # key -> announcement time
+
+    def announced(self, now: float) -> list[float]:
+        """The times of the short-grace announcements younger than :data:`MARKER_TTL`."""
+        return sorted(t for t in self.markers.values() if now - t < MARKER_TTL)
 
     def condemned(self) -> frozenset[str]:
         """Every pack some valid notice condemns."""
@@ -79,11 +90,18 @@ class Notices:
 
 
 def load_notices(blobs: BlobStore, known: Notices | None = None) -> Notices:
-    """The notices the store lists now; notices already in ``known`` are not fetched again."""
+    """The notices (and short-grace markers) the store lists now, in one listing of ``gc/``;
+    notices already in ``known`` are not fetched again."""
     valid: dict[str, Notice] = {}
     damaged: dict[str, str] = {}
-    for info in blobs.iter_keys(PREFIX):
+    markers: dict[str, float] = {}
+    for info in blobs.iter_keys("gc/"):
         key = info.key
+        if key.startswith(MARKER_PREFIX) and key[len(MARKER_PREFIX) :].isdigit():
+            markers[key] = float(key[len(MARKER_PREFIX) :])
+            continue
+        if not key.startswith(PREFIX):
+            continue
         if known is not None and key in known.valid:
             valid[key] = known.valid[key]
             continue
@@ -97,4 +115,4 @@ def load_notices(blobs: BlobStore, known: Notices | None = None) -> Notices:
             valid[key] = Notice.decode(data, key)
         except MalformedData as exc:
             damaged[key] = str(exc)
-    return Notices(valid, damaged)
+    return Notices(valid, damaged, markers)

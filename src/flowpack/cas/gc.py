@@ -28,6 +28,15 @@ ref.  A push that syncs later never uses the pack.  A writer whose new pack is b
 to an existing one (say, a condemned one) adds a nonce frame instead of relying on it.  So the
 only requirement is that no push takes longer than ``grace``; ``grace=0`` is for a store that
 nothing else writes to.  Run one gc at a time per store.
+
+*Short grace.*  ``flowpack gc`` refuses a grace shorter than :data:`MIN_GRACE` unless forced
+(:func:`check_grace`).  A forced run announces itself with a ``gc/short-grace-<time>`` marker
+(:func:`_announce`); every writer whose sync listed one re-checks, just before its ref's
+compare-and-set, that what the new value reaches is still stored and not condemned, and
+stores again what gc took (:mod:`flowpack.cas.recheck`).  That narrows the risk without
+removing it: a writer that synced before the first marker, or that stalls between its
+re-check and its compare-and-set while gc condemns and sweeps, can still lose its packs, so
+a forced short grace is for stores nothing else writes to, or where that risk is accepted.
 """
 
 from __future__ import annotations
@@ -37,10 +46,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowpack.cas.condemned import Notice, Notices, load_notices
+from flowpack.cas.condemned import MARKER_PREFIX, MARKER_TTL, Notice, Notices, load_notices
 from flowpack.cas.content import Content, Progress
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import AlreadyExists, CorruptObject, IntegrityError, NotFound
+from flowpack.cas.errors import (
+    AlreadyExists,
+    CorruptObject,
+    IntegrityError,
+    NotFound,
+    UsageError,
+)
 from flowpack.cas.guards import refuse_write, require_listing
 from flowpack.cas.index import IndexFile, PackEntry
 from flowpack.cas.pack import U32, FrameHeader
@@ -48,6 +63,9 @@ from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import pack_key
 from flowpack.cas.walk import manifest_loader, walk
 
+#: The shortest grace ``flowpack gc`` accepts without ``--force``: a push running longer than
+#: the grace period can lose the packs it uploaded before its ref moved.
+MIN_GRACE = 600.0
 #: How much of a frame to read first to find its header (re-read if the header is longer).
 HEAD_READ = 4096
 #: A live pack with more delta frames than this is read whole to find their bases.
@@ -114,8 +132,13 @@ def collect(
     dry_run: bool = False,
     now: float | None = None,
     progress: Progress | None = None,
+    announce: bool = False,
 ) -> GcReport:
     """Mark, condemn and sweep as the module docstring describes.
+
+    With ``announce`` and a ``grace`` under :data:`MIN_GRACE` (what ``flowpack gc --force``
+    asks for), the run first announces itself (:func:`_announce`), so writers re-check
+    before their ref updates.
 
     Raises :class:`CapabilityError` before any request where the location cannot list its
     blobs, or (unless ``dry_run``) is read-only; :class:`IntegrityError` for damage that stops
@@ -132,6 +155,8 @@ def collect(
         raise IntegrityError(f"gc stopped: ref {name!r} is damaged; run flowpack verify")
     store.sync(force=True)
     notices = load_notices(store.blobs)
+    if announce and grace < MIN_GRACE and not dry_run:
+        _announce(store, notices, now)
     if progress:
         progress("mark", 0, len(scan.good))
     live_objects = _mark(store, scan.good.values())
@@ -167,6 +192,35 @@ def collect(
     _sweep(store, report, notices, set(pending), now)
     store.sync(force=True)
     return report
+
+
+def check_grace(grace: float, *, force: bool = False) -> None:
+    """Refuse (:class:`UsageError`, exit 2) a ``grace`` shorter than :data:`MIN_GRACE` unless
+    ``force``: it would delete the packs of a push still running."""
+    if grace < MIN_GRACE and not force:
+        raise UsageError(
+            f"refusing gc with a grace of {grace:g}s, under the {MIN_GRACE:g}s minimum: a push "
+            "still running when gc sweeps can lose the packs it uploaded; --force accepts "
+            "that (safe only when nothing else writes to the store)"
+        )
+
+
+def _announce(store: Content, notices: Notices, now: float) -> None:
+    """Keep a short-grace announcement (``gc/short-grace-<time>``) in force.
+
+    Writers that list an announcement at their sync re-check what their new ref value reaches
+    just before moving it (:mod:`flowpack.cas.recheck`).  A new marker is written when none is
+    younger than half :data:`MARKER_TTL`; expired ones are deleted.
+    """
+    times = notices.announced(now)
+    if not times or now - times[-1] >= MARKER_TTL / 2:
+        try:
+            store.blobs.put(f"{MARKER_PREFIX}{int(now)}", b"", create_only=True)
+        except AlreadyExists:
+            pass
+    for key, t in notices.markers.items():
+        if now - t >= MARKER_TTL:
+            store.blobs.delete(key)
 
 
 def _check_capabilities(store: Content, *, dry_run: bool) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,6 +87,7 @@ class Store:
         self.index = Index()
         self._index_files: dict[str, IndexFile] = {}
         self._notices: Notices | None = None
+        self._vanished: frozenset[str] = frozenset()  # listed packs found deleted
         self.sync_once = sync_once
         self._batches = Batches()
         self._synced = False
@@ -174,7 +176,21 @@ class Store:
             self._synced = True
             self._index_files = sync_index_files(self.blobs, self._index_files, self._cache_dir())
             self._notices = load_notices(self.blobs, self._notices)
-            self.index.replace(self._index_files, self._notices.condemned())
+            self.index.replace(self._index_files, self._notices.condemned() | self._vanished)
+
+    def short_grace_announced(self) -> bool:
+        """Whether the last :meth:`sync` listed a gc short-grace announcement in force
+        (:mod:`flowpack.cas.gc`): writers then re-check before moving a ref."""
+        notices = self._notices
+        return bool(notices and notices.announced(time.time()))
+
+    def forget_packs(self, packs: Iterable[str]) -> None:
+        """Treat ``packs`` (hexes an index lists, found deleted) as condemned from now on, so
+        writers store their chunks again (:mod:`flowpack.cas.recheck`).  Thread-safe."""
+        with self._lock:
+            self._vanished = self._vanished | frozenset(packs)
+            condemned = self._notices.condemned() if self._notices else frozenset()
+            self.index.replace(self._index_files, condemned | self._vanished)
 
     def _remember_index(self, writer: Writer, written: IndexFile | None) -> None:
         """Keep the index file ``writer`` just stored: in memory and in the local cache, so no

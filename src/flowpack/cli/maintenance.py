@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,8 @@ from flowpack.cli.render import human_bytes, print_json, table
 
 if TYPE_CHECKING:
     from flowpack.cas.digest import Digest
+    from flowpack.cas.fastforward import NonFastForward
+    from flowpack.cas.store import Store
 
 DEFAULT_GRACE = "24h"
 
@@ -80,19 +81,30 @@ def verify(
     default=DEFAULT_GRACE,
     show_default=True,
     metavar="DURATION",
-    help="Never delete anything written within this long (30s, 15m, 24h, 7d, 0).",
+    help="Never delete anything written within this long (30s, 15m, 24h, 7d, 0); "
+    "less than 10m needs --force.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Accept a grace shorter than 10m: only safe when nothing else writes to the store.",
 )
 @pass_cli
-def gc(cli: CliContext, dry_run: bool, grace: float) -> None:
+def gc(cli: CliContext, dry_run: bool, grace: float, force: bool) -> None:
     """Delete packs no ref can reach.
 
     Two-phase: nothing written within the grace period is deleted, so a concurrent push never
-    loses data.
+    loses data as long as it takes less than the grace period.  A grace shorter than 10
+    minutes is refused (exit 2) unless --force or --dry-run.  A forced run announces itself,
+    so writers re-check before moving their refs; it is still safe only when nothing else
+    writes to the store.
     """
-    from flowpack.cas.gc import collect
+    from flowpack.cas.gc import check_grace, collect
 
+    if not dry_run:
+        check_grace(grace, force=force)
     with progress_bars(cli.json) as progress:
-        report = collect(cli.store, grace=grace, dry_run=dry_run, progress=progress)
+        report = collect(cli.store, grace=grace, dry_run=dry_run, progress=progress, announce=force)
     if cli.json:
         print_json(report.as_dict())
     else:
@@ -174,46 +186,76 @@ def import_command(cli: CliContext, src: Path) -> None:
 @click.argument("src_url", metavar="SRC_URL")
 @click.argument("dst_url", metavar="DST_URL")
 @click.argument("names", nargs=-1, metavar="[REF]...")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also move refs whose DST value is not an ancestor of SRC's (a run or registration "
+    "chain replaced this way is kept under diverged/<ref>/<digest>).",
+)
 @pass_cli
-def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...]) -> None:
+def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...], force: bool) -> None:
     """Copy refs (default: every ref) and what they reach from SRC_URL to DST_URL.
 
-    Only objects DST lacks are sent.  Each ref is then set on DST by compare-and-set from the
-    value it had there; a ref changed on DST meanwhile exits 3.
+    Only objects DST lacks are sent.  Each ref is then moved on DST by compare-and-set, only
+    as a fast-forward (DST's value is an ancestor of SRC's, as a record's parent chain says;
+    a DST ref already ahead is left).  Any other ref is refused (exit 3) unless --force, which
+    keeps a replaced run or registration chain under diverged/<ref>/<digest>.  A ref changed
+    on DST meanwhile exits 3.
     """
-    from flowpack.cas.advance import advance
-
     src, dst = cli.open(src_url), cli.open(dst_url)
     wanted: list[tuple[str, Digest]] = (
         [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter_refs(""))
     )
     result = src.copy_to(dst, [d for _, d in wanted]) if wanted else None
-    moved: dict[str, str] = {}
-    for name, digest in wanted:
-        # The objects are sent already: each ref moves from its value on DST, or is left.
-        if advance(dst, name, _constant(digest), session=False).moved:
-            moved[name] = str(digest)
+    moved, kept, refused = _move_refs(dst, wanted, force)
+    for line in kept:
+        click.echo(line, err=True)
     if cli.json:
         doc: dict[str, Any] = {
             "refs": {n: str(d) for n, d in wanted},
             "refs_updated": sorted(moved),
+            "refs_kept": kept,
+            "refs_refused": [str(e) for e in refused],
             "new_chunks": result.new_chunks if result else 0,
             "bytes_uploaded": result.bytes_uploaded if result else 0,
             "packs_uploaded": result.packs_uploaded if result else 0,
         }
         print_json(doc)
-        return
-    sent = result.bytes_uploaded if result else 0
-    packs = result.packs_uploaded if result else 0
-    click.echo(
-        f"copied {len(wanted)} refs ({len(moved)} updated): "
-        f"{human_bytes(sent)} in {packs} packs sent"
-    )
+    else:
+        sent = result.bytes_uploaded if result else 0
+        packs = result.packs_uploaded if result else 0
+        click.echo(
+            f"copied {len(wanted)} refs ({len(moved)} updated): "
+            f"{human_bytes(sent)} in {packs} packs sent"
+        )
+    if refused:
+        from flowpack.cas.fastforward import NonFastForward
+
+        others = ", ".join(repr(e.ref) for e in refused[1:])
+        more = f" (also refused: {others})" if others else ""
+        raise NonFastForward(f"{refused[0]}{more}", refused[0].current, refused[0].ref)
 
 
-def _constant(digest: Digest) -> Callable[[Digest | None], Digest]:
-    """A ``write`` for :func:`~flowpack.cas.advance.advance` that stores nothing."""
-    return lambda _head: digest
+def _move_refs(
+    dst: Store, wanted: list[tuple[str, Digest]], force: bool
+) -> tuple[list[str], list[str], list[NonFastForward]]:
+    """Move each ref forward; (moved refs, lines naming kept values, refusals)."""
+    from flowpack.cas.fastforward import NonFastForward, move_forward
+
+    moved: list[str] = []
+    kept: list[str] = []
+    refused: list[NonFastForward] = []
+    for name, digest in wanted:
+        try:
+            done = move_forward(dst, name, digest, force=force)
+        except NonFastForward as exc:
+            refused.append(exc)
+            continue
+        if done.moved:
+            moved.append(name)
+        if done.kept_as:
+            kept.append(f"kept {name}'s replaced value {done.old} as {done.kept_as}")
+    return moved, kept, refused
 
 
 COMMANDS = (verify, gc, stats, export, import_command, copy)

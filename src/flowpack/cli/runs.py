@@ -41,20 +41,23 @@ def run_command(
 ) -> None:
     """Fetch, verify, load and run a registered flow; record the run.
 
+    Only a registration in its flow's ref history runs: a DIGEST no flows/ ref reaches, or a
+    FLOW whose ref points at another flow's registration, is refused before anything runs.
+
     The run record (bundle digest, registration, start, end, status, host, interpreter) is
     appended to runs/PROJECT/FLOW whether the run succeeds or fails.  Exits 1 if it failed.
     With --json the flow's own output goes to stderr.  A flow kept in git runs the commit its
     branch names now (FLOW@VERSION, a digest or --pinned run the registered bundle).
     """
     from flowpack.cas.digest import looks_like_digest
-    from flowpack.packer.lookup import find_registration
+    from flowpack.packer.lookup import find_registration, require_registered
     from flowpack.packer.run import parse_parameters, run_registration
     from flowpack.packer.trust import required as trust_required
     from flowpack.storage.follow import follow_commit
 
     as_json = use_json(cli, json_local)
     parameters = parse_parameters(params)
-    reg = find_registration(cli.store, target)
+    reg = require_registered(cli.store, find_registration(cli.store, target))
     pinned = pinned or "@" in target or target.startswith("blake3:") or looks_like_digest(target)
     if not pinned and trust_required(cli.store, reg.project):
         pinned = True  # only signed code runs under a trust policy: never pack a newer commit

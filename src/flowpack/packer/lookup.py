@@ -4,6 +4,13 @@ A *flow spec* is ``PROJECT/FLOW`` or ``FLOW`` (when only one project has a flow 
 name), optionally followed by ``@VERSION``; or a digest (``blake3:<hex>`` or a unique prefix
 of 12+ hex digits) naming a registration record, a run record (its registration), or a
 bundle (the newest registration of that bundle).
+
+A registration is *registered* when the ref of its own flow (``flows/<project>/<flow>``, from
+the names the record holds) reaches it through the registration chain.  A name resolves only
+to records of that flow (a ref pointing at another flow's registration is refused), and
+:func:`require_registered` is what ``run`` checks before it executes anything: a digest
+naming a registration (or a run of one) that no flow ref reaches is refused, with no
+override.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowpack.cas.digest import looks_like_digest
-from flowpack.cas.errors import FlowpackError, NotFound, UsageError
+from flowpack.cas.errors import FlowError, FlowpackError, NotFound, UsageError
 from flowpack.cas.store import Store
 from flowpack.packer.records import (
     REGISTRATION,
@@ -93,12 +100,37 @@ def find_registration(store: Store, spec: str) -> Registration:
                 raise
     name = find_flow(store, text)
     head = store.refs.require(name.ref)
-    if version is None:
-        return next(registrations(store, head))
     for record in registrations(store, head):
-        if record.version == version:
-            return record
+        if version is None or record.version == version:
+            return _of_flow(record, name)
     raise NotFound(f"flow {name} has no version {version}")
+
+
+def _of_flow(record: Registration, name: FlowName) -> Registration:
+    """``record`` if it registers flow ``name``; :class:`FlowError` if another flow's."""
+    if FlowName(slug(record.project), slug(record.flow)) != name:
+        raise FlowError(
+            f"ref {name.ref!r} reaches registration {record.digest}, which is of flow "
+            f"{record.project}/{record.flow}, not {name}: refusing it (run flowpack audit {name})"
+        )
+    return record
+
+
+def require_registered(store: Store, record: Registration) -> Registration:
+    """``record`` if its flow's ref reaches it through the registration chain.
+
+    Raises :class:`FlowError` (one line naming the record and the ref) otherwise: a
+    registration no ref reaches is never run.
+    """
+    name = FlowName(slug(record.project), slug(record.flow))
+    head = store.refs.get(name.ref)
+    if head is not None and any(r.digest == record.digest for r in registrations(store, head)):
+        return record
+    raise FlowError(
+        f"registration {record.digest} (flow {record.project}/{record.flow} "
+        f"v{record.version}) is not in the history of ref {name.ref!r}: refusing to run a "
+        "registration no flow ref reaches"
+    )
 
 
 def _by_digest(store: Store, text: str, version: int | None) -> Registration:

@@ -31,7 +31,7 @@ from flowpack.cas.store import Store
 from flowpack.packer import environment
 from flowpack.packer.flow import Flow
 from flowpack.packer.loading import load_flow
-from flowpack.packer.lookup import find_registration
+from flowpack.packer.lookup import find_registration, require_registered
 from flowpack.packer.records import (
     FAILED,
     RUN,
@@ -78,8 +78,13 @@ def parse_parameters(pairs: Iterable[str]) -> dict[str, Any]:
 
 
 def run_flow(store: Store, spec: str, parameters: Mapping[str, Any] | None = None) -> RunOutcome:
-    """Find the registration ``spec`` names (:mod:`flowpack.packer.lookup`) and run it."""
-    return run_registration(store, find_registration(store, spec), parameters)
+    """Find the registration ``spec`` names (:mod:`flowpack.packer.lookup`) and run it.
+
+    Raises :class:`FlowError` before running anything when the registration is not in its
+    flow's ref history, or a flow name's ref reaches another flow's registration.
+    """
+    registration = require_registered(store, find_registration(store, spec))
+    return run_registration(store, registration, parameters)
 
 
 def run_registration(

@@ -63,7 +63,12 @@ def bucket_pair(
         get_options=get_options,
     )
     refs = BucketRefStore(
-        ops, f"{url.object_prefix}{REFS_DIR}/", errors=errors, check=check, capabilities=caps
+        ops,
+        f"{url.object_prefix}{REFS_DIR}/",
+        errors=errors,
+        check=check,
+        capabilities=caps,
+        unsafe_refs=bool(url.flag("unsafe_refs")),
     )
     policy = url.retry_policy()
     return Location(

@@ -13,7 +13,14 @@ Options common to every bucket adapter:
 ``retry_deadline``
     the seconds after which no retry is started (default 60);
 ``connections``
-    the most requests the store runs at once (default 8).
+    the most requests the store runs at once (default 8);
+``unsafe_refs``
+    ``1`` to accept changing refs on an endpoint that ignores conditional writes (found by
+    the precondition probe, :mod:`flowpack.backends.bucket.probe`).  Without it such an
+    endpoint refuses every ref change; with it a change is read, compared, written and read
+    back, which is not atomic: two concurrent writers may both succeed and one update is
+    lost.  The location then declares ``atomic_cas=False`` (the core warns, see
+    :mod:`flowpack.cas.guards`).
 
 Errors quote the URL redacted (:func:`flowpack.cas.urls.redact`).
 """
@@ -32,7 +39,7 @@ from flowpack.cas.urls import redact
 
 __all__ = ["COMMON_OPTIONS", "BucketUrl", "parse_bucket_url"]
 
-COMMON_OPTIONS = frozenset({"max_attempts", "retry_deadline", "connections"})
+COMMON_OPTIONS = frozenset({"max_attempts", "retry_deadline", "connections", "unsafe_refs"})
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,221}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

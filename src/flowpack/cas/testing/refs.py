@@ -63,6 +63,25 @@ class RefStoreConformance:
         assert refs.compare_and_set("tags/v1", d2, None) is False
         assert _value(refs, "tags/v1") == d1
 
+    def test_create_of_an_existing_ref_with_the_same_value_fails(self, refs: RefStore) -> None:
+        """A create that finds the ref is a lost race, whatever value it holds (exit 3 in
+        ``ref set --create``), on every backend."""
+        d = Digest.of(os.urandom(32))
+        assert refs.compare_and_set("tags/same", d, None) is True
+        token = _token(refs, "tags/same")
+        assert refs.compare_and_set("tags/same", d, None) is False
+        assert _value(refs, "tags/same") == d and _token(refs, "tags/same") == token
+
+    def test_stale_compare_and_set_to_the_current_value_fails(self, refs: RefStore) -> None:
+        """A compare-and-set from a stale token fails even when another writer already set
+        the same value (``ref set --expect OLD`` exits 3)."""
+        d1, d2 = Digest.of(os.urandom(32)), Digest.of(os.urandom(32))
+        assert refs.compare_and_set("flows/p/same", d1, None)
+        stale = _token(refs, "flows/p/same")
+        assert refs.compare_and_set("flows/p/same", d2, stale) is True
+        assert refs.compare_and_set("flows/p/same", d2, stale) is False
+        assert _value(refs, "flows/p/same") == d2
+
     def test_compare_and_set_with_current_token(self, refs: RefStore) -> None:
         d1, d2 = Digest.of(os.urandom(32)), Digest.of(os.urandom(64))
         assert refs.compare_and_set("flows/p/f", d1, None)
