@@ -76,3 +76,7 @@ _.committer
 _.author_time
 _.author_timezone
 _.commit_timezone
+
+# WriteStats counters read by tests/cas/test_perf_bounds.py and the benchmarks
+_.base_bytes_planned
+_.bases_dropped

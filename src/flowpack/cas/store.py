@@ -22,10 +22,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowpack.cas.bases import BaseFinder
-from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
@@ -36,6 +34,7 @@ from flowpack.cas.errors import (
     InvalidDigest,
     NotFound,
 )
+from flowpack.cas.filescache import FilesCache
 from flowpack.cas.guards import refuse_write
 from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.index import Index, IndexFile, PackEntry
@@ -51,10 +50,14 @@ from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
+from flowpack.cas.similar import Sketches
 from flowpack.cas.storeconfig import BelievedConfig
 from flowpack.cas.streaming import iter_file
 from flowpack.cas.tree import SourceFile, scan_tree
-from flowpack.cas.writer import Writer, WriteStats
+
+if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
+    from flowpack.cas.chunker import ChunkerParams
+    from flowpack.cas.writer import Writer, WriteStats
 
 __all__ = ["Progress", "PushResult", "Store"]
 
@@ -141,9 +144,14 @@ class Store:
         return self._believed.current is not None or load_config(self.blobs) is not None
 
     def _cache_dir(self) -> Path | None:
+        root = self._store_cache()
+        return root / "index" if root is not None else None
+
+    def _store_cache(self) -> Path | None:
+        """This store's folder in the local cache, if it has one."""
         if self._cache_root is None or not self.blobs.capabilities.durable:
             return None
-        return self._cache_root / self.config.store_id / "index"
+        return self._cache_root / self.config.store_id
 
     def sync(self, *, force: bool = False) -> None:
         """Bring the in-memory index up to date: list ``index/``, fetch only new files.
@@ -270,6 +278,14 @@ class Store:
             if not ((batch is not None and batch.has(link)) or self.has(link)):
                 raise NotFound(f"linked object {link} is not in the store")
         self._revive([link for link in links if self.index.get(link) is not None])
+        files = list(files)
+        sketches = Sketches(self._store_cache())
+        files_cache = FilesCache(self._store_cache())
+        if parent is None and kind == BUNDLE:  # no name to go by: find a parent by content
+            parent = sketches.best((f.path for f in files), self.index)
+        from flowpack.cas.bases import BaseFinder
+        from flowpack.cas.chunker import Chunker
+
         bases = BaseFinder(
             parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
         )
@@ -277,17 +293,21 @@ class Store:
         with self.writing() as writer:
             packed = pack_files(
                 writer,
-                list(files),
+                files,
                 chunker=chunker,
                 bases=bases,
                 kind=kind,
                 metadata=metadata,
                 links=links,
                 progress=progress,
+                files_cache=files_cache,
             )
             if progress and batch is None:
                 progress("upload", 0, 0)
         self._believed.objects.put(packed.digest, packed.data)
+        files_cache.save()  # after the index file: its chunks are now held
+        if kind == BUNDLE and batch is None:
+            sketches.remember(packed.digest, (f.path for f in files))
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
         s = writer.stats
@@ -337,6 +357,8 @@ class Store:
             yield batch
             return
         self.config  # noqa: B018 - creates the store on first write
+        from flowpack.cas.writer import Writer
+
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
         try:
             yield writer

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 
 from flowpack.cas.errors import AlreadyExists, NotFound, UnsafePath, UsageError
 from flowpack.cas.ignore import IgnoreRules
@@ -36,6 +37,8 @@ class SourceFile:
     read: Callable[[], bytes]
     #: The file on disk, when there is one: large files are then chunked as a stream.
     source: Path | None = None
+    #: Its ``lstat`` when scanned (the files cache compares it with what it remembers).
+    stat: os.stat_result | None = None
 
     @classmethod
     def from_bytes(cls, path: str, data: bytes, mode: int = MODE_FILE) -> SourceFile:
@@ -57,32 +60,34 @@ def scan_tree(root: Path, rules: IgnoreRules | None = None) -> list[SourceFile]:
         return [_entry(root, _utf8_name(root.name, root))]
     rules = rules if rules is not None else IgnoreRules.for_root(root)
     out: list[SourceFile] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable):
-        here = Path(dirpath)
-        prefix = "" if here == root else here.relative_to(root).as_posix() + "/"
-
-        def rel(name: str, prefix: str = prefix) -> str:
-            return prefix + name
-
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if (here / d).is_symlink() or not rules.skip(here / d, rel(d), is_dir=True)
-        )
-        for name in filenames:
-            if rules.skip(here / name, rel(name), is_dir=False):
-                continue
-            _utf8_name(name, here / name)
-            out.append(_entry(here / name, rel(name)))
-        for d in list(dirnames):
-            if (here / d).is_symlink():
-                dirnames.remove(d)
-                if not rules.skip(here / d, rel(d), is_dir=False):
-                    out.append(_entry(here / d, rel(d)))
+    _scan_dir(str(root), "", rules, out)
     return sorted(out, key=lambda f: f.path)
 
 
-def _unreadable(exc: OSError) -> None:
+def _scan_dir(dirpath: str, rel: str, rules: IgnoreRules, out: list[SourceFile]) -> None:
+    """Add the entries under ``dirpath`` (bundle path ``rel``) to ``out``, except what
+    ``rules`` ignore (one ``lstat`` each, kept in the :class:`SourceFile` for the files cache;
+    a symlink to a directory is an entry, never followed)."""
+    try:
+        with os.scandir(dirpath) as it:
+            entries = list(it)
+    except OSError as exc:
+        _unreadable(exc)
+    for e in entries:
+        name = e.name
+        path = f"{rel}/{name}" if rel else name
+        full = Path(e.path)
+        is_dir = e.is_dir(follow_symlinks=False)
+        if rules.skip(full, path, is_dir=is_dir):
+            continue
+        if is_dir:
+            _scan_dir(e.path, path, rules, out)
+            continue
+        _utf8_name(name, full)
+        out.append(_entry(full, path, e.stat(follow_symlinks=False)))
+
+
+def _unreadable(exc: OSError) -> NoReturn:
     """``os.walk``'s error hook: a directory it cannot list fails the scan, never drops out."""
     raise UsageError(f"cannot read directory {exc.filename}: {exc.strerror or exc}") from exc
 
@@ -99,8 +104,8 @@ def _utf8_name(name: str, path: Path) -> str:
     return name
 
 
-def _entry(path: Path, rel: str) -> SourceFile:
-    st = path.lstat()
+def _entry(path: Path, rel: str, st: os.stat_result | None = None) -> SourceFile:
+    st = st if st is not None else path.lstat()
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(path)
         _utf8_name(target, path)
@@ -109,7 +114,7 @@ def _entry(path: Path, rel: str) -> SourceFile:
         kind = _SPECIAL.get(stat.S_IFMT(st.st_mode), "not a regular file")
         raise UsageError(f"{path} is {kind}: only regular files, symlinks and directories")
     mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
-    return SourceFile(check_path(rel), mode, path.read_bytes, path)
+    return SourceFile(check_path(rel), mode, path.read_bytes, path, st)
 
 
 def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:
