@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import blake3
 
-from flowpack.cas.content import Progress
+from flowpack.cas.content import Progress, PushResult
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowpackError
 from flowpack.cas.filescache import FilesCache
@@ -26,7 +26,7 @@ from flowpack.cas.tree import SourceFile
 if TYPE_CHECKING:  # the writer (and its thread pools) is imported by the commands that write
     from flowpack.cas.bases import BaseFinder
     from flowpack.cas.chunker import Chunker
-    from flowpack.cas.writer import Writer
+    from flowpack.cas.writer import Writer, WriteStats
 
 
 class Batches(threading.local):
@@ -45,6 +45,19 @@ class Packed:
     data: bytes
     digest: Digest
     chunks: int
+
+    def result(self, stats: WriteStats) -> PushResult:
+        """What the push stored (this manifest) and what its write session cost."""
+        m = self.manifest
+        return PushResult(
+            self.digest,
+            m.size,
+            len(m.files),
+            self.chunks,
+            stats.new_chunks,
+            stats.bytes_uploaded,
+            stats.packs_uploaded,
+        )
 
 
 def pack_files(

@@ -28,10 +28,8 @@ from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
 from flowpack.cas.copying import copy_objects
-from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
+from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
-    AmbiguousDigest,
-    InvalidDigest,
     NotFound,
 )
 from flowpack.cas.filescache import FilesCache
@@ -45,7 +43,7 @@ from flowpack.cas.manifest import (
     Manifest,
     decode_manifest,
 )
-from flowpack.cas.pack import MANIFEST
+from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
@@ -310,17 +308,7 @@ class Store:
             sketches.remember(packed.digest, (f.path for f in files))
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
-        s = writer.stats
-        m = packed.manifest
-        return PushResult(
-            packed.digest,
-            m.size,
-            len(m.files),
-            packed.chunks,
-            s.new_chunks,
-            s.bytes_uploaded,
-            s.packs_uploaded,
-        )
+        return packed.result(writer.stats)
 
     @contextmanager
     def batch(self) -> Iterator[WriteStats]:
@@ -430,27 +418,7 @@ class Store:
 
     def resolve(self, text: str) -> Digest:
         """A manifest digest from a full digest, a unique prefix (8+ hex), or a ref name."""
-        text = text.strip()
-        if looks_like_digest(text):
-            try:
-                prefix = parse_prefix(text)
-            except InvalidDigest:
-                prefix = ""
-            if prefix:
-                self.sync()
-                found = self.index.find_prefix(prefix, MANIFEST)
-                if len(found) == 1:
-                    return found[0]
-                if len(found) > 1:
-                    raise AmbiguousDigest(
-                        f"{text!r} matches {len(found)} objects; give more digits"
-                    )
-                if text.startswith("blake3:"):
-                    raise NotFound(f"no object {text} in the store")
-        ref = self.refs.get(text)
-        if ref is None:
-            raise NotFound(f"{text!r} is neither a ref nor an object in the store")
-        return ref
+        return resolve_name(text, self.sync, self.index, self.refs)
 
     def set_ref(
         self, name: str, digest: Digest, *, expected: Digest | None = None, create: bool = False
