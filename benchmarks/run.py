@@ -5,8 +5,9 @@ last version, checked identical with ``diff -r``.  Printed, and written to ``RES
 wall time, CPU/wall, stored bytes, bytes the last version added, restore time, peak RSS, the
 ratios flowpack/peer, flowpack's S3 request counts (moto), the goals, and the start-up figures.
 
-Build the corpora first: bash ../shared/bench/make_corpus.sh benchmarks/work/corpus
-Usage: python benchmarks/run.py [--corpus requests,pygments,pickles] [--peers flowpack,git,...]
+Build the corpora first: bash ../shared/bench/make_corpus.sh benchmarks/work/corpus, and
+python benchmarks/jsoncorpus.py benchmarks/work/corpus/json --versions 20 --scale 0.25
+Usage: python benchmarks/run.py [--corpus requests,pygments,pickles,json] [--peers flowpack,git]
                                 [--quick] [--versions N] [--no-s3] [--no-startup]
 """
 
@@ -35,7 +36,7 @@ from s3count import measure_s3
 
 HERE = Path(__file__).resolve().parent
 ALL_PEERS: dict[str, type[Peer]] = {"flowpack": Flowpack, **PEERS}
-CORPORA = ("requests", "pygments", "pickles")
+CORPORA = ("requests", "pygments", "pickles", "json")
 QUICK_VERSIONS = 4
 
 
@@ -135,9 +136,12 @@ def main() -> int:
     for corpus in corpora:
         folder = args.corpus_dir / corpus
         if not folder.is_dir():
-            sys.exit(
-                f"missing corpus {folder}: bash ../shared/bench/make_corpus.sh {args.corpus_dir}"
+            make = (
+                f"python benchmarks/jsoncorpus.py {folder} --versions 20 --scale 0.25"
+                if corpus == "json"
+                else f"bash ../shared/bench/make_corpus.sh {args.corpus_dir}"
             )
+            sys.exit(f"missing corpus {folder}: {make}")
         versions = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.endswith(".tmp"))
         versions = versions[:limit] if limit else versions
         work = args.work / corpus

@@ -76,6 +76,10 @@ _.committer
 _.author_time
 _.author_timezone
 _.commit_timezone
+
+# WriteStats counters read by tests/cas/test_perf_bounds.py and the benchmarks
+_.base_bytes_planned
+_.bases_dropped
 # click commands registered through their group (cli/projects.py)
 create_command
 _.serialize  # storage/base.py: seed Storage API

@@ -51,8 +51,9 @@ def test_push_json_fields_and_repush_uploads_nothing(invoke: Invoke, tree: Path)
         "new_chunks",
         "bytes_uploaded",
         "packs_uploaded",
+        "ignored",
     }
-    assert first["files"] == 5
+    assert first["files"] == 5 and first["ignored"] == 0
     assert first["size"] == sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
     assert first["new_chunks"] >= 1 and first["bytes_uploaded"] > 0
     again = json.loads(invoke("push", tree, json=True).stdout)

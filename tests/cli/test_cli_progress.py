@@ -74,3 +74,20 @@ def test_progress_bars_switch_stages(tmp_path: Path) -> None:
         bars.finish()
     text = log.read_text()
     assert "upload..." in text
+
+
+def test_progress_line_shows_bytes_rate_and_an_eta_from_the_start(tmp_path: Path) -> None:
+    now = [100.0]
+    with open(tmp_path / "log", "w") as fh:
+        bars = ProgressBars(fh, clock=lambda: now[0])
+        bars("pack", 0, 4_000_000)
+        assert bars.line(now[0]).endswith("ETA ?")
+        now[0] += 1.0
+        bars("pack", 1_000_000, 4_000_000)
+        line = bars.line(now[0])
+        assert "1.0MB/4.0MB (25%)" in line and "1.0MB/s" in line and "ETA 3s" in line
+        now[0] += 3.0
+        bars("pack", 4_000_000, 4_000_000)
+        assert bars.line(now[0]).endswith("in 4.0s")
+        bars.finish()
+    assert (tmp_path / "log").read_text().endswith("\n")

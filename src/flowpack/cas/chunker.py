@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from pyfastcdc import FastCDC
-
 from flowpack.cas.errors import UsageError
 
 ALGORITHM = "fastcdc2020"
@@ -64,6 +62,8 @@ class Chunker:
     def __init__(self, params: ChunkerParams | None = None) -> None:
         self.params = params or ChunkerParams()
         p = self.params
+        from pyfastcdc import FastCDC  # compiled; imported by the commands that chunk only
+
         self._cdc = FastCDC(
             avg_size=p.avg_size,
             min_size=p.min_size,

@@ -21,6 +21,9 @@ ZSTD_DICT = 2
 DEFAULT_LEVEL = 3
 #: The largest window a reader accepts (128 MiB), whatever a frame header asks for.
 MAX_WINDOW_LOG = 27
+#: The most bytes one frame may decode to (writers make frames of about 256 KiB; the largest
+#: legitimate one holds one manifest of at most 64 MiB).  Checked before anything is allocated.
+MAX_FRAME_SIZE = 72 << 20
 
 _local = threading.local()
 
@@ -53,7 +56,11 @@ def compress(data: bytes, *, level: int = DEFAULT_LEVEL, dictionary: bytes = b""
 
 
 def decompress(codec: int, payload: bytes, size: int, *, dictionary: bytes = b"") -> bytes:
-    """Decode ``payload`` to exactly ``size`` bytes or raise :class:`MalformedData`."""
+    """Decode ``payload`` to exactly ``size`` bytes or raise :class:`MalformedData`.
+
+    ``size`` above :data:`MAX_FRAME_SIZE` is refused before anything is allocated."""
+    if size > MAX_FRAME_SIZE:
+        raise MalformedData(f"frame of {size} bytes exceeds the {MAX_FRAME_SIZE} byte limit")
     if codec == RAW:
         if len(payload) != size:
             raise MalformedData(f"raw payload is {len(payload)} bytes, expected {size}")

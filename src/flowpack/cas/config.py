@@ -2,13 +2,20 @@
 
 Written create-only by the first writer; every later client reads it and refuses to write
 with different chunker parameters, which would silently break deduplication.
+
+The config carries ``sum``: the blake3 of the msgpack encoding of its other fields (keys
+sorted), so a flipped byte anywhere in it is detected (:class:`MalformedData` naming the
+config).  A config written before ``sum`` existed has exactly the five older fields and still
+loads; one with any other set of fields and no ``sum`` is refused as damaged.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
+import blake3
 import msgpack
 
 from flowpack.cas.chunker import ChunkerParams
@@ -17,6 +24,7 @@ from flowpack.cas.protocols import BlobStore
 
 FORMAT = "flowpack.store.v1"
 KEY = "config"
+_FIELDS = ("chunker", "codec", "format", "hash", "id")
 
 
 @dataclass(frozen=True)
@@ -30,22 +38,25 @@ class StoreConfig:
     format: str = FORMAT
 
     def encode(self) -> bytes:
-        out: bytes = msgpack.packb(
-            {
-                "chunker": self.chunker.identity,
-                "codec": self.codec,
-                "format": self.format,
-                "hash": self.hash,
-                "id": self.store_id,
-            },
-            use_bin_type=True,
-        )
+        body = {
+            "chunker": self.chunker.identity,
+            "codec": self.codec,
+            "format": self.format,
+            "hash": self.hash,
+            "id": self.store_id,
+        }
+        out: bytes = msgpack.packb({**body, "sum": _checksum(body)}, use_bin_type=True)
         return out
 
     @classmethod
     def decode(cls, data: bytes) -> StoreConfig:
+        """The config in ``data``; :class:`MalformedData` if damaged (checksum, fields),
+        :class:`IncompatibleStore` for a format this version does not read."""
         try:
             doc = msgpack.unpackb(data, raw=False)
+            if not isinstance(doc, dict):
+                raise TypeError("not a map")
+            _check_sum(doc)
             cfg = cls(
                 store_id=str(doc["id"]),
                 chunker=ChunkerParams.from_identity(str(doc["chunker"])),
@@ -53,6 +64,8 @@ class StoreConfig:
                 codec=str(doc["codec"]),
                 format=str(doc["format"]),
             )
+        except MalformedData:
+            raise
         except (ValueError, TypeError, KeyError, msgpack.ExtraData) as exc:
             raise MalformedData(f"store config does not decode: {exc}") from exc
         if cfg.format != FORMAT or cfg.hash != "blake3" or cfg.codec != "zstd":
@@ -61,6 +74,20 @@ class StoreConfig:
                 "version of flowpack"
             )
         return cfg
+
+
+def _checksum(body: dict[str, Any]) -> bytes:
+    return blake3.blake3(msgpack.packb(dict(sorted(body.items())), use_bin_type=True)).digest()
+
+
+def _check_sum(doc: dict[str, Any]) -> None:
+    if "sum" not in doc:
+        if tuple(sorted(doc)) != _FIELDS:
+            raise MalformedData("store config is damaged: its fields are not a config's")
+        return  # written before the checksum existed
+    body = {k: v for k, v in doc.items() if k != "sum"}
+    if doc["sum"] != _checksum(body):
+        raise MalformedData("store config is damaged: its checksum does not match")
 
 
 def load_config(blobs: BlobStore) -> StoreConfig | None:

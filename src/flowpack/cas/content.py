@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flowpack.cas.config import StoreConfig
 from flowpack.cas.digest import Digest
@@ -27,7 +27,9 @@ from flowpack.cas.index import Location as ChunkLocation
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.protocols import BlobStore
 from flowpack.cas.refs import Refs
-from flowpack.cas.writer import Writer
+
+if TYPE_CHECKING:  # the writer is imported by the commands that write
+    from flowpack.cas.writer import Writer
 
 __all__ = ["ChunkLocation", "Content", "Progress", "PushResult"]
 
@@ -46,6 +48,8 @@ class PushResult:
     new_chunks: int
     bytes_uploaded: int
     packs_uploaded: int
+    #: Files the push left out (default ignores and ``.flowpackignore``).
+    ignored: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +60,7 @@ class PushResult:
             "new_chunks": self.new_chunks,
             "bytes_uploaded": self.bytes_uploaded,
             "packs_uploaded": self.packs_uploaded,
+            "ignored": self.ignored,
         }
 
 

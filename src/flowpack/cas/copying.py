@@ -9,6 +9,7 @@ again (see :mod:`flowpack.cas.gc`), which is how a store revives what a new ref 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from flowpack.cas.config import ensure_config
 from flowpack.cas.content import Content, PushResult
@@ -17,7 +18,9 @@ from flowpack.cas.errors import UsageError
 from flowpack.cas.guards import refuse_write
 from flowpack.cas.pack import DATA, OBJECT
 from flowpack.cas.walk import manifest_loader, walk
-from flowpack.cas.writer import Writer
+
+if TYPE_CHECKING:  # the writer is imported by the commands that write
+    from flowpack.cas.writer import Writer
 
 #: How much a copy reads from the source before handing it to the writer.
 COPY_BATCH = 16 << 20

@@ -44,7 +44,12 @@ class Digest:
         """A digest from its 32 raw hash bytes."""
         if len(raw) != HEX_LEN // 2:
             raise InvalidDigest(f"raw digest must be 32 bytes, got {len(raw)}")
-        return cls(raw.hex(), size)
+        if size < 0:
+            raise InvalidDigest(f"negative size {size} for blake3:{raw.hex()}")
+        d = object.__new__(cls)  # 32 bytes always give valid hex: skip the text check
+        object.__setattr__(d, "hex", raw.hex())
+        object.__setattr__(d, "size", size)
+        return d
 
     @classmethod
     def parse(cls, text: str, size: int) -> Digest:
@@ -89,8 +94,11 @@ def looks_like_digest(text: str) -> bool:
     )
 
 
+_HEX = re.compile(r"[0-9a-f]*")
+
+
 def _is_hex(s: str) -> bool:
-    return all(c in "0123456789abcdef" for c in s)
+    return _HEX.fullmatch(s) is not None
 
 
 def _threads(n: int) -> int:

@@ -17,6 +17,8 @@ no new push can come to rely on it; readers can still read it.
 deleted; a condemned pack that is live again (a ref was pointed at it) is un-condemned.  Packs
 that no index lists (left by a crashed push) are deleted once older than ``grace`` by their
 backend time; nothing younger than ``grace`` is ever deleted, and a pack of unknown age is kept.
+Temporary upload files a killed writer left (an adapter's own, found through its
+:class:`~flowpack.cas.protocols.LeftoverCleaner` hook) are removed once older than ``grace``.
 Deletion order, so a crash at any point leaves a consistent store: (1) write the new notices,
 (2) write a new index file (create-only, content-addressed) that supersedes the index files
 mentioning the doomed packs and keeps all their other entries, (3) delete the packs, (4) delete
@@ -59,6 +61,7 @@ from flowpack.cas.errors import (
 from flowpack.cas.guards import refuse_write, require_listing
 from flowpack.cas.index import IndexFile, PackEntry
 from flowpack.cas.pack import U32, FrameHeader
+from flowpack.cas.protocols import LeftoverCleaner
 from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import pack_key
 from flowpack.cas.walk import manifest_loader, walk
@@ -89,6 +92,8 @@ class GcReport:
     freed_bytes: int = 0
     index_written: list[str] = field(default_factory=list)
     index_deleted: list[str] = field(default_factory=list)
+    #: Temporary files of killed writers, older than the grace, removed (through the adapter).
+    leftovers_deleted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +110,7 @@ class GcReport:
             "freed_bytes": self.freed_bytes,
             "index_written": list(self.index_written),
             "index_deleted": list(self.index_deleted),
+            "leftovers_deleted": self.leftovers_deleted,
         }
 
     def summary(self) -> str:
@@ -122,6 +128,8 @@ class GcReport:
         parts.append(f"freeing {_human(self.freed_bytes)}")
         if self.orphans_kept:
             parts.append(f"{self.orphans_kept} unindexed packs kept (too young)")
+        if self.leftovers_deleted:
+            parts.append(f"{verb} {self.leftovers_deleted} leftover temporary files")
         return "gc: " + ", ".join(parts)
 
 
@@ -172,6 +180,8 @@ def collect(
     sweep = sorted(h for h in dead if h in since and now - since[h] >= grace)
     pending = sorted(h for h in dead if h in since and h not in sweep)
     orphans, young = _orphans(store, listed, entries, now, grace)
+    cleaner = store.blobs if isinstance(store.blobs, LeftoverCleaner) else None
+    leftovers = cleaner.leftovers(now - grace) if cleaner is not None else []
     report = GcReport(
         dry_run,
         grace,
@@ -183,13 +193,18 @@ def collect(
         deleted=sweep,
         orphans_deleted=orphans,
         orphans_kept=young,
-        freed_bytes=sum(_size(h, listed, entries) for h in [*sweep, *orphans]),
+        freed_bytes=sum(_size(h, listed, entries) for h in [*sweep, *orphans])
+        + sum(info.size for info in leftovers),
+        leftovers_deleted=len(leftovers),
     )
     if dry_run:
         return report
     if progress:
         progress("sweep", 0, len(sweep) + len(orphans))
     _sweep(store, report, notices, set(pending), now)
+    for info in leftovers:
+        assert cleaner is not None
+        cleaner.remove_leftover(info.key)
     store.sync(force=True)
     return report
 

@@ -1,8 +1,11 @@
 """The local cache of immutable things: store configs by URL, and manifests by digest.
 
 Both are safe to cache because neither ever changes: ``config`` is written create-only, and a
-manifest is named by its hash.  Every cached manifest is re-hashed when read, so a damaged cache
-entry is ignored (and refetched), never used.  A cache that cannot be written only costs a later
+manifest is named by its hash.  A store can still be deleted and created again under one URL:
+configs are keyed by the location's identity (URL and endpoint), and the store re-reads its
+config whenever it finds no index file (see :attr:`flowpack.cas.store.Store.config`).  Every
+cached manifest is re-hashed when read, so a damaged cache entry is ignored (and refetched),
+never used.  A cache that cannot be written only costs a later
 request; it is never an error.
 """
 
@@ -51,6 +54,13 @@ def save_cached_config(root: Path | None, url: str, cfg: StoreConfig) -> None:
         _write(path, cfg.encode())
 
 
+def forget_cached_config(root: Path | None, url: str) -> None:
+    """Remove the cached config of ``url`` (it no longer describes the store there)."""
+    path = _config_path(root, url)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
 class ObjectCache:
     """Verified copies of small immutable objects (manifests), one file per digest."""
 
@@ -71,6 +81,16 @@ class ObjectCache:
             _write(self.root / digest.hex, data)
 
 
+_SUM = 32
+
+
+def _frame_sum(pack_hex: str, offset: int, data: bytes) -> bytes:
+    """The checksum a frame cache entry starts with: over its key and its bytes."""
+    h = blake3.blake3(f"flowpack.frame:{pack_hex}:{offset}:".encode())
+    h.update(data)
+    return h.digest()
+
+
 def _write(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,9 +104,11 @@ def _write(path: Path, data: bytes) -> None:
 class FrameCache:
     """Raw pack frames of a remote store, one file per frame, bounded in total size.
 
-    Frames are immutable (packs are named by their hash).  A cached frame is used like one read
-    from the store: decoded and re-hashed record by record, so a damaged entry is detected,
-    dropped and read again from the store (see :class:`flowpack.cas.reader.ChunkReader`).
+    Frames are immutable (packs are named by their hash).  Each entry starts with a blake3
+    checksum over its key (pack and offset) and its bytes, so a damaged entry, or one swapped
+    with another frame (of any length), is dropped and reported as absent: the caller reads the
+    store instead.  A cached frame is then used like one read from the store: decoded and
+    re-hashed record by record (see :class:`flowpack.cas.reader.ChunkReader`).
     """
 
     def __init__(self, root: Path, limit: int = 256 << 20) -> None:
@@ -98,17 +120,23 @@ class FrameCache:
         return self.root / f"{pack_hex}-{offset}"
 
     def get(self, pack_hex: str, offset: int, length: int) -> bytes | None:
+        """The frame at ``offset`` in pack ``pack_hex`` if cached and intact, else None (a
+        damaged or misplaced entry is removed)."""
         try:
-            data = self._path(pack_hex, offset).read_bytes()
+            entry = self._path(pack_hex, offset).read_bytes()
         except OSError:
             return None
-        return data if len(data) == length else None
+        data = entry[_SUM:]
+        if len(data) != length or entry[:_SUM] != _frame_sum(pack_hex, offset, data):
+            self.drop(pack_hex, offset)
+            return None
+        return data
 
     def has(self, pack_hex: str, offset: int) -> bool:
         return self._path(pack_hex, offset).exists()
 
     def put(self, pack_hex: str, offset: int, data: bytes) -> None:
-        _write(self._path(pack_hex, offset), data)
+        _write(self._path(pack_hex, offset), _frame_sum(pack_hex, offset, data) + data)
         self._puts += 1
         if self._puts % 64 == 1:
             self._trim()

@@ -24,13 +24,16 @@ class Location:
     """The blob and ref stores of one place, opened together.
 
     ``url`` is the location's URL with secrets redacted (safe to print).  ``closers`` run once,
-    in reverse order, on :meth:`close`; closing twice is harmless.  Thread-safe.
+    in reverse order, on :meth:`close`; closing twice is harmless.  ``identity`` tells this
+    place apart from another reached by the same URL (a bucket URL resolved against another
+    endpoint); local caches are keyed by it (default: ``url``).  Thread-safe.
     """
 
     url: str
     blobs: BlobStore
     refs: RefStore
     closers: list[Callable[[], None]] = field(default_factory=list)
+    identity: str = ""
     _closed: bool = field(default=False, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

@@ -26,7 +26,7 @@ from typing import Any
 import msgpack
 
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import FlowpackError, MalformedData, UnsafePath
+from flowpack.cas.errors import FlowpackError, MalformedData, UnsafePath, UsageError
 
 FORMAT = "flowpack.bundle.v1"
 _FORMAT_RE = re.compile(r"^flowpack\.bundle\.v(\d+)(?:\.(\d+))?$")
@@ -35,7 +35,11 @@ MODE_FILE = 0o644
 MODE_EXEC = 0o755
 MODE_SYMLINK = 0o120777
 MODES = (MODE_FILE, MODE_EXEC, MODE_SYMLINK)
-MAX_MANIFEST = 256 << 20
+MAX_MANIFEST = 64 << 20
+#: The most files (and, separately, links) one manifest may hold: checked from the msgpack
+#: array headers before anything is decoded, so a manifest of millions of entries costs no
+#: memory; pushes of more files are refused the same way.
+MAX_ENTRIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,11 @@ class ManifestBuilder:
         self._links.append(digest)
 
     def build(self) -> Manifest:
+        """The manifest; :class:`UsageError` when it would hold more than :data:`MAX_ENTRIES`
+        files or links (no reader would accept it)."""
+        for what, n in (("files", len(self._files)), ("links", len(self._links))):
+            if n > MAX_ENTRIES:
+                raise UsageError(f"a bundle holds at most {MAX_ENTRIES} {what}; this one has {n}")
         files = tuple(sorted(self._files.values(), key=lambda f: f.path))
         _check_prefixes(files)
         return Manifest(self.kind, files, tuple(self._links), dict(self.metadata))
@@ -128,6 +137,7 @@ def decode_manifest(data: bytes, digest: Digest | None = None) -> Manifest:
     where = f" {digest}" if digest else ""
     if len(data) > MAX_MANIFEST:
         raise MalformedData(f"manifest{where} is too large")
+    _check_entries(data, where)
     try:
         doc = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
         if not isinstance(doc, dict) or set(doc) != {"files", "format", "kind", "links", "meta"}:
@@ -156,6 +166,31 @@ def decode_manifest(data: bytes, digest: Digest | None = None) -> Manifest:
     if manifest.encode() != data or doc["format"] != FORMAT:
         raise MalformedData(f"manifest{where} is not in canonical form")
     return manifest
+
+
+def _check_entries(data: bytes, where: str) -> None:
+    """Refuse ``data`` if its top-level ``files`` or ``links`` array is longer than
+    :data:`MAX_ENTRIES`, reading only array headers (anything else is left to the decoder)."""
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(data), 1))
+    unpacker.feed(data)
+    key, count = "", 0
+    try:
+        for _ in range(min(unpacker.read_map_header(), 5)):
+            key = unpacker.unpack()
+            if key not in ("files", "links"):
+                unpacker.skip()
+                continue
+            count = unpacker.read_array_header()
+            if count > MAX_ENTRIES:
+                break
+            for _ in range(count):
+                unpacker.skip()
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return  # not shaped like a manifest: the decoder says what is wrong
+    if count > MAX_ENTRIES:
+        raise MalformedData(
+            f"manifest{where} has {count} {key} entries; at most {MAX_ENTRIES} are allowed"
+        )
 
 
 def check_path(path: str) -> str:

@@ -103,6 +103,28 @@ class BlobStore(Protocol):
 
 
 @runtime_checkable
+class LeftoverCleaner(Protocol):
+    """An optional hook of a blob store whose writes go through temporary files of its own.
+
+    A killed writer can leave such files behind (the local adapter's ``.tmp-*``); they are
+    never listed as blobs, so only the adapter can find them.  ``gc`` removes those older than
+    its grace period through this hook.
+    """
+
+    def leftovers(self, older_than: float) -> list[BlobInfo]:
+        """The adapter's temporary files last modified before ``older_than`` (epoch seconds),
+        ``key`` being a path relative to the store.  Thread-safe; never lists a blob."""
+        ...
+
+    def remove_leftover(self, key: str) -> None:
+        """Remove the temporary file ``key`` (as :meth:`leftovers` named it); idempotent.
+
+        Raises :class:`UsageError` for a name that is not a temporary file of the adapter.
+        """
+        ...
+
+
+@runtime_checkable
 class RefStore(Protocol):
     """Mutable names pointing at digests, changed only by compare-and-set.
 

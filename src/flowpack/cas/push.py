@@ -7,22 +7,26 @@ nothing of the store beyond the :class:`~flowpack.cas.writer.Writer` and the
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
 
-from flowpack.cas.bases import BaseFinder
-from flowpack.cas.chunker import Chunker
-from flowpack.cas.content import Progress
+from flowpack.cas.content import Progress, PushResult
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowpackError
+from flowpack.cas.filescache import FilesCache
 from flowpack.cas.manifest import MODE_SYMLINK, FileEntry, Manifest, ManifestBuilder
 from flowpack.cas.pack import DATA, MANIFEST
 from flowpack.cas.tree import SourceFile
-from flowpack.cas.writer import Writer
+
+if TYPE_CHECKING:  # the writer (and its thread pools) is imported by the commands that write
+    from flowpack.cas.bases import BaseFinder
+    from flowpack.cas.chunker import Chunker
+    from flowpack.cas.writer import Writer, WriteStats
 
 
 class Batches(threading.local):
@@ -42,6 +46,19 @@ class Packed:
     digest: Digest
     chunks: int
 
+    def result(self, stats: WriteStats) -> PushResult:
+        """What the push stored (this manifest) and what its write session cost."""
+        m = self.manifest
+        return PushResult(
+            self.digest,
+            m.size,
+            len(m.files),
+            self.chunks,
+            stats.new_chunks,
+            stats.bytes_uploaded,
+            stats.packs_uploaded,
+        )
+
 
 def pack_files(
     writer: Writer,
@@ -53,6 +70,7 @@ def pack_files(
     metadata: Mapping[str, Any] | None,
     links: Sequence[Digest],
     progress: Progress | None,
+    files_cache: FilesCache | None = None,
 ) -> Packed:
     """Queue the new chunks of ``files`` on ``writer``, then their manifest (in a frame alone).
 
@@ -60,12 +78,15 @@ def pack_files(
     """
     builder = ManifestBuilder(kind)
     n_chunks = 0
-    for i, sf in enumerate(files):
-        entry = add_file(writer, chunker, sf, bases)
+    total = sum(sf.stat.st_size for sf in files if sf.stat is not None) if progress else 0
+    done = 0
+    for sf in files:
+        entry = add_file(writer, chunker, sf, bases, files_cache)
         builder.add_file(entry)
         n_chunks += len(entry.chunks)
-        if progress:
-            progress("pack", i + 1, len(files))
+        if progress:  # in bytes of the files read (an honest ETA from the first file)
+            done += entry.size
+            progress("pack", done, max(total, done))
     for link in links:
         builder.add_link(link)
     builder.metadata.update(metadata or {})
@@ -79,12 +100,30 @@ def pack_files(
     return Packed(manifest, data, digest, n_chunks)
 
 
-def add_file(writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder) -> FileEntry:
-    """Cut ``sf`` into chunks (streamed from disk where it has a source), queue the new ones."""
+def add_file(
+    writer: Writer,
+    chunker: Chunker,
+    sf: SourceFile,
+    bases: BaseFinder,
+    files_cache: FilesCache | None = None,
+) -> FileEntry:
+    """Cut ``sf`` into chunks (streamed from disk where it has a source), queue the new ones.
+
+    With ``files_cache``, a file on disk whose stat matches the cache and whose chunks the
+    store still holds is not read at all.
+    """
     if sf.source is not None and sf.mode != MODE_SYMLINK:
         try:
+            st = (sf.stat or os.stat(sf.source)) if files_cache is not None else None
+            if files_cache is not None and st is not None:
+                cached = files_cache.get(os.path.abspath(sf.source), st, sf.path, sf.mode)
+                if cached is not None and all(writer.has(c) for c in cached.chunks):
+                    return cached
             with open(sf.source, "rb") as fh:
-                return _add_chunks(writer, sf, bases, chunker.cut_stream(fh))
+                entry = _add_chunks(writer, sf, bases, chunker.cut_stream(fh))
+            if files_cache is not None and st is not None:
+                files_cache.put(os.path.abspath(sf.source), st, entry)
+            return entry
         except OSError as exc:
             raise FlowpackError(f"cannot read {sf.source}: {exc.strerror or exc}") from exc
     view = memoryview(sf.read())

@@ -24,7 +24,7 @@ from flowpack.cas.localcache import FrameCache
 from flowpack.cas.pack import split_frame
 from flowpack.cas.protocols import BlobStore
 
-CACHE_BYTES = 16 << 20
+CACHE_BYTES = 24 << 20
 #: Whole packs kept for a location without range reads (at least the last one read).
 WHOLE_PACK_BYTES = 64 << 20
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.
@@ -210,6 +210,47 @@ class ChunkReader:
         if key not in self._bases:
             self._decoded(loc, 0)
         return self._bases.get(key, ())
+
+    def frame_plan(self, loc: Location) -> tuple[int, tuple[Digest, ...], bool] | None:
+        """(decoded size, bases, whether a raw frame was kept) of the frame at ``loc``, for
+        :class:`flowpack.cas.budget.BaseBudget`; None if its header cannot be read.
+
+        A cached frame is touched (so it outlives the decode that needs it); a frame read from
+        the store is kept for that decode (:meth:`unstash` drops it if it is not decoded).
+        Thread-safe.
+        """
+        key = (loc.pack.hex, loc.frame_offset)
+        with self._lock:
+            hit = self._frames.get(key)
+            if hit is not None and key in self._bases:
+                self._frames.move_to_end(key)
+                return sum(len(v) for v in hit.values()), self._bases[key], False
+            raw = self._raw.get(key)
+        stash = False
+        if raw is None:
+            cache = self.frame_cache
+            raw = cache.get(loc.pack.hex, loc.frame_offset, loc.frame_length) if cache else None
+            if raw is None:  # a frame-cache copy is read again (and checked) by the decode
+                try:
+                    raw = self._read(loc.pack.hex, loc.frame_offset, loc.frame_length)
+                except IntegrityError:
+                    return None
+                stash = True
+        try:
+            header, _ = split_frame(raw)
+        except IntegrityError:
+            return None
+        with self._lock:
+            if stash:
+                self._raw[key] = raw
+            self._bases[key] = header.bases
+        return header.raw_size, header.bases, stash
+
+    def unstash(self, keys: Iterable[tuple[str, int]]) -> None:
+        """Drop raw frames kept by :meth:`frame_plan` and not decoded since."""
+        with self._lock:
+            for key in keys:
+                self._raw.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:

@@ -1,21 +1,26 @@
 """Restoring a bundle into a directory: all of it, verified, or nothing.
 
 Every file is reassembled from verified chunks and checked against its file digest, then
-written to a temporary name beside its target.  Only when every file is written are they
-renamed into place; on any error the temporary files (and directories this restore created)
-are removed.  Chunks are fetched in batches with coalesced ranged reads.
+written into a private staging directory made inside DEST (``tempfile.mkdtemp``: fresh,
+exclusive, mode 0700) under short numbered names opened ``O_CREAT|O_EXCL|O_NOFOLLOW``.  Only
+when every file is written are they renamed into place; on any error the staging directory
+(and directories this restore created) are removed.  So nothing is ever written outside DEST,
+a bundle can never name a staging file (the staging directory's name is chosen after the
+bundle is read, and never one of its top-level names), and a file name as long as the file
+system allows round-trips.  Chunks are fetched in batches with coalesced ranged reads.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import blake3
 
-from flowpack.cas.errors import CorruptObject, MalformedData
+from flowpack.cas.errors import AlreadyExists, CorruptObject, MalformedData
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
@@ -24,6 +29,8 @@ if TYPE_CHECKING:
     from flowpack.cas.digest import Digest
 
 BATCH_BYTES = 8 << 20
+STAGE_PREFIX = ".flowpack-stage-"
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def restore_tree(
@@ -48,7 +55,11 @@ def restore(
     """Restore the files ``manifest`` lists into ``dest`` (see the module docstring)."""
     dest = Path(os.path.abspath(dest))
     plan_restore(manifest, dest, force=force)
-    created_root = not dest.exists()
+    if (dest.exists() or dest.is_symlink()) and not dest.is_dir():
+        raise AlreadyExists(f"{dest} exists and is not a directory")
+    created = [p for p in [dest, *dest.parents] if not p.exists() and not p.is_symlink()]
+    dest.mkdir(parents=True, exist_ok=True)
+    stage = _stage_dir(manifest, dest)
     staged: list[tuple[Path, Path]] = []
     made_dirs: list[Path] = []
     try:
@@ -62,40 +73,45 @@ def restore(
                 if size <= BATCH_BYTES:  # a larger file prefetches by windows in _stage
                     store.prefetch(c for j in batch for c in files[j].chunks)
                 for j in batch:
-                    staged.append(_stage(store, manifest, j, dest, made_dirs))
+                    tmp = stage / str(len(staged))
+                    staged.append((tmp, _stage(store, manifest, j, dest, tmp, made_dirs)))
                     if progress:
                         progress("restore", len(staged), len(files))
                 batch, size = [], 0
         for tmp, target in staged:
             os.replace(tmp, target)
+        stage.rmdir()
     except BaseException:
-        for tmp, _ in staged:
-            if tmp.is_symlink() or tmp.exists():
-                tmp.unlink()
-        if created_root:
-            shutil.rmtree(dest, ignore_errors=True)
-        else:
-            for d in reversed(made_dirs):
-                try:
-                    d.rmdir()
-                except OSError:
-                    pass
+        shutil.rmtree(stage, ignore_errors=True)
+        for d in [*reversed(made_dirs), *created]:
+            try:
+                d.rmdir()
+            except OSError:
+                pass
         raise
-    if not manifest.files:
-        dest.mkdir(parents=True, exist_ok=True)
     return manifest
 
 
+def _stage_dir(manifest: Manifest, dest: Path) -> Path:
+    """A fresh private directory in ``dest`` whose name no path of ``manifest`` starts with."""
+    tops = {f.path.split("/", 1)[0] for f in manifest.files}
+    while True:
+        stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=dest))
+        if stage.name not in tops:
+            return stage
+        stage.rmdir()  # pragma: no cover - a bundle guessed a random name
+
+
 def _stage(
-    store: Content, manifest: Manifest, j: int, dest: Path, made: list[Path]
-) -> tuple[Path, Path]:
+    store: Content, manifest: Manifest, j: int, dest: Path, tmp: Path, made: list[Path]
+) -> Path:
+    """Write file ``j`` of ``manifest`` at ``tmp`` (verified); return where it belongs."""
     f = manifest.files[j]
     target = safe_join(dest, f.path)
     missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
     for p in reversed(missing):
         p.mkdir()
         made.append(p)
-    tmp = target.with_name(f".{target.name}.flowpack-{os.getpid()}")
     if f.is_symlink:
         link = b"".join(store.get_bytes(c) for c in f.chunks)
         if not f.digest.matches(link):
@@ -105,23 +121,22 @@ def _stage(
         except UnicodeDecodeError:
             raise MalformedData(f"{f.path}: symlink target is not UTF-8") from None
         check_link(dest, f.path, text)
-        tmp.symlink_to(text)
-        return tmp, target
+        os.symlink(text, tmp)
+        return target
     whole = blake3.blake3()
     big = f.size > BATCH_BYTES
     window = 0
-    with open(tmp, "wb") as fh:
+    with os.fdopen(os.open(tmp, _OPEN_FLAGS, 0o600), "wb") as fh:
         for k, c in enumerate(f.chunks):  # one verified chunk in memory at a time
             if big and k >= window:
                 window = _prefetch_window(store, f.chunks, k)
             piece = store.get_bytes(c)
             whole.update(piece)
             fh.write(piece)
-    if whole.hexdigest() != f.digest.hex:
-        tmp.unlink()
-        raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
-    tmp.chmod(f.mode)
-    return tmp, target
+        if whole.hexdigest() != f.digest.hex:
+            raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
+        os.fchmod(fh.fileno(), f.mode)
+    return target
 
 
 def _prefetch_window(store: Content, chunks: tuple[Digest, ...], start: int) -> int:

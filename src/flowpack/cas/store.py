@@ -15,30 +15,27 @@ and live in their own modules, which this one does not import: :func:`flowpack.c
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowpack.cas.bases import BaseFinder
-from flowpack.cas.chunker import Chunker, ChunkerParams
 from flowpack.cas.condemned import Notices, load_notices
-from flowpack.cas.config import StoreConfig, ensure_config, load_config
+from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
 from flowpack.cas.copying import copy_objects
-from flowpack.cas.digest import Digest, looks_like_digest, parse_prefix
+from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
-    AmbiguousDigest,
-    CorruptObject,
-    InvalidDigest,
     NotFound,
 )
+from flowpack.cas.filescache import FilesCache
 from flowpack.cas.guards import refuse_write
+from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.index import Index, IndexFile, PackEntry
-from flowpack.cas.localcache import FrameCache, ObjectCache, load_cached_config, save_cached_config
 from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
     BUNDLE,
@@ -46,13 +43,19 @@ from flowpack.cas.manifest import (
     Manifest,
     decode_manifest,
 )
-from flowpack.cas.pack import MANIFEST
+from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.push import Batches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
+from flowpack.cas.similar import Sketches
+from flowpack.cas.storeconfig import BelievedConfig
+from flowpack.cas.streaming import iter_file
 from flowpack.cas.tree import SourceFile, scan_tree
-from flowpack.cas.writer import Writer, WriteStats
+
+if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
+    from flowpack.cas.chunker import ChunkerParams
+    from flowpack.cas.writer import Writer, WriteStats
 
 __all__ = ["Progress", "PushResult", "Store"]
 
@@ -71,15 +74,14 @@ class Store:
         level: int = 9,
         workers: int | None = None,
         sync_once: bool = False,
+        cache_key: str | None = None,
     ) -> None:
         self.blobs = blobs
         self.refs = Refs(refs, where=url)
         self.url = url
         self.level = level
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
-        self._chunker_params = chunker
         self._cache_root = cache_dir
-        self._config: StoreConfig | None = None
         self._lock = threading.RLock()
         self.index = Index()
         self._index_files: dict[str, IndexFile] = {}
@@ -88,8 +90,11 @@ class Store:
         self.sync_once = sync_once
         self._batches = Batches()
         self._synced = False
-        self._objects = ObjectCache(None)
         self.reader = ChunkReader(blobs, self.index)
+        durable = blobs.capabilities.durable
+        self._believed = BelievedConfig(
+            blobs, self.reader, cache_dir if durable and url else None, cache_key or url, chunker
+        )
         #: The location the store was opened from (closed with the store), if any.
         self.location: Location | None = None
 
@@ -119,6 +124,7 @@ class Store:
             level=level,
             workers=workers,
             sync_once=sync_once,
+            cache_key=location.identity or None,
         )
         store.location = location
         return store
@@ -127,29 +133,23 @@ class Store:
 
     @property
     def config(self) -> StoreConfig:
-        """The store's config, created on first use (create-only, so cached locally by URL)."""
-        with self._lock:
-            if self._config is None:
-                durable = self.blobs.capabilities.durable
-                root = self._cache_root if durable and self.url else None
-                cfg = load_cached_config(root, self.url, self._chunker_params)
-                if cfg is None:
-                    cfg = ensure_config(self.blobs, self._chunker_params)
-                    save_cached_config(root, self.url, cfg)
-                self._config = cfg
-                self._objects = ObjectCache(root / cfg.store_id / "objects" if root else None)
-                if root is not None and self.blobs.capabilities.remote:
-                    self.reader.frame_cache = FrameCache(root / cfg.store_id / "frames")
-            return self._config
+        """The store's config, created on first use (create-only, so cached locally; when the
+        cache may be believed: :mod:`flowpack.cas.storeconfig`)."""
+        return self._believed.get()
 
     @property
     def initialized(self) -> bool:
-        return self._config is not None or load_config(self.blobs) is not None
+        return self._believed.current is not None or load_config(self.blobs) is not None
 
     def _cache_dir(self) -> Path | None:
+        root = self._store_cache()
+        return root / "index" if root is not None else None
+
+    def _store_cache(self) -> Path | None:
+        """This store's folder in the local cache, if it has one."""
         if self._cache_root is None or not self.blobs.capabilities.durable:
             return None
-        return self._cache_root / self.config.store_id / "index"
+        return self._cache_root / self.config.store_id
 
     def sync(self, *, force: bool = False) -> None:
         """Bring the in-memory index up to date: list ``index/``, fetch only new files.
@@ -169,6 +169,7 @@ class Store:
             self._index_files = sync_index_files(self.blobs, self._index_files, self._cache_dir())
             self._notices = load_notices(self.blobs, self._notices)
             self.index.replace(self._index_files, self._notices.condemned() | self._vanished)
+            self._believed.saw_store(empty=not self._index_files)
 
     def short_grace_announced(self) -> bool:
         """Whether the last :meth:`sync` listed a gc short-grace announcement in force
@@ -237,11 +238,18 @@ class Store:
         metadata: Mapping[str, Any] | None = None,
         parent: Digest | None = None,
         progress: Progress | None = None,
+        default_ignores: bool = True,
     ) -> PushResult:
-        """Store the directory (or single file) at ``root`` as a bundle."""
-        return self.put_files(
-            scan_tree(Path(root)), metadata=metadata, parent=parent, progress=progress
-        )
+        """Store the directory (or single file) at ``root`` as a bundle.
+
+        What :mod:`flowpack.cas.ignore` leaves out (the default ignores unless
+        ``default_ignores`` is False, and ``root/.flowpackignore``) is counted in the result's
+        ``ignored``."""
+        root = Path(root)
+        rules = IgnoreRules.for_root(root, default_ignores=default_ignores)
+        files = scan_tree(root, rules)
+        result = self.put_files(files, metadata=metadata, parent=parent, progress=progress)
+        return dataclasses.replace(result, ignored=rules.ignored)
 
     def put_files(
         self,
@@ -268,6 +276,14 @@ class Store:
             if not ((batch is not None and batch.has(link)) or self.has(link)):
                 raise NotFound(f"linked object {link} is not in the store")
         self._revive([link for link in links if self.index.get(link) is not None])
+        files = list(files)
+        sketches = Sketches(self._store_cache())
+        files_cache = FilesCache(self._store_cache())
+        if parent is None and kind == BUNDLE:  # no name to go by: find a parent by content
+            parent = sketches.best((f.path for f in files), self.index)
+        from flowpack.cas.bases import BaseFinder
+        from flowpack.cas.chunker import Chunker
+
         bases = BaseFinder(
             parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
         )
@@ -275,30 +291,24 @@ class Store:
         with self.writing() as writer:
             packed = pack_files(
                 writer,
-                list(files),
+                files,
                 chunker=chunker,
                 bases=bases,
                 kind=kind,
                 metadata=metadata,
                 links=links,
                 progress=progress,
+                files_cache=files_cache,
             )
             if progress and batch is None:
                 progress("upload", 0, 0)
-        self._objects.put(packed.digest, packed.data)
+        self._believed.objects.put(packed.digest, packed.data)
+        files_cache.save()  # after the index file: its chunks are now held
+        if kind == BUNDLE and batch is None:
+            sketches.remember(packed.digest, (f.path for f in files))
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
-        s = writer.stats
-        m = packed.manifest
-        return PushResult(
-            packed.digest,
-            m.size,
-            len(m.files),
-            packed.chunks,
-            s.new_chunks,
-            s.bytes_uploaded,
-            s.packs_uploaded,
-        )
+        return packed.result(writer.stats)
 
     @contextmanager
     def batch(self) -> Iterator[WriteStats]:
@@ -335,6 +345,8 @@ class Store:
             yield batch
             return
         self.config  # noqa: B018 - creates the store on first write
+        from flowpack.cas.writer import Writer
+
         writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
         try:
             yield writer
@@ -378,11 +390,11 @@ class Store:
             return decode_manifest(pending, digest)
         if cached:
             self.config  # noqa: B018 - opens the local cache (the config is cached too)
-            data = self._objects.get(digest)
+            data = self._believed.objects.get(digest)
             if data is not None:
                 return decode_manifest(data, digest)
         data = self.get_bytes(digest)
-        self._objects.put(digest, data)
+        self._believed.objects.put(digest, data)
         return decode_manifest(data, digest)
 
     def read_file(self, digest: Digest, path: str) -> bytes:
@@ -395,38 +407,18 @@ class Store:
         return self.file_bytes(entry)
 
     def file_bytes(self, entry: FileEntry) -> bytes:
-        """Reassemble and verify one file of a manifest."""
-        self.reader.prefetch(entry.chunks)
-        data = b"".join(self.get_bytes(c) for c in entry.chunks)
-        if not entry.digest.matches(data):
-            raise CorruptObject(
-                f"file {entry.path} does not match its digest {entry.digest}", entry.digest
-            )
-        return data
+        """Reassemble and verify one file of a manifest (held whole: see :meth:`iter_file`)."""
+        return b"".join(self.iter_file(entry))
+
+    def iter_file(self, entry: FileEntry) -> Iterator[bytes]:
+        """One file of a manifest as verified chunks, in bounded memory; raises
+        :class:`CorruptObject` after the last chunk if the whole does not match its digest
+        (see :mod:`flowpack.cas.streaming`)."""
+        return iter_file(entry, self.prefetch, self.get_bytes)
 
     def resolve(self, text: str) -> Digest:
         """A manifest digest from a full digest, a unique prefix (8+ hex), or a ref name."""
-        text = text.strip()
-        if looks_like_digest(text):
-            try:
-                prefix = parse_prefix(text)
-            except InvalidDigest:
-                prefix = ""
-            if prefix:
-                self.sync()
-                found = self.index.find_prefix(prefix, MANIFEST)
-                if len(found) == 1:
-                    return found[0]
-                if len(found) > 1:
-                    raise AmbiguousDigest(
-                        f"{text!r} matches {len(found)} objects; give more digits"
-                    )
-                if text.startswith("blake3:"):
-                    raise NotFound(f"no object {text} in the store")
-        ref = self.refs.get(text)
-        if ref is None:
-            raise NotFound(f"{text!r} is neither a ref nor an object in the store")
-        return ref
+        return resolve_name(text, self.sync, self.index, self.refs)
 
     def set_ref(
         self, name: str, digest: Digest, *, expected: Digest | None = None, create: bool = False

@@ -12,21 +12,24 @@ self-contained (no frame has bases, so it decodes without any store):
   every chunk those manifests list, grouped into frames of about 256 KiB;
 * then the usual trailer index.
 
-An import reads the whole file and checks it before storing anything: the magic and the
+An import reads the file frame by frame and checks it before storing anything: the magic and the
 trailer, frames that tile the file exactly and agree with the trailer, no bases, every frame
 decoded within the size its header records (a zstd bomb fails before it grows), every record
 re-hashed, every manifest decoded (unsafe paths refused), and everything the root reaches
 present.  Only then are the objects written, through a :class:`Writer`, so what the store
 already holds is not stored twice.  A file that fails any check is refused with one
-:class:`IntegrityError` and nothing is stored.  Exports and imports are held in memory, which
-suits bundles (flows) rather than arbitrarily large datasets; imports are capped at
-:data:`MAX_IMPORT` bytes of content.
+:class:`IntegrityError` and nothing is stored.  An import holds one decoded frame (at most
+:data:`flowpack.cas.codec.MAX_FRAME_SIZE`) and the manifests at a time, never the whole file;
+exports are built in memory, which suits bundles (flows) rather than large datasets.  Imports
+are capped at :data:`MAX_IMPORT` bytes of content.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import blake3
 
@@ -34,6 +37,7 @@ from flowpack.cas import codec
 from flowpack.cas.content import Content
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, MalformedData, NotFound, UnsafePath, UsageError
+from flowpack.cas.frames import FrameEntry
 from flowpack.cas.guards import refuse_write
 from flowpack.cas.manifest import Manifest, decode_manifest
 from flowpack.cas.pack import (
@@ -41,6 +45,7 @@ from flowpack.cas.pack import (
     MAGIC,
     MANIFEST,
     OBJECT,
+    TRAILER,
     PackBuilder,
     decode_trailer,
     encode_frame,
@@ -108,93 +113,134 @@ def _add_frames(store: Content, builder: PackBuilder, kind: int, digests: list[D
 def import_bundle(store: Content, src: Path) -> Digest:
     """Check the export file ``src`` completely, then store it; returns the root digest.
 
-    Raises :class:`CapabilityError` on a read-only store before reading anything.
+    The file is read frame by frame, twice (check, then store, re-hashing every record again),
+    so memory holds one decoded frame and the manifests, never the whole export.  Raises
+    :class:`CapabilityError` on a read-only store before reading anything.
     """
     refuse_write(store.blobs.capabilities, "import", store.url)
     src = Path(src)
     try:
-        if src.stat().st_size > MAX_IMPORT:
-            raise MalformedData(f"is larger than the {MAX_IMPORT} byte limit")
-        data = src.read_bytes()
+        with open(src, "rb") as fh:
+            export = ExportFile(fh, os.fstat(fh.fileno()).st_size)
+            try:
+                root, reach = export.check()
+            except IntegrityError as exc:
+                raise type(exc)(f"refusing to import {src}: {exc}") from exc
+            store.config  # noqa: B018 - creates the store on first write
+            store.sync()
+            wanted = {d for d in reach.objects if d.size}
+            with store.writing(join_batch=False) as writer:  # visible at once, even in a batch
+                for kind, records in export.frames(skip=MANIFEST):
+                    for d, body in records:
+                        if d in wanted:
+                            wanted.discard(d)
+                            writer.add(d, body, kind=kind)
+                writer.seal(DATA)
+                writer.seal(OBJECT)
+                if wanted:  # the file changed between the two passes
+                    raise MalformedData(f"refusing to import {src}: it changed while being read")
+                for d in reversed(reach.manifests):
+                    writer.add(d, export.manifests[d], kind=MANIFEST)
     except FileNotFoundError:
         raise NotFound(f"no such file: {src}") from None
-    except IntegrityError as exc:
-        raise type(exc)(f"refusing to import {src}: {exc}") from exc
     except OSError as exc:
         raise UsageError(f"cannot read {src}: {exc.strerror or exc}") from exc
-    try:
-        root, reach, objects = read_export(data)
-    except IntegrityError as exc:
-        raise type(exc)(f"refusing to import {src}: {exc}") from exc
-    store.config  # noqa: B018 - creates the store on first write
-    store.sync()
-    with store.writing(join_batch=False) as writer:  # visible at once, even in a batch
-        for d in reach.objects:
-            if d.size:
-                kind, body = objects[d]
-                writer.add(d, body, kind=kind)
-        writer.seal(DATA)
-        writer.seal(OBJECT)
-        for d in reversed(reach.manifests):
-            writer.add(d, objects[d][1], kind=MANIFEST)
     return root
 
 
-def read_export(data: bytes) -> tuple[Digest, Reach, dict[Digest, tuple[int, bytes]]]:
-    """Decode and check a whole export; :class:`IntegrityError` says what is wrong."""
-    if data[: len(MAGIC)] != MAGIC:
-        raise MalformedData("not a flowpack export (bad magic)")
-    end, body = read_trailer(data, len(data))
-    frames = sorted(decode_trailer(body), key=lambda f: f.offset)
-    pos = len(MAGIC)
-    for fr in frames:
-        if fr.offset != pos or fr.length <= 0:
-            raise MalformedData("its frames do not tile the file")
-        pos += fr.length
-    if pos != end or not frames:
-        raise MalformedData("its frames do not tile the file")
-    if sum(r.size for fr in frames for r in fr.records) > MAX_IMPORT:
-        raise MalformedData(f"it claims more than {MAX_IMPORT} bytes of content")
-    objects: dict[Digest, tuple[int, bytes]] = {}
-    for fr in frames:
-        header, payload = split_frame(data[fr.offset : fr.offset + fr.length])
-        if header.records != fr.records or header.kind != fr.kind:
-            raise MalformedData(f"frame at {fr.offset} disagrees with the trailer")
-        if header.bases:
-            raise MalformedData(f"frame at {fr.offset} needs bases; an export must not")
-        decoded = codec.decompress(header.codec, payload, header.raw_size)
-        view = memoryview(decoded)
-        off = 0
-        for rec in header.records:
-            piece = view[off : off + rec.size]
-            off += rec.size
-            if blake3.blake3(piece).digest() != rec.raw:
-                raise MalformedData(f"object {rec} does not match its digest")
-            objects[rec] = (header.kind, bytes(piece))
-    first = frames[0]
-    if first.kind != MANIFEST or len(first.records) != 1:
-        raise MalformedData("it does not start with an export header")
-    head = _decode(objects[first.records[0]][1], first.records[0])
-    if head.kind != EXPORT_KIND or head.files or len(head.links) != 1:
-        raise MalformedData("it does not start with an export header")
-    root = head.links[0]
+class ExportFile:
+    """An export file read frame by frame (see the module docstring for what is checked)."""
 
-    def load(d: Digest) -> Manifest | None:
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh = fh
+        self.size = size
+        self.manifests: dict[Digest, bytes] = {}
+        self.kinds: dict[Digest, int] = {}
+        self.entries: list[FrameEntry] = []
+
+    def check(self) -> tuple[Digest, Reach]:
+        """Check everything; the root and what it reaches.  :class:`IntegrityError` if bad."""
+        if self.size > MAX_IMPORT:
+            raise MalformedData(f"is larger than the {MAX_IMPORT} byte limit")
+        self.entries = self._layout()
+        for kind, records in self.frames():
+            for d, body in records:
+                self.kinds[d] = kind
+                if kind == MANIFEST:
+                    self.manifests[d] = body
+        first = self.entries[0]
+        if first.kind != MANIFEST or len(first.records) != 1:
+            raise MalformedData("it does not start with an export header")
+        head = _decode(self.manifests[first.records[0]], first.records[0])
+        if head.kind != EXPORT_KIND or head.files or len(head.links) != 1:
+            raise MalformedData("it does not start with an export header")
+        root = head.links[0]
+        for d, body in self.manifests.items():
+            _decode(body, d)  # even one the root does not reach must be well formed
+        reach = walk([root], self._load)
+        for d in reach.objects:
+            if d.size and d not in self.kinds:
+                raise MalformedData(f"it lacks object {d}, which the bundle needs")
+        return root, reach
+
+    def _load(self, d: Digest) -> Manifest | None:
         if d.size == 0:
             return None
-        if d not in objects:
+        if d not in self.kinds:
             raise MalformedData(f"it lacks object {d}, which the bundle needs")
-        kind, body = objects[d]
-        return _decode(body, d) if kind == MANIFEST else None
+        body = self.manifests.get(d)
+        return _decode(body, d) if body is not None else None
 
-    for d, (kind, body) in objects.items():
-        if kind == MANIFEST:
-            _decode(body, d)  # even one the root does not reach must be well formed
-    reach = walk([root], load)
-    for d in reach.objects:
-        if d.size and d not in objects:
-            raise MalformedData(f"it lacks object {d}, which the bundle needs")
-    return root, reach, objects
+    def _read(self, offset: int, length: int) -> bytes:
+        self.fh.seek(offset)
+        data = self.fh.read(length)
+        if len(data) != length:
+            raise MalformedData("it is truncated")
+        return data
+
+    def _layout(self) -> list[FrameEntry]:
+        if self.size < len(MAGIC) or self._read(0, len(MAGIC)) != MAGIC:
+            raise MalformedData("not a flowpack export (bad magic)")
+        tail = self._read(max(0, self.size - (64 << 10)), min(self.size, 64 << 10))
+        end, body = read_trailer(tail, self.size)
+        if len(body) < self.size - end - TRAILER.size:
+            body = self._read(end, self.size - end - TRAILER.size)
+        frames = sorted(decode_trailer(body), key=lambda f: f.offset)
+        pos = len(MAGIC)
+        for fr in frames:
+            if fr.offset != pos or fr.length <= 0:
+                raise MalformedData("its frames do not tile the file")
+            if fr.length > codec.MAX_FRAME_SIZE + 4096:
+                raise MalformedData(f"frame at {fr.offset} is larger than any frame may be")
+            pos += fr.length
+        if pos != end or not frames:
+            raise MalformedData("its frames do not tile the file")
+        if sum(r.size for fr in frames for r in fr.records) > MAX_IMPORT:
+            raise MalformedData(f"it claims more than {MAX_IMPORT} bytes of content")
+        return frames
+
+    def frames(self, skip: int | None = None) -> Iterator[tuple[int, list[tuple[Digest, bytes]]]]:
+        """Each frame's kind and verified records, one frame in memory at a time."""
+        for fr in self.entries:
+            if fr.kind == skip:
+                continue
+            header, payload = split_frame(self._read(fr.offset, fr.length))
+            if header.records != fr.records or header.kind != fr.kind:
+                raise MalformedData(f"frame at {fr.offset} disagrees with the trailer")
+            if header.bases:
+                raise MalformedData(f"frame at {fr.offset} needs bases; an export must not")
+            decoded = codec.decompress(header.codec, payload, header.raw_size)
+            del payload
+            view = memoryview(decoded)
+            records, off = [], 0
+            for rec in header.records:
+                piece = view[off : off + rec.size]
+                off += rec.size
+                if blake3.blake3(piece).digest() != rec.raw:
+                    raise MalformedData(f"object {rec} does not match its digest")
+                records.append((rec, bytes(piece)))
+            del view, decoded
+            yield header.kind, records
 
 
 def _decode(body: bytes, d: Digest) -> Manifest:

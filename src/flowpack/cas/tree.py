@@ -14,11 +14,12 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 
 from flowpack.cas.errors import AlreadyExists, NotFound, UnsafePath, UsageError
+from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.manifest import MODE_EXEC, MODE_FILE, MODE_SYMLINK, Manifest, check_path
 
-DEFAULT_IGNORE = frozenset({".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 _SPECIAL = {
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
@@ -36,42 +37,57 @@ class SourceFile:
     read: Callable[[], bytes]
     #: The file on disk, when there is one: large files are then chunked as a stream.
     source: Path | None = None
+    #: Its ``lstat`` when scanned (the files cache compares it with what it remembers).
+    stat: os.stat_result | None = None
 
     @classmethod
     def from_bytes(cls, path: str, data: bytes, mode: int = MODE_FILE) -> SourceFile:
         return cls(check_path(path), mode, lambda: data)
 
 
-def scan_tree(root: Path, ignore: frozenset[str] = DEFAULT_IGNORE) -> list[SourceFile]:
+def scan_tree(root: Path, rules: IgnoreRules | None = None) -> list[SourceFile]:
     """Every regular file and symlink under ``root`` (a file alone is a one-file tree).
 
     Nothing is skipped silently: a directory that cannot be listed, a special file (device,
     FIFO, socket) and a name that is not UTF-8 each raise :class:`UsageError` naming the path;
-    only the names in ``ignore`` (and ``*.pyc``) are left out.
+    only what ``rules`` ignore (default: :meth:`IgnoreRules.for_root`, see
+    :mod:`flowpack.cas.ignore`) is left out, and counted in ``rules.ignored``.
     """
     root = Path(root)
     if not root.exists() and not root.is_symlink():
         raise NotFound(f"no such file or directory: {root}")
     if root.is_symlink() or not root.is_dir():
         return [_entry(root, _utf8_name(root.name, root))]
+    rules = rules if rules is not None else IgnoreRules.for_root(root)
     out: list[SourceFile] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable):
-        dirnames[:] = sorted(d for d in dirnames if d not in ignore)
-        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        for name in filenames:
-            if name in ignore or name.endswith(".pyc"):
-                continue
-            _utf8_name(name, Path(dirpath) / name)
-            rel = (rel_dir / name).as_posix() if str(rel_dir) != "." else name
-            out.append(_entry(Path(dirpath) / name, rel))
-        for d in list(dirnames):
-            if (Path(dirpath) / d).is_symlink():
-                dirnames.remove(d)
-                out.append(_entry(Path(dirpath) / d, (rel_dir / d).as_posix()))
+    _scan_dir(str(root), "", rules, out)
     return sorted(out, key=lambda f: f.path)
 
 
-def _unreadable(exc: OSError) -> None:
+def _scan_dir(dirpath: str, rel: str, rules: IgnoreRules, out: list[SourceFile]) -> None:
+    """Add the entries under ``dirpath`` (bundle path ``rel``) to ``out``, except what
+    ``rules`` ignore (one ``lstat`` each, kept in the :class:`SourceFile` for the files cache;
+    a symlink to a directory is an entry, never followed)."""
+    try:
+        with os.scandir(dirpath) as it:
+            entries = list(it)
+    except OSError as exc:
+        _unreadable(exc)
+    for e in entries:
+        name = e.name
+        path = f"{rel}/{name}" if rel else name
+        full = Path(e.path)
+        is_dir = e.is_dir(follow_symlinks=False)
+        if rules.skip(full, path, is_dir=is_dir):
+            continue
+        if is_dir:
+            _scan_dir(e.path, path, rules, out)
+            continue
+        _utf8_name(name, full)
+        out.append(_entry(full, path, e.stat(follow_symlinks=False)))
+
+
+def _unreadable(exc: OSError) -> NoReturn:
     """``os.walk``'s error hook: a directory it cannot list fails the scan, never drops out."""
     raise UsageError(f"cannot read directory {exc.filename}: {exc.strerror or exc}") from exc
 
@@ -88,8 +104,8 @@ def _utf8_name(name: str, path: Path) -> str:
     return name
 
 
-def _entry(path: Path, rel: str) -> SourceFile:
-    st = path.lstat()
+def _entry(path: Path, rel: str, st: os.stat_result | None = None) -> SourceFile:
+    st = st if st is not None else path.lstat()
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(path)
         _utf8_name(target, path)
@@ -98,7 +114,7 @@ def _entry(path: Path, rel: str) -> SourceFile:
         kind = _SPECIAL.get(stat.S_IFMT(st.st_mode), "not a regular file")
         raise UsageError(f"{path} is {kind}: only regular files, symlinks and directories")
     mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
-    return SourceFile(check_path(rel), mode, path.read_bytes, path)
+    return SourceFile(check_path(rel), mode, path.read_bytes, path, st)
 
 
 def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:

@@ -1,11 +1,13 @@
 """``verify``: find every damaged object in a store and say what depends on it.
 
-Without ``targets`` (and without ``all_refs``) everything is checked: the config decodes;
-every index file hashes to its name and decodes; every pack an index lists exists with the
+Without ``targets`` everything is checked (``all_refs`` changes nothing then: a flag never
+checks less than no flag): the config decodes; every index file hashes to its name and
+decodes; every pack an index lists exists with the
 recorded size and holds its frames; every ref value verifies; every manifest a ref reaches
 exists, decodes, and has all its chunks and links indexed (records link to bundles and parent
 records).  ``targets`` restricts the manifest walk to those manifests (``all_refs`` adds every
-ref's target) and the pack checks to the packs they use.
+ref's target) and the pack checks to the packs they use; damage no ref reaches (an
+unreferenced pack, a loose index entry) is found only without ``targets``.
 
 With ``read_data`` every pack in scope is also read whole: it must hash to its name, its
 trailer must agree with the index files, and every frame must decode (against its bases) to
@@ -32,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import blake3
+
 from flowpack.cas.condemned import load_notices
 from flowpack.cas.config import load_config
 from flowpack.cas.content import Content, Progress
@@ -50,6 +54,7 @@ from flowpack.cas.pack import MANIFEST
 from flowpack.cas.packcheck import check_bytes, check_layout
 from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import ChunkReader, pack_key
+from flowpack.cas.streaming import iter_chunks
 
 #: A node of the dependency graph: ("ref", name), ("manifest", hex), ("file", hex, path),
 #: ("object", hex), ("pack", hex), or a label for things nothing depends on.
@@ -106,7 +111,7 @@ def verify(
         if t < 1 or not 1 <= n <= t:
             raise UsageError(f"subset {n}/{t}: need 1 <= N <= T")
     v = _Verifier(store, progress)
-    everything = not targets and not all_refs
+    everything = not targets  # all_refs adds to the whole-store check, never narrows it
     v.check_config()
     v.load_index(notices=everything)
     roots: list[tuple[Node, Digest]] = [(("target", str(d)), d) for d in targets or ()]
@@ -328,18 +333,21 @@ class _Verifier:
                 self.reassemble(m, path, digest, chunks)
 
     def reassemble(self, m: Digest, path: str, digest: Digest, chunks: tuple[Digest, ...]) -> None:
+        """Hash file ``path`` of manifest ``m`` chunk by chunk (one window in memory)."""
         node: Node = ("file", m.hex, path)
         label = f"file blake3:{m.hex}:{path}"
+        whole, size = blake3.blake3(), 0
         try:
-            self.reader.prefetch(chunks)
-            data = b"".join(self.reader.get(c) for c in chunks)
+            for piece in iter_chunks(chunks, self.reader.prefetch, self.reader.get):
+                whole.update(piece)
+                size += len(piece)
         except FlowpackError as exc:
             if not isinstance(exc, (IntegrityError, NotFound)):
                 raise
             self.problem(node, label, f"cannot be reassembled: {exc}")
             return
         self.count("read_files")
-        if not digest.matches(data):
+        if size != digest.size or whole.digest() != digest.raw:
             self.problem(node, label, f"does not match its digest {digest}")
 
     # -- the report ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from flowpack.cas import codec
 from flowpack.cas.bases import MAX_DEPTH
+from flowpack.cas.budget import BaseBudget
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, UsageError
 from flowpack.cas.index import Index, IndexFile, PackEntry
@@ -50,6 +51,10 @@ class WriteStats:
     bytes_uploaded: int = 0
     packs_uploaded: int = 0
     index_files: list[str] = field(default_factory=list)
+    #: Decoded bytes of old frames the session's compressions needed (cached or decoded).
+    base_bytes_planned: int = 0
+    #: Candidate bases left out because they would pass a frame's decode budget.
+    bases_dropped: int = 0
 
 
 @dataclass
@@ -91,6 +96,7 @@ class Writer:
             max(1, min(8, blobs.capabilities.max_connections)), thread_name_prefix="flowpack-io"
         )
         self._lock = threading.Lock()
+        self._bases_lock = threading.Lock()
 
     def has(self, digest: Digest) -> bool:
         """Whether the store or this session already holds ``digest``."""
@@ -128,17 +134,26 @@ class Writer:
             self._flush_pack(final=False)
 
     def _encode(self, pend: _Pending) -> tuple[FrameHeader, bytes]:
-        bases: list[Digest] = []
-        depth = 0
+        """Compress one frame against the bases that fit its depth, size and decode budgets."""
+        candidates: list[Digest] = []
         total = 0
         for b in pend.bases:
             loc = self.index.get(b)
             if loc is None or loc.depth + 1 > MAX_DEPTH or total + b.size > MAX_DICT:
                 continue
-            bases.append(b)
-            depth = max(depth, loc.depth + 1)
+            candidates.append(b)
             total += b.size
-        dictionary = b"".join(self.reader.get(b) for b in bases)
+        budget = BaseBudget(self.reader)
+        with self._bases_lock:  # one working set in the reader's cache at a time
+            try:
+                bases = budget.admit_all(candidates)
+                dictionary = b"".join(self.reader.get(b) for b in bases)
+            finally:
+                budget.release()
+        with self._lock:
+            self.stats.base_bytes_planned += budget.used
+            self.stats.bases_dropped += len(candidates) - len(bases)
+        depth = max((loc.depth + 1 for b in bases if (loc := self.index.get(b))), default=0)
         return encode_frame(
             pend.kind,
             pend.records,

@@ -22,7 +22,12 @@ DEFAULT_GRACE = "24h"
 
 @click.command()
 @click.argument("targets", nargs=-1, metavar="[DIGEST|REF]...")
-@click.option("--all", "all_refs", is_flag=True, help="Check everything every ref reaches.")
+@click.option(
+    "--all",
+    "all_refs",
+    is_flag=True,
+    help="Also walk every ref (the whole store is still checked).",
+)
 @click.option(
     "--read-data",
     is_flag=True,
@@ -45,7 +50,8 @@ def verify(
     """Check the store (or the given bundles) for damage.
 
     Exits 0 when clean and 1 when damage is found, listing every damaged object and what
-    references it.  With no DIGEST and no --all, the whole store is checked.
+    references it.  With no DIGEST the whole store is checked (with or without --all); with
+    DIGESTs only what they reach (--all adds every ref's target).
     """
     from flowpack.cas.verify import verify as verify_store
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,9 @@ from flowpack.cli.render import (
     table,
 )
 
+#: ``cat`` streams files larger than this (8 MiB) instead of holding them.
+STREAM_ABOVE = 8 << 20
+
 if TYPE_CHECKING:
     from flowpack.cas.digest import Digest
     from flowpack.cas.store import PushResult, Store
@@ -34,26 +38,62 @@ if TYPE_CHECKING:
     help="Then point ref NAME at the new bundle (compare-and-set from its value now; "
     "the new version is stored as a delta against that value).",
 )
+@click.option(
+    "--no-default-ignores",
+    "no_defaults",
+    is_flag=True,
+    help="Push the files the default ignores leave out (.flowpackignore still applies).",
+)
 @pass_cli
-def push(cli: CliContext, path: Path, ref_name: str | None) -> None:
+def push(cli: CliContext, path: Path, ref_name: str | None, no_defaults: bool) -> None:
     """Store the directory or file PATH as a bundle and print its digest.
 
     Only chunks the store lacks are uploaded.  With --ref, a ref moved by someone else in the
     meantime makes the command exit 3, naming the ref's current value.
+
+    \b
+    Left out by default (--no-default-ignores pushes them):
+      {defaults}
+    A .flowpackignore file at the root of PATH adds patterns in gitignore syntax
+    (# comments, !negation, /anchored, dir/).  How many files were left out is said
+    on stderr (and as "ignored" with --json).
     """
     store = cli.store
     with progress_bars(cli.json) as progress:
         if ref_name:
-            result = _push_and_move(store, path, ref_name, progress)
+            result = _push_and_move(store, path, ref_name, progress, not no_defaults)
         else:
-            result = store.put_tree(path, progress=progress)
+            result = store.put_tree(path, progress=progress, default_ignores=not no_defaults)
     if cli.json:
         print_json(result.as_dict())
-    else:
-        click.echo(str(result.digest))
+        return
+    click.echo(str(result.digest))
+    if result.ignored:
+        click.echo(_ignored_line(result.ignored, path, not no_defaults), err=True)
 
 
-def _push_and_move(store: Store, path: Path, ref: str, progress: Callback | None) -> PushResult:
+def _ignored_line(n: int, path: Path, defaults: bool) -> str:
+    from flowpack.cas.ignore import IGNORE_FILE
+
+    custom = path.is_dir() and (path / IGNORE_FILE).is_file()
+    why = " and ".join(w for w, on in (("default ignores", defaults), (IGNORE_FILE, custom)) if on)
+    hint = "; --no-default-ignores to include them" if defaults else ""
+    return f"ignored {n} file{'s' if n != 1 else ''} ({why}{hint})"
+
+
+def _defaults_help() -> None:
+    from flowpack.cas.ignore import DEFAULT_IGNORES
+
+    assert push.help is not None
+    push.help = push.help.replace("{defaults}", ", ".join(p.rstrip("/") for p in DEFAULT_IGNORES))
+
+
+_defaults_help()
+
+
+def _push_and_move(
+    store: Store, path: Path, ref: str, progress: Callback | None, defaults: bool
+) -> PushResult:
     """Store PATH as the next version of ``ref`` (a delta against its value), then move it."""
     from flowpack.cas.advance import advance
     from flowpack.cas.errors import RefConflict
@@ -61,7 +101,9 @@ def _push_and_move(store: Store, path: Path, ref: str, progress: Callback | None
     pushed: list[PushResult] = []
 
     def write(head: Digest | None) -> Digest:
-        pushed.append(store.put_tree(path, parent=head, progress=progress))
+        pushed.append(
+            store.put_tree(path, parent=head, progress=progress, default_ignores=defaults)
+        )
         return pushed[-1].digest
 
     try:
@@ -117,7 +159,9 @@ def cat(cli: CliContext, target: str) -> None:
     """Print one file of a bundle (raw bytes), or the manifest itself as JSON.
 
     TARGET is DIGEST:PATH, REF:PATH or FLOW[@VERSION]:PATH for a file, DIGEST, REF or FLOW
-    for the manifest.
+    for the manifest.  A file larger than 8 MiB is streamed: every chunk is verified before it
+    is written, and a file whose chunks do not add up to its digest fails after its bytes,
+    exiting non-zero.
     """
     from flowpack.cli.bundles import resolve_bundle
 
@@ -133,6 +177,12 @@ def cat(cli: CliContext, target: str) -> None:
         from flowpack.cas.errors import NotFound
 
         raise NotFound(f"no file {path!r} in bundle {d}") from None
+    if not cli.json and entry.size > STREAM_ABOVE:  # verified chunk by chunk, never held whole
+        out = sys.stdout.buffer
+        for piece in cli.store.iter_file(entry):
+            out.write(piece)
+        out.flush()
+        return
     data = cli.store.file_bytes(entry)
     if cli.json:
         doc = entry_dict(entry)

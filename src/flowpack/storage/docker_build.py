@@ -40,7 +40,7 @@ from flowpack.packer.layers import Layer, LayerBuilder, read_layer_file, unpack_
 if TYPE_CHECKING:
     from flowpack.backends.oci.client import RegistryClient
     from flowpack.backends.oci.image import Image, ImageName, NewImage
-    from flowpack.storage.docker import Docker
+    from flowpack.storage.docker_spec import DockerSpec
 
 __all__ = ["build_and_push", "engine_client", "import_from_image", "name_image"]
 
@@ -50,7 +50,7 @@ FLOWS_LABEL = "org.flowpack.flows"
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
-def name_image(storage: Docker) -> None:
+def name_image(storage: DockerSpec) -> None:
     """Fill ``image_name`` (the flow's name, or ``flows``) and ``image_tag`` (the digest)."""
     if not storage.image_name:
         if len(storage.flows) == 1:
@@ -66,7 +66,7 @@ def name_image(storage: Docker) -> None:
             storage.image_tag = "blake3-" + blake3.blake3(lines.encode()).hexdigest()
 
 
-def engine_client(storage: Docker) -> Any | None:
+def engine_client(storage: DockerSpec) -> Any | None:
     """A ``docker.APIClient`` if an engine answers at ``storage.base_url``, else None."""
     url = storage.base_url
     if (
@@ -87,13 +87,13 @@ def engine_client(storage: Docker) -> Any | None:
     return client
 
 
-def _target(storage: Docker) -> ImageName:
+def _target(storage: DockerSpec) -> ImageName:
     from flowpack.backends.oci.image import parse_image
 
     return parse_image(f"{storage.registry_url}/{storage.image_name}:{storage.image_tag}")
 
 
-def _client(storage: Docker, name: ImageName, *, target: bool = True) -> RegistryClient:
+def _client(storage: DockerSpec, name: ImageName, *, target: bool = True) -> RegistryClient:
     """A client for ``name``'s registry.  The ``username``/``password`` options are for the
     target registry only: another registry (the base image's) gets the Docker login alone."""
     from flowpack.backends.oci.opener import open_registry_client
@@ -106,7 +106,7 @@ def _client(storage: Docker, name: ImageName, *, target: bool = True) -> Registr
     return open_registry_client(f"oci+{ref.scheme}://{ref.netloc}/{name.repository}", **options)
 
 
-def flows_layer(storage: Docker) -> Layer:
+def flows_layer(storage: DockerSpec) -> Layer:
     """The layer holding each flow's bundle export, ``flows.json`` and the healthcheck."""
     builder = LayerBuilder()
     index: dict[str, dict[str, str]] = {}
@@ -128,7 +128,7 @@ def flows_layer(storage: Docker) -> Layer:
     return builder.build()
 
 
-def flowpack_layer(storage: Docker) -> Layer:
+def flowpack_layer(storage: DockerSpec) -> Layer:
     """flowpack's modules under ``<prefect_directory>/lib/flowpack``."""
     import flowpack
 
@@ -143,7 +143,7 @@ def flowpack_layer(storage: Docker) -> Layer:
     return builder.build()
 
 
-def files_layer(storage: Docker) -> Layer | None:
+def files_layer(storage: DockerSpec) -> Layer | None:
     if not storage.files:
         return None
     builder = LayerBuilder()
@@ -159,7 +159,7 @@ def files_layer(storage: Docker) -> Layer | None:
     return builder.build()
 
 
-def _dockerignore(storage: Docker) -> list[tuple[bool, re.Pattern[str]]]:
+def _dockerignore(storage: DockerSpec) -> list[tuple[bool, re.Pattern[str]]]:
     """``(negated, pattern)`` of each line of ``storage.dockerignore``, as Docker reads them:
     paths relative to the context root, ``*`` and ``?`` within one segment, ``**`` across
     segments, ``!`` re-including, the last matching line deciding."""
@@ -199,7 +199,7 @@ def _ignored(patterns: list[tuple[bool, re.Pattern[str]]], rel: str) -> bool:
     return result
 
 
-def dependencies_layer(storage: Docker) -> Layer | None:
+def dependencies_layer(storage: DockerSpec) -> Layer | None:
     """``pip install --target`` of the user's dependencies (none: no layer)."""
     wanted = storage.python_dependencies[:-1]  # the seed always appends "wheel"
     if not wanted:
@@ -230,7 +230,7 @@ def dependencies_layer(storage: Docker) -> Layer | None:
 
 
 def image_config(
-    storage: Docker, base: dict[str, Any], layers: list[tuple[str, Layer]]
+    storage: DockerSpec, base: dict[str, Any], layers: list[tuple[str, Layer]]
 ) -> dict[str, Any]:
     """The base config with flowpack's environment, label, diff_ids and history."""
     cfg = copy.deepcopy(base)
@@ -256,7 +256,7 @@ def image_config(
     return cfg
 
 
-def assemble(storage: Docker, base: Image) -> NewImage:
+def assemble(storage: DockerSpec, base: Image) -> NewImage:
     """The new layers (health-checked unless ``ignore_healthchecks``) and config over ``base``."""
     from flowpack.backends.oci.image import DOCKER_LAYER, OCI_LAYER, NewImage
 
@@ -279,7 +279,7 @@ def assemble(storage: Docker, base: Image) -> NewImage:
     return image
 
 
-def build_and_push(storage: Docker, *, push: bool = True) -> str:
+def build_and_push(storage: DockerSpec, *, push: bool = True) -> str:
     """Assemble the image from ``storage.base_image``, push it unless ``push`` is false, and
     return its manifest digest (the same either way)."""
     from flowpack.backends.oci.image import fetch_image, image_digest, parse_image, push_image
@@ -308,7 +308,7 @@ def build_and_push(storage: Docker, *, push: bool = True) -> str:
             base_client.close()
 
 
-def run_healthcheck(storage: Docker, layers: list[Layer]) -> None:
+def run_healthcheck(storage: DockerSpec, layers: list[Layer]) -> None:
     """Unpack ``layers`` into a scratch root and run the image's healthcheck there with this
     interpreter; :class:`FlowError` with its last line when it fails (nothing is pushed)."""
     with tempfile.TemporaryDirectory(prefix="flowpack-healthcheck-root-") as tmp:
@@ -328,7 +328,7 @@ def run_healthcheck(storage: Docker, layers: list[Layer]) -> None:
         raise FlowError(f"Your docker image failed to build: the healthcheck failed: {last[:300]}")
 
 
-def import_from_image(storage: Docker, name: str | None, location: str) -> None:
+def import_from_image(storage: DockerSpec, name: str | None, location: str) -> None:
     """Fetch only the image's flows layer, and import the flow's bundle from it (verified).
 
     Raises :class:`NotFound` when the image or the flow is absent, :class:`MalformedData` or

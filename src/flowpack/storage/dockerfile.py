@@ -31,7 +31,7 @@ from flowpack.cas.errors import BackendError
 from flowpack.cas.transfer import export_bundle
 
 if TYPE_CHECKING:
-    from flowpack.storage.docker import Docker
+    from flowpack.storage.docker_spec import DockerSpec
 
 __all__ = ["build_context", "build_with_engine", "dockerfile_text"]
 
@@ -44,7 +44,7 @@ def _runtime_requirements() -> list[str]:
     return sorted(r for r in found if "extra ==" not in r)
 
 
-def _context_files(storage: Docker) -> dict[str, bytes]:
+def _context_files(storage: DockerSpec) -> dict[str, bytes]:
     """Context path -> bytes for everything but the Dockerfile."""
     import flowpack
     from flowpack.packer.records import slug
@@ -88,7 +88,7 @@ def _add_user_file(files: dict[str, bytes], source: Path) -> None:
         files[rel] = data
 
 
-def dockerfile_text(storage: Docker) -> str:
+def dockerfile_text(storage: DockerSpec) -> str:
     """The generated Dockerfile (see the module docstring for its order)."""
     from flowpack.packer.records import slug
 
@@ -119,14 +119,14 @@ def dockerfile_text(storage: Docker) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_context(storage: Docker) -> dict[str, bytes]:
+def build_context(storage: DockerSpec) -> dict[str, bytes]:
     """Every file of the build context, the Dockerfile included, by context path."""
     files = _context_files(storage)
     files["Dockerfile"] = dockerfile_text(storage).encode()
     return dict(sorted(files.items()))
 
 
-def build_with_engine(storage: Docker, client: Any, *, push: bool) -> None:
+def build_with_engine(storage: DockerSpec, client: Any, *, push: bool) -> None:
     """Build (and push) with the engine ``client`` (a ``docker.APIClient``).  Untested here."""
     from docker.errors import DockerException
 

@@ -24,6 +24,7 @@ from flowpack.backends.bucket.url import BucketUrl
 from flowpack.backends.retrying import RetryingBlobStore, RetryingRefStore
 from flowpack.cas.location import Location
 from flowpack.cas.protocols import Capabilities
+from flowpack.cas.urls import redact
 
 __all__ = ["BUCKET_CAPABILITIES", "bucket_pair"]
 
@@ -76,4 +77,5 @@ def bucket_pair(
         RetryingBlobStore(blobs, policy),
         RetryingRefStore(refs, policy),
         closers=[lease.release],
+        identity=f"{url.redacted} at {redact(endpoint)}",
     )

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import uvicorn
 
+from flowpack.backends.http.app import make_app
 from flowpack.backends.http.auth import SCOPES, TokenBook
-from flowpack.backends.http.server import ServerSettings, make_app
+from flowpack.backends.http.server import ServerSettings
 from flowpack.backends.http.server_page import PageRenderer
 from flowpack.cas.errors import UsageError
 from flowpack.cas.location import Location

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
+from flowpack.backends.local.leftovers import find_leftovers, remove_leftover
 from flowpack.backends.local.lockfile import (
     BREAKER_NAME,
     DEFAULT_STALE_AFTER,
@@ -140,6 +141,17 @@ class LocalBlobStore:
             except (FileNotFoundError, NotADirectoryError):
                 return
             _fsync_dir(path.parent)
+
+    def leftovers(self, older_than: float) -> list[BlobInfo]:
+        """Temporary files (of killed writers) older than ``older_than``: see
+        :mod:`flowpack.backends.local.leftovers`."""
+        with _os_errors(f"cannot list temporary files under {self.root}"):
+            return find_leftovers(self.root, older_than)
+
+    def remove_leftover(self, key: str) -> None:
+        """Remove one temporary file :meth:`leftovers` named; idempotent."""
+        with _os_errors(f"cannot remove temporary file {key!r} under {self.root}"):
+            remove_leftover(self.root, key)
 
     def _path(self, key: str) -> Path:
         check_blob_key(key)

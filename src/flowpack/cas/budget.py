@@ -1,0 +1,88 @@
+"""A hard budget on the work of reading a new frame's bases.
+
+Compressing a new frame against stored chunks means decoding those chunks, which means
+decoding their own frames' bases, transitively: a tree of frames whose size depends on history
+(several bases per frame, chains up to ``MAX_DEPTH`` deep), not on the bytes being written.
+Unbounded, one push of a long history can decode the same old frames again and again once they
+no longer fit the reader's cache.
+
+:class:`BaseBudget` bounds it.  Before a frame is compressed, its candidate bases are admitted
+one at a time: the frames each one needs (from the reader's cache, else from their headers) are
+added to the frame's working set, and a base whose frames would take the working set past
+:data:`WORKING_SET` decoded bytes is left out (the frame is then compressed against fewer bases,
+or none).  So each new frame decodes at most :data:`WORKING_SET` bytes of old frames, the work
+of a push is linear in the bytes it writes, and the frames one compression needs all fit the
+reader's cache at once, so none is decoded twice within that compression (the writer fetches
+one frame's bases at a time, then compresses frames in parallel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flowpack.cas.digest import Digest
+from flowpack.cas.reader import CACHE_BYTES, ChunkReader
+
+#: Decoded bytes of old frames one new frame may need (cached or not), at most: the reader's
+#: whole cache, so that every frame of one compression's working set stays cached while its
+#: dependants decode (callers fetch one frame's bases at a time; see ``Writer._encode``).
+WORKING_SET = CACHE_BYTES
+
+
+class BaseBudget:
+    """Admits the bases of one new frame within :data:`WORKING_SET`.  One per frame; not
+    thread-safe (each compression worker uses its own)."""
+
+    def __init__(self, reader: ChunkReader, limit: int = WORKING_SET) -> None:
+        self._reader = reader
+        self._limit = limit
+        self._seen: set[tuple[str, int]] = set()
+        self._stashed: list[tuple[str, int]] = []
+        self.used = 0
+
+    def admit(self, base: Digest) -> bool:
+        """Whether ``base`` (and every frame it needs) fits what is left of the budget; if
+        so it is counted, else nothing is."""
+        added: list[tuple[str, int]] = []
+        used = self.used
+        todo = [base]
+        while todo:
+            d = todo.pop()
+            loc = self._reader.index.get(d)
+            if loc is None:
+                self._undo(added)
+                return False
+            key = (loc.pack.hex, loc.frame_offset)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            added.append(key)
+            plan = self._reader.frame_plan(loc)
+            if plan is None:  # unreadable: leave the base out, decoding would fail too
+                self._undo(added)
+                return False
+            size, bases, stashed = plan
+            if stashed:
+                self._stashed.append(key)
+            used += size
+            if used > self._limit:
+                self._undo(added)
+                return False
+            todo.extend(bases)
+        self.used = used
+        return True
+
+    def admit_all(self, bases: Iterable[Digest]) -> list[Digest]:
+        """The bases, in order, that fit the budget."""
+        return [b for b in bases if self.admit(b)]
+
+    def _undo(self, added: list[tuple[str, int]]) -> None:
+        self._seen.difference_update(added)
+        gone = set(added)
+        self._reader.unstash(k for k in self._stashed if k in gone)
+        self._stashed = [k for k in self._stashed if k not in gone]
+
+    def release(self) -> None:
+        """Drop raw frames read for planning that the decode did not consume."""
+        self._reader.unstash(self._stashed)
+        self._stashed = []

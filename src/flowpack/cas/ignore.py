@@ -1,0 +1,81 @@
+"""What a push leaves out of a tree: the default ignores, and a ``.flowpackignore`` file.
+
+:data:`DEFAULT_IGNORES` (VCS metadata, Python bytecode, tool caches) are left out unless the
+caller turns them off.  A ``.flowpackignore`` file at the root of the pushed directory adds
+patterns in gitignore syntax (``#`` comments, ``!`` negation, a leading ``/`` anchors to the
+root, a trailing ``/`` matches directories only); it applies with or without the defaults and
+is itself pushed.  Only the root's ``.flowpackignore`` is read.  Every file left out is
+counted, so a push can say how many it ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowpack.cas.errors import UsageError
+
+if TYPE_CHECKING:
+    import pathspec
+
+#: Left out of every push unless ``default_ignores=False`` (``--no-default-ignores``).
+DEFAULT_IGNORES: tuple[str, ...] = (
+    ".git/",
+    ".hg/",
+    ".svn/",
+    "__pycache__/",
+    "*.pyc",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    ".hypothesis/",
+    ".tox/",
+    ".nox/",
+)
+IGNORE_FILE = ".flowpackignore"
+#: A ``.flowpackignore`` larger than this is refused (it is a list of patterns).
+MAX_IGNORE_FILE = 1 << 20
+
+
+@dataclass
+class IgnoreRules:
+    """The patterns in force for one push, and what they have left out so far."""
+
+    defaults: pathspec.GitIgnoreSpec | None
+    custom: pathspec.GitIgnoreSpec | None
+    ignored: int = 0
+
+    @classmethod
+    def for_root(cls, root: Path, *, default_ignores: bool = True) -> IgnoreRules:
+        """The rules for pushing directory ``root``: the defaults (unless turned off) and
+        ``root/.flowpackignore`` if present.  :class:`UsageError` if that file is unreadable
+        or too large."""
+        import pathspec  # only a push of a directory needs it
+
+        defaults = pathspec.GitIgnoreSpec.from_lines(DEFAULT_IGNORES) if default_ignores else None
+        custom = None
+        path = root / IGNORE_FILE
+        if path.is_file():
+            try:
+                if path.stat().st_size > MAX_IGNORE_FILE:
+                    raise UsageError(f"{path} is larger than {MAX_IGNORE_FILE} bytes")
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"cannot read {path}: {exc}") from exc
+            custom = pathspec.GitIgnoreSpec.from_lines(lines)
+        return cls(defaults, custom)
+
+    def skip(self, path: Path, rel: str, *, is_dir: bool) -> bool:
+        """Whether ``path`` (``rel`` in the bundle) is left out; counts the files it holds."""
+        probe = f"{rel}/" if is_dir else rel
+        hit = any(s is not None and s.match_file(probe) for s in (self.defaults, self.custom))
+        if hit:
+            self.ignored += _count_files(path) if is_dir else 1
+        return hit
+
+
+def _count_files(directory: Path) -> int:
+    """How many files (and symlinks) lie under ``directory``; unreadable parts count as none."""
+    return sum(len(files) for _, _, files in os.walk(directory))

@@ -1,0 +1,116 @@
+"""Bounds on a push's work: a decode budget per frame, parents found by content, a files cache."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from flowpack.backends.local import LocalBlobStore, LocalRefStore
+from flowpack.cas import writer as writer_mod
+from flowpack.cas.budget import WORKING_SET, BaseBudget
+from flowpack.cas.digest import Digest
+from flowpack.cas.filescache import FilesCache
+from flowpack.cas.store import Store
+from flowpack.cas.tree import SourceFile, scan_tree
+
+
+def open_store(tmp_path: Path) -> Store:
+    root = tmp_path / "store"
+    return Store(
+        LocalBlobStore(root), LocalRefStore(root), url=f"file://{root}", cache_dir=tmp_path / "c"
+    )
+
+
+def version(n: int, files: int = 6) -> list[SourceFile]:
+    out = []
+    for f in range(files):
+        body = "".join(
+            f'  "k{i}": "{f}-{i}-{(i * 7 + n) % 13 if i % 50 == n % 50 else 0}",\n'
+            for i in range(1500)
+        )
+        out.append(SourceFile.from_bytes(f"m/f{f}.json", ("{\n" + body + "}\n").encode()))
+    return out
+
+
+def test_decode_work_per_frame_stays_within_the_budget(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    prev: Digest | None = None
+    for n in range(24):
+        prev = store.put_files(version(n), parent=prev).digest
+    cold = open_store(tmp_path)  # a new process: nothing decoded yet
+    with cold.batch() as stats:
+        res = cold.put_files(version(99), parent=prev)
+    frames = max(1, stats.new_chunks)
+    assert stats.base_bytes_planned <= frames * WORKING_SET
+    assert res.bytes_uploaded < sum(len(f.read()) for f in version(99)) // 4  # still deltas
+    assert cold.read_file(res.digest, "m/f3.json") == version(99)[3].read()
+
+
+def test_bases_over_budget_are_left_out_and_data_round_trips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(tmp_path)
+    prev = store.put_files(version(1)).digest
+    monkeypatch.setattr(writer_mod, "BaseBudget", lambda reader: BaseBudget(reader, limit=1))
+    with store.batch() as stats:
+        res = store.put_files(version(2), parent=prev)
+    assert stats.bases_dropped >= 1 and stats.base_bytes_planned == 0
+    assert open_store(tmp_path).read_file(res.digest, "m/f0.json") == version(2)[0].read()
+
+
+def test_a_push_without_a_parent_finds_one_by_content(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    first = store.put_files(version(1))
+    second = open_store(tmp_path).put_files(version(2))  # a new ref: no parent named
+    assert second.bytes_uploaded < first.bytes_uploaded // 4
+    other = tmp_path / "other"
+    alone = open_store(other).put_files(version(2))
+    assert second.bytes_uploaded < alone.bytes_uploaded // 4
+
+
+def test_an_unchanged_file_is_not_read_again(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(5):
+        (tree / f"f{i}.txt").write_text(f"file {i}\n" * 100)
+    old = time.time() - 10  # older than the racy window
+    for f in tree.iterdir():
+        os.utime(f, (old, old))
+    time.sleep(2.1)  # the ctime that utime set leaves the racy window
+    store = open_store(tmp_path)
+    first = store.put_tree(tree)
+    fc = FilesCache(store._store_cache())  # what the next push will see
+    entry = fc.get(str(tree / "f1.txt"), os.lstat(tree / "f1.txt"), "f1.txt", 0o644)
+    assert entry is not None and entry.digest == first_digest_of(store, first.digest, "f1.txt")
+    # same size and mtime, new bytes: the ctime moved, so the file is read again
+    (tree / "f2.txt").write_text(f"FILE {2}\n" * 100)
+    os.utime(tree / "f2.txt", (old, old))
+    again = open_store(tmp_path).put_tree(tree)
+    assert again.digest != first.digest
+    assert open_store(tmp_path).read_file(again.digest, "f2.txt") == b"FILE 2\n" * 100
+
+
+def test_files_changed_within_the_cache_second_are_not_trusted(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "new.txt").write_text("just written\n")
+    store = open_store(tmp_path)
+    store.put_tree(tree)
+    fc = FilesCache(store._store_cache())
+    assert fc.get(str(tree / "new.txt"), os.lstat(tree / "new.txt"), "new.txt", 0o644) is None
+
+
+def first_digest_of(store: Store, bundle: Digest, path: str) -> Digest:
+    return next(f.digest for f in store.get_manifest(bundle).files if f.path == path)
+
+
+def test_scan_keeps_each_files_stat(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("x")
+    (tmp_path / "a" / "y.pyc").write_text("y")
+    files = scan_tree(tmp_path / "a")
+    assert [f.path for f in files] == ["x.txt"]
+    assert files[0].stat is not None and files[0].stat.st_size == 1
