@@ -73,6 +73,12 @@ class Recorder:
     def failed(self, flow: str, error: Exception) -> None:
         self.seen.append(f"failed {flow} {type(error).__name__}")
 
+    def publishing(self, storage: FlowStorage) -> None:
+        self.seen.append(f"publishing {storage.name}")
+
+    def published(self, storage: FlowStorage) -> None:
+        self.seen.append(f"published {storage.name}")
+
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:

@@ -225,3 +225,51 @@ def test_data_in_build_kwargs_is_replaced_with_a_warning(dav: WebDavServer) -> N
     assert any(issubclass(w.category, RuntimeWarning) for w in caught)
     assert (dav.root / name).read_bytes() != b"not the flow"
     assert list(execute(storage.get_flow(), {}).values()) == [4]
+
+
+REGISTERED_FLOW = """\
+from flowpack import Flow, task
+from flowpack.storage import Webhook
+
+
+@task
+def double(x):
+    return 2 * x
+
+
+with Flow("hooked") as flow:
+    double(21)
+
+flow.storage = Webhook(
+    build_request_kwargs={{"url": "{url}", "auth": ["${{DAV_USER}}", "${{DAV_PASSWORD}}"]}},
+    build_request_http_method="PUT",
+    get_flow_request_kwargs={{"url": "{url}", "auth": ["${{DAV_USER}}", "${{DAV_PASSWORD}}"]}},
+    get_flow_request_http_method="GET",
+)
+"""
+
+
+@pytest.mark.parametrize("reachable", [True, False])
+def test_register_builds_the_storage_as_the_seed_does(
+    dav: WebDavServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reachable: bool
+) -> None:
+    """The seed's register builds each storage after adding its flows: a Webhook sends them."""
+    from click.testing import CliRunner
+
+    from flowpack.cli.main import cli
+
+    name = f"{uuid.uuid4().hex}.fpk"
+    url = f"{dav.url}/{name}" if reachable else f"http://127.0.0.1:9/{name}"
+    (tmp_path / "hooked.py").write_text(REGISTERED_FLOW.format(url=url))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLOWPACK_CACHE", str(tmp_path / "cache"))
+    argv = ["--store", (tmp_path / "store").as_uri(), "register", "-p", "hooked.py"]
+    out = CliRunner().invoke(cli, [*argv, "--project", "default"])
+    assert "Pushing `Webhook` storage..." in out.output
+    if reachable:
+        assert out.exit_code == 0, out.output
+        assert (dav.root / name).is_file(), "the registered flow was sent to the webhook"
+        assert "Pushing `Webhook` storage... Done" in out.output
+    else:
+        assert out.exit_code == 1, out.output
+        assert "Pushing `Webhook` storage... Error" in out.output

@@ -217,6 +217,12 @@ class _Echo:
         click.echo(" " + click.style("Error", fg="red"))
         click.echo(f"    {_message(error)}")
 
+    def publishing(self, storage: FlowStorage) -> None:
+        click.echo(f"  Pushing `{storage.name}` storage...", nl=False)
+
+    def published(self, storage: FlowStorage) -> None:
+        click.echo(" " + click.style("Done", fg="green"))
+
 
 def _report_dict(report: RegistrationReport) -> dict[str, Any]:
     errors: list[dict[str, str]] = []

@@ -11,7 +11,7 @@ package's ``default_storage``: ``Local`` for scripts and pickles, ``Module`` for
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
@@ -62,6 +62,22 @@ class FlowStorage(Protocol):
         :class:`~flowpack.cas.errors.FlowpackError` when the flow cannot be packed.
         """
         ...
+
+
+class PublishingStorage(Protocol):
+    """A storage with a build step after its flows are packed: the seed's ``build()`` at
+    registration (Docker builds and pushes its image; Webhook sends the flows)."""
+
+    def publish(self, flows: Mapping[str, Digest]) -> None:
+        """Make the flows registered here (name -> bundle digest) available where this storage
+        keeps them.  Raises a :class:`~flowpack.cas.errors.FlowpackError` (or the seed's
+        error) when that fails; the registrations stand, and the caller reports the failure."""
+        ...
+
+
+def publisher(storage: FlowStorage) -> PublishingStorage | None:
+    """``storage`` when it has a build step (:class:`PublishingStorage`), else None."""
+    return cast(PublishingStorage, storage) if _has(storage, "publish") else None
 
 
 def flow_storage(flow: Any) -> FlowStorage | None:

@@ -23,15 +23,16 @@ each step as it happens.
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from flowpack.cas.digest import Digest
 from flowpack.cas.errors import UsageError
 from flowpack.cas.store import Store
 from flowpack.packer.discover import FlowNotFound
-from flowpack.packer.flowstorage import FlowStorage, flow_storage
+from flowpack.packer.flowstorage import FlowStorage, flow_storage, publisher
 from flowpack.packer.modules import collect_module
 from flowpack.packer.register import REGISTERED, SKIPPED, RegisterResult, register_flow
 from flowpack.packer.script import ScriptSource, collect
@@ -86,8 +87,10 @@ class RegistrationEvents(Protocol):
 
     Called from the registering thread, in this order per source: :meth:`processing`, then
     :meth:`load_failed`, or :meth:`no_flows`, or per storage :meth:`building` and per flow
-    :meth:`registering` then :meth:`registered` or :meth:`failed`.  An exception raised by a
-    method stops the registration and propagates.
+    :meth:`registering` then :meth:`registered` or :meth:`failed`, then, for a storage with a
+    build step (:class:`~flowpack.packer.flowstorage.PublishingStorage`), :meth:`publishing`
+    then :meth:`published` or :meth:`failed`.  An exception raised by a method stops the
+    registration and propagates.
     """
 
     def processing(self, source: str) -> None:
@@ -109,7 +112,13 @@ class RegistrationEvents(Protocol):
         """A flow was registered or skipped as unchanged (``result.status``)."""
 
     def failed(self, flow: str, error: Exception) -> None:
-        """Registering ``flow`` failed; the next flow is tried."""
+        """Registering ``flow`` (or building a storage) failed; the next one is tried."""
+
+    def publishing(self, storage: FlowStorage) -> None:
+        """The build step of ``storage`` starts (an image pushed, a webhook called)."""
+
+    def published(self, storage: FlowStorage) -> None:
+        """The build step of ``storage`` succeeded."""
 
 
 class Quiet:
@@ -134,6 +143,12 @@ class Quiet:
         return None
 
     def failed(self, flow: str, error: Exception) -> None:
+        return None
+
+    def publishing(self, storage: FlowStorage) -> None:
+        return None
+
+    def published(self, storage: FlowStorage) -> None:
         return None
 
 
@@ -185,6 +200,7 @@ def register(
         for storage, group in by_storage(flows, source, default_storage):
             _add_include(storage, include)
             events.building(storage)
+            done: dict[str, Digest] = {}
             for flow in group:
                 events.registering(flow.name)
                 try:
@@ -202,8 +218,29 @@ def register(
                     failures.append(RegistrationFailure(where, exc, flow.name))
                     continue
                 results.append(result)
+                done[result.flow] = result.bundle
                 events.registered(result)
+            failures.extend(_publish(storage, done, where, events))
     return RegistrationReport(tuple(results), tuple(failures))
+
+
+def _publish(
+    storage: FlowStorage, done: Mapping[str, Digest], where: str, events: RegistrationEvents
+) -> list[RegistrationFailure]:
+    """Run the storage's build step (:class:`PublishingStorage`) for the flows just registered;
+    a failure is reported under the storage's name (the registrations stand)."""
+    target = publisher(storage)
+    if target is None or not done:
+        return []
+    events.publishing(storage)
+    try:
+        target.publish(done)
+    except Exception as exc:
+        what = f"{storage.name} storage"
+        events.failed(what, exc)
+        return [RegistrationFailure(where, exc, what)]
+    events.published(storage)
+    return []
 
 
 def _load(load: Loader) -> tuple[Source | None, list[Any], Exception | None]:

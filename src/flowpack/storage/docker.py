@@ -33,8 +33,10 @@ takes ``registry_options`` (flowpack's addition: ``username``, ``password``, ``i
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
+from flowpack.cas.digest import Digest
 from flowpack.cas.errors import CapabilityError
 from flowpack.storage.docker_spec import DockerSpec
 
@@ -80,6 +82,12 @@ class Docker(DockerSpec):
             push = False
         self.image_digest = docker_build.build_and_push(self, push=push)
         return self
+
+    def publish(self, flows: Mapping[str, Digest]) -> None:
+        """At registration (the seed's ``flow.register()`` builds its storage): add the flows
+        just registered and :meth:`build` the image."""
+        self.flows.update({name: str(digest) for name, digest in flows.items()})
+        self.build()
 
     def get_flow(self, name_or_location: str | None = None) -> Any:
         """Load the flow from the store, else from the image's flows layer (verified)."""

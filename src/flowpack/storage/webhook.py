@@ -33,6 +33,7 @@ import copy
 import logging
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,12 @@ class Webhook(Storage):
             )
         self.flows, self._flows, self.payloads = {}, {}, {}
         return super().add_flow(flow)
+
+    def publish(self, flows: Mapping[str, Digest]) -> None:
+        """At registration (the seed's ``flow.register()`` builds its storage): take the flow
+        just registered and :meth:`build`, which sends it."""
+        self.flows = {name: str(digest) for name, digest in flows.items()}
+        self.build()
 
     def build(self) -> Webhook:
         """Send every added flow with the build request; record what was sent."""
