@@ -318,3 +318,32 @@ def test_a_base_image_on_another_registry_is_copied(
     finally:
         client.close()
     assert read_layer_file(data, "/etc/os-release").startswith(b"NAME=")
+
+
+def test_register_builds_and_pushes_the_image(
+    registry: Registry, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the seed's register does, `flowpack register` builds each storage after adding its
+    flows: a flow with Docker storage ends up in an image pushed to the registry."""
+    from click.testing import CliRunner
+
+    from flowpack.cli.main import cli
+
+    (tmp_path / "flow.py").write_text(
+        "from flowpack import Flow, task\n"
+        "from flowpack.storage import Docker\n\n\n"
+        "@task\ndef one():\n    return 1\n\n\n"
+        'with Flow("boxed") as flow:\n    one()\n\n'
+        f'flow.storage = Docker(registry_url="{registry.host}/team", base_image="{base_image}",'
+        ' image_name="boxed")\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    argv = ["--store", (tmp_path / "store").as_uri(), "register", "-p", "flow.py"]
+    out = CliRunner().invoke(cli, [*argv, "--project", "default"])
+    assert out.exit_code == 0, out.output
+    assert "Pushing `Docker` storage... Done" in out.output
+    client = open_registry_client(f"oci+http://{registry.host}/team/boxed")
+    try:
+        assert any(tag.startswith("blake3-") for tag in client.list_tags("team/boxed"))
+    finally:
+        client.close()
