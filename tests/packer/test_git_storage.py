@@ -49,8 +49,10 @@ def register(storage: GitStorage, store: Store) -> tuple[Any, dict[str, Any]]:
     """add_flow then get_flow; the flow's result and the bundle's git metadata."""
     storage.bind(store)
     location = storage.add_flow(SimpleNamespace(name="etl"))
+    assert location == storage.repo_path  # the seed: add_flow returns the flow's path
+    assert storage.get_flow(location) is not None
     flow = storage.get_flow("etl")
-    bundle = read_bundle(store, store.resolve(location))
+    bundle = read_bundle(store, store.resolve(storage.digest_of("etl")))
     loaded_result = execute(flow, {})
     return list(loaded_result.values())[-1], dict(bundle.info["git"])
 
@@ -237,7 +239,8 @@ def test_gitlab_by_path_and_by_project_id(
     by_id.bind(store)
     by_id.add_flow(SimpleNamespace(name="etl"))
     assert git_http_server.api_requests == before + 1  # one REST call
-    assert read_bundle(store, store.resolve(by_id.flows["etl"])).info["git"]["commit"] == commit
+    assert by_id.flows["etl"] == "flows/etl.py"  # the seed: the location is the path
+    assert read_bundle(store, store.resolve(by_id.digest_of("etl"))).info["git"]["commit"] == commit
     with pytest.raises(NotFound, match="no project 999"):
         GitLab(repo="999", host=host, path="f.py", access_token_secret="GL_TOK").clone_url()
     monkeypatch.setenv("GL_TOK", "wrong")
@@ -347,8 +350,8 @@ def test_declared_extra_files_come_from_the_commit(
         include=["data/*.csv"],
     )
     storage.bind(store)
-    location = storage.add_flow(SimpleNamespace(name="etl"))
-    bundle = read_bundle(store, store.resolve(location))
+    storage.add_flow(SimpleNamespace(name="etl"))
+    bundle = read_bundle(store, store.resolve(storage.digest_of("etl")))
     files = [f.path for f in bundle.manifest.files]
     follow = bundle.info["git"]["follow"]  # how a run rebuilds the storage: no secret values
     assert follow["class"] == "GitHub" and follow["args"]["include"] == ["data/*.csv"]

@@ -85,6 +85,10 @@ class GitStorage(Storage):
         """The flow file's path in the repository."""
         raise NotImplementedError
 
+    def location_name(self) -> str | None:
+        """The seed's location of an added flow: its path in the repository."""
+        return self.repo_path
+
     def clone_url(self) -> str:
         """The URL to fetch from, without credentials."""
         raise NotImplementedError
