@@ -55,10 +55,10 @@ def prefect1_python() -> str:
     return found
 
 
-def flowpack(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def flowpack(tmp: Path, *args: str, path: str = "") -> subprocess.CompletedProcess[str]:
     env = dict(
         os.environ,
-        PYTHONPATH=str(ROOT / "src"),
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), path) if p),
         XDG_DATA_HOME=str(tmp / "data"),
         FLOWPACK_CACHE=str(tmp / "cache"),
     )
@@ -84,6 +84,42 @@ def test_the_seed_example_with_real_prefect_registers_skips_unchanged_and_runs(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "[1, 2, 3, 4, 5]" in ran.stdout
     assert "Flow run SUCCESS" in ran.stdout + ran.stderr  # Prefect's own runner ran it
+
+
+MODULE_FLOW = """\
+from prefect import task, Flow
+from flowpack.storage import Module
+
+
+@task
+def get_data():
+    return [1, 2, 3, 4, 5]
+
+
+@task
+def print_data(data):
+    print(data)
+
+
+with Flow("from-module") as flow:
+    print_data(get_data())
+
+flow.storage = Module("myflows.etl")
+"""
+
+
+def test_module_storage_with_real_prefect(tmp_path: Path) -> None:
+    """The seed's ``Module`` class with a real Prefect flow: ``register -m`` then ``run``."""
+    package = tmp_path / "lib" / "myflows"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "etl.py").write_text(MODULE_FLOW)
+    lib = str(tmp_path / "lib")
+    done = flowpack(tmp_path, "register", "-m", "myflows.etl", "--project", "default", path=lib)
+    assert done.returncode == 0 and "1 registered" in done.stdout, done.stdout + done.stderr
+    ran = flowpack(tmp_path, "run", "default/from-module", path=lib)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "[1, 2, 3, 4, 5]" in ran.stdout and "Flow run SUCCESS" in ran.stdout + ran.stderr
 
 
 def test_the_environment_is_real_prefect_1() -> None:
