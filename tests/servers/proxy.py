@@ -143,7 +143,8 @@ class FaultProxy:
             h.send_header("Content-Type", "text/plain")
             h.send_header("Content-Length", str(len(payload)))
             h.end_headers()
-            h.wfile.write(payload)
+            if h.command != "HEAD":  # a reply to HEAD has no body (HTTP/1.1)
+                h.wfile.write(payload)
             return
         if self.before_forward is not None:
             self.before_forward(rec)
