@@ -112,7 +112,7 @@ def process(server: BucketServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
 def register(project: Project, cache: Path) -> tuple[RegisterResult, Store]:
     storage = project.storage()
     registry = open_store(storage.store_url(), cache_dir=cache, sync_once=True)
-    source = ScriptSource.open(project.root / "flows" / "etl.py")
+    source = ScriptSource.from_path(project.root / "flows" / "etl.py")
     (flow,) = collect(source)
     return register_flow(registry, flow, project="demo", storage=storage, source=source), registry
 

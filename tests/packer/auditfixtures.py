@@ -16,7 +16,7 @@ from flowpack.storage.defaults import storage_for
 
 
 def register(store: Store, root: Path, project: str = "demo") -> RegisterResult:
-    source = ScriptSource.open(root / "flows" / "etl.py")
+    source = ScriptSource.from_path(root / "flows" / "etl.py")
     (flow,) = collect(source)
     return register_flow(
         store, flow, project=project, source=source, storage=storage_for(flow, source)

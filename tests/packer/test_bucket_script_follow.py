@@ -110,7 +110,7 @@ def test_register_p_uploads_the_script_to_the_key(
     script.write_text(SCRIPT.format(value=5))
     key = f"scripts/{uuid.uuid4().hex}/remote.py"
     registry = open_store((tmp_path / "registry").as_uri(), cache_dir=tmp_path / "cache")
-    source = ScriptSource.open(script)
+    source = ScriptSource.from_path(script)
     register_flow(
         registry, stand_in(), project="default", storage=script_storage(found, key), source=source
     )

@@ -73,7 +73,7 @@ def simple_flow(name: str, value: int) -> Flow:
 
 def test_register_reregister_run_audit(server: BucketServer, tmp_path: Path) -> None:
     root = make_project(tmp_path / "project")
-    source = ScriptSource.open(root / "flows" / "etl.py")
+    source = ScriptSource.from_path(root / "flows" / "etl.py")
     (flow,) = collect(source)
     storage = storage_for(server, stored_as_script=True)
     registry = open_store(storage.store_url(), cache_dir=tmp_path / "cache")
@@ -148,7 +148,7 @@ def test_script_mode_uploads_the_local_script(
     script = root / "flows" / "etl.py"
     key = f"scripts/{uuid.uuid4().hex}/etl.py"
     storage = storage_for(server, key=key, stored_as_script=True, local_script_path=str(script))
-    (flow,) = collect(ScriptSource.open(script))
+    (flow,) = collect(ScriptSource.from_path(script))
     location = storage.add_flow(flow)
     folder, _, name = key.rpartition("/")
     blobs = open_location(f"{server.scheme}://{server.bucket}/{folder}").blobs

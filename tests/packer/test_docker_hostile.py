@@ -48,7 +48,7 @@ def _built(registry: Registry, base_image: str, tmp_path: Path, repo: str) -> Do
     """An image of its own: a flow no other test builds, so damaging its layer harms no other."""
     storage = Docker(registry_url=f"{registry.host}/{repo}", base_image=base_image)
     project = make_project(tmp_path / "p", offset=secrets.randbelow(10**9))
-    (flow,) = collect(ScriptSource.open(project / "flows" / "etl.py"))
+    (flow,) = collect(ScriptSource.from_path(project / "flows" / "etl.py"))
     storage.add_flow(flow)
     return storage.build()
 
@@ -155,7 +155,7 @@ def test_a_500_in_the_middle_of_a_push_leaves_no_tag(
 
         proxy.before_forward = fail_the_third_upload
         storage = Docker(registry_url=f"127.0.0.1:{proxy.port}/midpush", base_image=base_image)
-        (flow,) = collect(ScriptSource.open(make_project(tmp_path / "p") / "flows" / "etl.py"))
+        (flow,) = collect(ScriptSource.from_path(make_project(tmp_path / "p") / "flows" / "etl.py"))
         storage.add_flow(flow)
         with pytest.raises(TransientBackendError) as info:
             storage.build()

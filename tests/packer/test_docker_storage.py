@@ -37,7 +37,7 @@ def _no_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _flow(root: Path) -> object:
-    (flow,) = collect(ScriptSource.open(make_project(root) / "flows" / "etl.py"))
+    (flow,) = collect(ScriptSource.from_path(make_project(root) / "flows" / "etl.py"))
     return flow
 
 

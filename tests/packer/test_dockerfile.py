@@ -31,7 +31,7 @@ def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Docker:
         dockerignore=str(tmp_path / ".dockerignore"),
         extra_dockerfile_commands=["RUN echo extra", "USER 1000"],
     )
-    (flow,) = collect(ScriptSource.open(make_project(tmp_path / "p") / "flows" / "etl.py"))
+    (flow,) = collect(ScriptSource.from_path(make_project(tmp_path / "p") / "flows" / "etl.py"))
     docker.add_flow(flow)
     return docker
 

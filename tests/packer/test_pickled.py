@@ -145,7 +145,7 @@ def test_every_mismatch_is_named(store: Store) -> None:
 
 def test_project_modules_travel_by_value(store: Store, tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", offset=5)
-    source = ScriptSource.open(root / "flows" / "etl.py")
+    source = ScriptSource.from_path(root / "flows" / "etl.py")
     (flow,) = collect(source)
     flow.storage = Local(stored_as_script=False)
     result = register_flow(store, flow, project="p", source=source, storage=flow.storage)

@@ -26,7 +26,7 @@ from flowpack.storage.defaults import storage_for
 
 def register(store: Store, project: Path, **kw: Any) -> RegisterResult:
     """Load the sample flow from ``project`` as ``flowpack register -p`` does, and register it."""
-    source = ScriptSource.open(project / "flows" / "etl.py")
+    source = ScriptSource.from_path(project / "flows" / "etl.py")
     (flow,) = collect(source)
     kw.setdefault("project", "demo")
     return register_flow(store, flow, source=source, storage=storage_for(flow, source), **kw)
@@ -118,7 +118,7 @@ def test_secrets_are_recorded_by_name_only(
 ) -> None:
     monkeypatch.setenv("FLOWPACK_TEST_TOKEN", "value-that-must-not-be-stored")
     root = make_project(tmp_path / "p")
-    source = ScriptSource.open(root / "flows" / "etl.py")
+    source = ScriptSource.from_path(root / "flows" / "etl.py")
     (flow,) = collect(source)
     flow.storage = Local(stored_as_script=True, secrets=["FLOWPACK_TEST_TOKEN"])
     r = register_flow(store, flow, project="demo", source=source, storage=flow.storage)
@@ -142,7 +142,7 @@ def test_a_pickled_flow_from_two_directories_gives_one_digest(
     other = shutil.copytree(project, tmp_path / "second" / "clone")
     digests = []
     for root, name in ((project, "a"), (other, "b")):
-        source = ScriptSource.open(root / "flows" / "etl.py")
+        source = ScriptSource.from_path(root / "flows" / "etl.py")
         (flow,) = collect(source)
         flow.storage = Local(stored_as_script=False)
         result = register_flow(store, flow, project=name, source=source, storage=flow.storage)

@@ -231,7 +231,7 @@ def test_a_lost_race_rechains_the_record_on_the_winner(store: Store, tmp_path: P
     won: list[RegisterResult] = []
 
     def rival() -> None:
-        source = ScriptSource.open(theirs / "flows" / "etl.py")
+        source = ScriptSource.from_path(theirs / "flows" / "etl.py")
         (flow,) = collect(source)
         won.append(
             register_flow(
@@ -239,7 +239,7 @@ def test_a_lost_race_rechains_the_record_on_the_winner(store: Store, tmp_path: P
             )
         )
 
-    source = ScriptSource.open(mine / "flows" / "etl.py")
+    source = ScriptSource.from_path(mine / "flows" / "etl.py")
     (flow,) = collect(source)
     storage = RivalFirst(Local(stored_as_script=True), rival)
     result = register_flow(store, flow, project="demo", storage=storage, source=source)

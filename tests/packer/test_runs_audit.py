@@ -32,7 +32,7 @@ NAME = FlowName("demo", "etl")
 
 
 def register(store: Store, root: Path) -> RegisterResult:
-    source = ScriptSource.open(root / "flows" / "etl.py")
+    source = ScriptSource.from_path(root / "flows" / "etl.py")
     (flow,) = collect(source)
     return register_flow(
         store, flow, project="demo", source=source, storage=storage_for(flow, source)
@@ -234,7 +234,7 @@ def test_audit_catches_a_run_of_a_registration_outside_the_chain(
 ) -> None:
     store = history.store
     other_root = make_project(tmp_path / "other", offset=50)
-    source = ScriptSource.open(other_root / "flows" / "etl.py")
+    source = ScriptSource.from_path(other_root / "flows" / "etl.py")
     (flow,) = collect(source)
     other = register_flow(
         store, flow, project="elsewhere", source=source, storage=storage_for(flow, source)

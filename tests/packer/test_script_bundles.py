@@ -19,7 +19,7 @@ from flowpack.packer.script import ScriptSource, collect, pack_script
 
 
 def pack(store: Store, project: Path, **kw: object) -> tuple[object, int]:
-    source = ScriptSource.open(project / "flows" / "etl.py")
+    source = ScriptSource.from_path(project / "flows" / "etl.py")
     result = pack_script(store, source, "etl", **kw)  # type: ignore[arg-type]
     return result.digest, result.bytes_uploaded
 
@@ -87,7 +87,7 @@ def test_a_loaded_bundle_runs_with_its_own_helper_modules(store: Store, tmp_path
 
 
 def test_collecting_does_not_leak_modules(project: Path) -> None:
-    flows = collect(ScriptSource.open(project / "flows" / "etl.py"))
+    flows = collect(ScriptSource.from_path(project / "flows" / "etl.py"))
     assert [f.name for f in flows] == ["etl"]
     assert "helpers" not in sys.modules
 

@@ -95,7 +95,7 @@ def test_script_flow_round_trips_through_webdav(dav: WebDavServer, tmp_path: Pat
     storage = dav_storage(dav, name, stored_as_script=True, flow_script_path=str(script))
     from flowpack.packer.script import ScriptSource, collect
 
-    (flow,) = collect(ScriptSource.open(script))
+    (flow,) = collect(ScriptSource.from_path(script))
     storage.add_flow(flow)
     storage.build()
     assert (dav.root / name).read_bytes() == SCRIPT.encode()

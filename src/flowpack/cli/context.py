@@ -36,10 +36,10 @@ class CliContext:
     def store(self) -> Store:
         """The store named by ``--store`` (else ``$FLOWPACK_STORE``, else the default)."""
         if self._store is None:
-            self._store = self.open(self.store_url)
+            self._store = self.open_store(self.store_url)
         return self._store
 
-    def open(self, url: str | None) -> Store:
+    def open_store(self, url: str | None) -> Store:
         """Open another store (``copy``); it is closed with the context."""
         from flowpack.cas.opening import open_store
 

@@ -225,7 +225,7 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...], fo
     keeps a replaced run or registration chain under diverged/<ref>/<digest>.  A ref changed
     on DST meanwhile exits 3.
     """
-    src, dst = cli.open(src_url), cli.open(dst_url)
+    src, dst = cli.open_store(src_url), cli.open_store(dst_url)
     wanted: list[tuple[str, Digest]] = (
         [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter_refs(""))
     )

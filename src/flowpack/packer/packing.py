@@ -45,7 +45,7 @@ def pack_flow(
     """
     if as_script:
         if source is None:
-            source = ScriptSource.open((script_path or script_file)(flow))
+            source = ScriptSource.from_path((script_path or script_file)(flow))
         return pack_script(store, source, flow.name, include=include, parent=parent)
     if source is not None:
         with source.scope.active():

@@ -276,7 +276,7 @@ def plan(paths: Sequence[str], modules: Sequence[str]) -> list[tuple[str, Loader
 
     def script(path: str) -> Loader:
         def load() -> tuple[Source, list[Any]]:
-            source = ScriptSource.open(path)
+            source = ScriptSource.from_path(path)
             return source, collect(source)
 
         return load

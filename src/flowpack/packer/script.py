@@ -45,7 +45,7 @@ class ScriptSource:
     scope: ModuleScope = field(repr=False)
 
     @classmethod
-    def open(cls, path: str | Path, root: Path | None = None) -> ScriptSource:
+    def from_path(cls, path: str | Path, root: Path | None = None) -> ScriptSource:
         """Analyse the script at ``path`` (relative to the working directory or absolute)."""
         closure = script_closure(Path(path), root)
         scope = ModuleScope.for_files(closure.root, closure.paths, closure.files)

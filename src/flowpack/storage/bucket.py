@@ -149,7 +149,7 @@ class BucketStorage(Storage):
             (Path(tmp) / ".git").mkdir()  # the project root: the script alone
             path = Path(tmp) / name
             path.write_bytes(blobs.get(name))
-            yield ScriptSource.open(path)
+            yield ScriptSource.from_path(path)
 
     def pack(self, flow: Any, *, source: Any = None, parent: Digest | None = None) -> PushResult:
         """Pack ``flow`` into the store, then write the object at ``key`` (if any).

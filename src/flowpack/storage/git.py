@@ -158,7 +158,7 @@ class GitStorage(Storage):
         snap.read_file(path, max_size=self.max_file)  # one clear line: missing, unsafe, too big
         with tempfile.TemporaryDirectory(prefix="flowpack-git-") as tmp:
             root = snap.materialise(Path(tmp), max_size=self.max_file)
-            script = ScriptSource.open(root / path, root=root)
+            script = ScriptSource.from_path(root / path, root=root)
             meta = flow_metadata(
                 kind="script",
                 name=name,

@@ -70,7 +70,7 @@ def follow_script(store: Store, registration: Registration) -> FollowedScript | 
     include = [str(p) for p in info.get("include", []) if isinstance(p, str)]
     pushed = pack_script(
         store,
-        ScriptSource.open(path),
+        ScriptSource.from_path(path),
         registration.flow,
         include=include,
         parent=registration.bundle,
