@@ -32,9 +32,10 @@ fi
 #   OCI    docker-registry (the distribution registry) and skopeo
 #   git    git (git http-backend, run by the git tests' HTTP host) and openssh-server (git over ssh)
 #   HTML   chromium (headless: tests/packer/test_audit_html.py loads the audit report in it)
+#   memory time (GNU time: tests/cas/test_memory_bounds.py reads a command's peak RSS with it)
 need=(docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo
       git:/usr/lib/git-core/git-http-backend openssh-server:/usr/sbin/sshd
-      chromium:/usr/bin/chromium)
+      chromium:/usr/bin/chromium time:/usr/bin/time)
 missing=()
 for item in "${need[@]}"; do
     [ -x "${item#*:}" ] || missing+=("${item%%:*}")
