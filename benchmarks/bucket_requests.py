@@ -90,7 +90,7 @@ def step(args: argparse.Namespace) -> None:
         packs = {registry.index.get(c).pack.hex for c in chunks if registry.index.get(c)}
         print(json.dumps({"chunks": len(chunks), "packs": len(packs)}))
         return
-    source = ScriptSource.open(project / "flows" / "etl.py")
+    source = ScriptSource.from_path(project / "flows" / "etl.py")
     (flow,) = collect(source)
     result = register_flow(registry, flow, project="demo", storage=storage, source=source)
     print(json.dumps(result.as_dict()))
