@@ -49,11 +49,6 @@ audit_export  # packer/audit.py: the library's offline audit of an export file
 _.resolve_secrets  # storage/base.py: seed Storage API
 ENV_CONNECTION_STRING  # storage/azure.py: seed constant
 
-# Dead code found by vulture in modules other branches are reworking; remove each entry with
-# the code (wt-core: store.py, reader.py; cli/treediff.py has no owner this round).
-_.put_bytes  # cas/store.py: Store.put_bytes, no caller
-_.requests  # cas/reader.py: a request counter nothing reads
-_.empty  # cli/treediff.py: TreeDiff.empty, no caller
 
 # importlib's protocol: a module spec's loader is read by the import system.
 _.loader

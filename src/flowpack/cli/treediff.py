@@ -26,10 +26,6 @@ class TreeDiff:
     removed: tuple[FileEntry, ...]
     changed: tuple[tuple[FileEntry, FileEntry], ...]
 
-    @property
-    def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed)
-
 
 def compare(a: Manifest, b: Manifest) -> TreeDiff:
     """What changed from ``a`` to ``b``, each list sorted by path."""
