@@ -11,6 +11,7 @@ import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import blake3
@@ -21,6 +22,7 @@ from flowpack.cas.errors import FlowpackError
 from flowpack.cas.filescache import FilesCache
 from flowpack.cas.manifest import MODE_SYMLINK, FileEntry, Manifest, ManifestBuilder
 from flowpack.cas.pack import DATA, MANIFEST
+from flowpack.cas.similar import Sketches
 from flowpack.cas.tree import SourceFile
 
 if TYPE_CHECKING:  # the writer (and its thread pools) is imported by the commands that write
@@ -58,6 +60,22 @@ class Packed:
             stats.bytes_uploaded,
             stats.packs_uploaded,
         )
+
+
+class PushCaches:
+    """The local caches a push reads and feeds (in the store's cache folder, or none): the
+    files cache (unchanged files cost a stat) and the sketches that find a parent by content."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.files = FilesCache(root)
+        self.sketches = Sketches(root)
+
+    def pushed(self, packed: Packed, files: Sequence[SourceFile], *, remember: bool) -> None:
+        """After the push's index file is stored (its chunks are now held): save the files
+        cache, and with ``remember`` the bundle's paths for later pushes without a parent."""
+        self.files.save()
+        if remember:
+            self.sketches.remember(packed.digest, (f.path for f in files))
 
 
 def pack_files(

@@ -32,7 +32,6 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     NotFound,
 )
-from flowpack.cas.filescache import FilesCache
 from flowpack.cas.guards import refuse_write
 from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.index import Index, IndexFile, PackEntry
@@ -45,10 +44,9 @@ from flowpack.cas.manifest import (
 )
 from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
-from flowpack.cas.push import Batches, pack_files
+from flowpack.cas.push import Batches, PushCaches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
-from flowpack.cas.similar import Sketches
 from flowpack.cas.storeconfig import BelievedConfig
 from flowpack.cas.streaming import iter_file
 from flowpack.cas.tree import SourceFile, scan_tree
@@ -277,10 +275,9 @@ class Store:
                 raise NotFound(f"linked object {link} is not in the store")
         self._revive([link for link in links if self.index.get(link) is not None])
         files = list(files)
-        sketches = Sketches(self._store_cache())
-        files_cache = FilesCache(self._store_cache())
+        caches = PushCaches(self._store_cache())
         if parent is None and kind == BUNDLE:  # no name to go by: find a parent by content
-            parent = sketches.best((f.path for f in files), self.index)
+            parent = caches.sketches.best((f.path for f in files), self.index)
         from flowpack.cas.bases import BaseFinder
         from flowpack.cas.chunker import Chunker
 
@@ -298,14 +295,12 @@ class Store:
                 metadata=metadata,
                 links=links,
                 progress=progress,
-                files_cache=files_cache,
+                files_cache=caches.files,
             )
             if progress and batch is None:
                 progress("upload", 0, 0)
         self._believed.objects.put(packed.digest, packed.data)
-        files_cache.save()  # after the index file: its chunks are now held
-        if kind == BUNDLE and batch is None:
-            sketches.remember(packed.digest, (f.path for f in files))
+        caches.pushed(packed, files, remember=kind == BUNDLE and batch is None)
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
         return packed.result(writer.stats)

@@ -160,14 +160,7 @@ class LocalBlobStore:
         return self.root / key
 
     def _walk(self, directory: Path, rel: str, prefix: str) -> Iterator[BlobInfo]:
-        try:
-            with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        except OSError as exc:
-            raise _translate(exc, f"cannot list {directory}") from exc
-        for entry in entries:
+        for entry in _listing(directory, f"cannot list {directory}"):
             key = f"{rel}/{entry.name}" if rel else entry.name
             if entry.name.startswith(".") or (not rel and entry.name == REFS_DIR):
                 continue
@@ -316,14 +309,7 @@ class LocalRefStore:
             directory = directory.parent
 
     def _walk(self, directory: Path, rel: str, prefix: str) -> Iterator[tuple[str, Digest]]:
-        try:
-            with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        except OSError as exc:
-            raise _translate(exc, f"cannot list refs under {self.root}") from exc
-        for entry in entries:
+        for entry in _listing(directory, f"cannot list refs under {self.root}"):
             name = f"{rel}/{entry.name}" if rel else entry.name
             if not _is_ref_name(name):  # lock, temp and broken-lock files
                 continue
@@ -427,3 +413,15 @@ def _os_errors(what: str, missing: str | None = None) -> Iterator[None]:
         raise
     except OSError as exc:
         raise _translate(exc, what, missing) from exc
+
+
+def _listing(directory: Path, failure: str) -> list[os.DirEntry[str]]:
+    """The entries of ``directory`` sorted by name; none when it is missing or not a
+    directory; any other failure is translated with ``failure`` as its message."""
+    try:
+        with os.scandir(directory) as it:
+            return sorted(it, key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise _translate(exc, failure) from exc

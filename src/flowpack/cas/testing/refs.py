@@ -12,7 +12,7 @@ from flowpack.cas.errors import (
     InvalidRefName,
     MalformedData,
 )
-from flowpack.cas.protocols import Capabilities, RefStore
+from flowpack.cas.protocols import Capabilities, RefStore, Token
 from flowpack.cas.testing.common import INVALID_REF_NAMES, OnlyFlowpackErrors, race
 
 
@@ -166,32 +166,24 @@ class RefStoreConformance:
 
     def test_concurrent_compare_and_set_has_one_winner(self, refs: RefStore) -> None:
         assert refs.compare_and_set("race/ref", Digest.of(b"start"), None)
-        token = _token(refs, "race/ref")
-        news = [Digest.of(os.urandom(32)) for _ in range(self.race_threads)]
-        outcomes = race(
-            self.race_threads, lambda i: refs.compare_and_set("race/ref", news[i], token)
-        )
-        assert all(isinstance(o, bool) for o in outcomes), outcomes
-        winners = [i for i, o in enumerate(outcomes) if o is True]
-        if refs.capabilities.atomic_cas:
-            assert len(winners) == 1, f"atomic_cas declared, but {len(winners)} writers won"
-            assert _value(refs, "race/ref") == news[winners[0]]
-        else:
-            assert _value(refs, "race/ref") in [news[i] for i in winners]
+        self._race(refs, "race/ref", _token(refs, "race/ref"), "writers")
 
     def test_concurrent_creates_have_one_winner(self, refs: RefStore) -> None:
+        self._race(refs, "race/new", None, "creators")
+        assert [n for n, _ in refs.iter_refs()] == ["race/new"]
+
+    def _race(self, refs: RefStore, name: str, token: Token | None, who: str) -> None:
+        """``race_threads`` compare-and-sets of ``name`` from ``token`` at once: exactly one
+        winner where ``atomic_cas`` is declared, and the ref holds a winner's value anyway."""
         news = [Digest.of(os.urandom(32)) for _ in range(self.race_threads)]
-        outcomes = race(
-            self.race_threads, lambda i: refs.compare_and_set("race/new", news[i], None)
-        )
+        outcomes = race(self.race_threads, lambda i: refs.compare_and_set(name, news[i], token))
         assert all(isinstance(o, bool) for o in outcomes), outcomes
         winners = [i for i, o in enumerate(outcomes) if o is True]
         if refs.capabilities.atomic_cas:
-            assert len(winners) == 1, f"atomic_cas declared, but {len(winners)} creators won"
-            assert _value(refs, "race/new") == news[winners[0]]
+            assert len(winners) == 1, f"atomic_cas declared, but {len(winners)} {who} won"
+            assert _value(refs, name) == news[winners[0]]
         else:
-            assert _value(refs, "race/new") in [news[i] for i in winners]
-        assert [n for n, _ in refs.iter_refs()] == ["race/new"]
+            assert _value(refs, name) in [news[i] for i in winners]
 
     def test_concurrent_deletes_have_one_winner(self, refs: RefStore) -> None:
         assert refs.compare_and_set("race/del", Digest.of(b"x"), None)
