@@ -10,7 +10,7 @@ import pytest
 from cli_invoke import Invoke
 from click.testing import CliRunner
 
-from flowpack.cli.main import cli
+from flowpack.cli.main import cli, load_all_commands
 
 
 def _one_error_line(stderr: str) -> str:
@@ -91,7 +91,9 @@ def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tupl
     return out
 
 
-@pytest.mark.parametrize("path", _all_commands(cli), ids=lambda p: " ".join(p) or "flowpack")
+@pytest.mark.parametrize(
+    "path", _all_commands(load_all_commands()), ids=lambda p: " ".join(p) or "flowpack"
+)
 def test_help_for_every_command(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output

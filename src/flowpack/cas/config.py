@@ -11,7 +11,7 @@ loads; one with any other set of fields and no ``sum`` is refused as damaged.
 
 from __future__ import annotations
 
-import secrets
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +102,7 @@ def ensure_config(blobs: BlobStore, chunker: ChunkerParams | None = None) -> Sto
     """Load the config, creating it (create-only, so racing creators agree) if absent."""
     cfg = load_config(blobs)
     if cfg is None:
-        fresh = StoreConfig(secrets.token_hex(16), chunker or ChunkerParams())
+        fresh = StoreConfig(os.urandom(16).hex(), chunker or ChunkerParams())
         try:
             blobs.put(KEY, fresh.encode(), create_only=True)
         except AlreadyExists:

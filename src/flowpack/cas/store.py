@@ -27,13 +27,11 @@ from typing import TYPE_CHECKING, Any
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
-from flowpack.cas.copying import copy_objects
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     NotFound,
 )
 from flowpack.cas.guards import refuse_write
-from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
@@ -49,10 +47,10 @@ from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.storeconfig import BelievedConfig
 from flowpack.cas.streaming import iter_file
-from flowpack.cas.tree import SourceFile, scan_tree
 
 if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
     from flowpack.cas.chunker import ChunkerParams
+    from flowpack.cas.tree import SourceFile
     from flowpack.cas.writer import Writer, WriteStats
 
 __all__ = ["Progress", "PushResult", "Store"]
@@ -244,6 +242,9 @@ class Store:
         ``default_ignores`` is False, and ``root/.flowpackignore``) is counted in the result's
         ``ignored``."""
         root = Path(root)
+        from flowpack.cas.ignore import IgnoreRules
+        from flowpack.cas.tree import scan_tree
+
         rules = IgnoreRules.for_root(root, default_ignores=default_ignores)
         files = scan_tree(root, rules)
         result = self.put_files(files, metadata=metadata, parent=parent, progress=progress)
@@ -431,10 +432,14 @@ class Store:
         Pointing a ref (or a link) at such objects would otherwise race with gc deleting them.
         """
         if digests and self.index.condemned:
+            from flowpack.cas.copying import copy_objects
+
             copy_objects(self, self, digests)
 
     def copy_to(self, dst: Store, digests: Sequence[Digest]) -> PushResult:
         """Send ``dst`` the objects that ``digests`` reach and that it lacks."""
+        from flowpack.cas.copying import copy_objects
+
         return copy_objects(self, dst, digests)
 
     def close(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -49,6 +48,8 @@ def report(exc: BaseException, *, json_output: bool, debug: bool) -> int:
     """Print ``exc`` on stderr (one line, or JSON) and return the exit code to use."""
     message, code = describe(exc)
     if debug:
+        import traceback  # --debug only
+
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     if json_output:
         doc: dict[str, Any] = {"error": message, "type": type(exc).__name__, "exit_code": code}

@@ -5,35 +5,73 @@ Global options: ``--store URL`` (else ``$FLOWPACK_STORE``, else the per-user def
 (tracebacks), ``--version``.  :class:`FlowpackGroup` is the one place where exceptions become
 a line on stderr and an exit code (see :mod:`flowpack.cli.failure`).
 
-Importing this module imports click and the command modules only; the store and its codecs are
-imported by the commands that need them, so ``flowpack --help`` starts fast.
+Importing this module imports click only; a command's module is imported when that command
+runs (:data:`COMMAND_TABLE`), and the store and its codecs by the commands that need them.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
 
 from flowpack import __version__
-from flowpack.cli import (
-    audit,
-    failure,
-    flows,
-    keys,
-    maintenance,
-    objects,
-    projects,
-    refs,
-    runs,
-    serve,
-)
+from flowpack.cli import failure
 from flowpack.cli.context import CliContext
 
-#: Command families registered on the top-level group, in help order.  A family is a module
-#: with a ``COMMANDS`` tuple of click commands, importing only click and the stdlib at its top.
-#: To add one (e.g. ``cli/flows.py``), import it above and list it here.
-FAMILIES = (objects, refs, maintenance, flows, projects, runs, audit, keys, serve)
+#: Every top-level command, in help order: its family module under ``flowpack.cli`` (a module
+#: with a ``COMMANDS`` tuple of click commands) and its one-line help.  A command's module is
+#: imported only when that command runs, so ``flowpack ls`` never imports what ``serve`` or
+#: ``register`` need, and ``--help`` imports none of them.  ``tests/cli/test_lazy_commands.py``
+#: holds this table equal to the commands themselves.  To add a command, list it here.
+COMMAND_TABLE: dict[str, tuple[str, str]] = {
+    "push": ("objects", "Store the directory or file PATH as a bundle and print its digest."),
+    "pull": ("objects", "Restore a bundle into the directory DEST."),
+    "cat": ("objects", "Print one file of a bundle (raw bytes), or the manifest itself as JSON."),
+    "ls": ("objects", "List the files of a bundle (or of a flow's bundle): mode, size and path."),
+    "diff": ("objects", "Show what changed from bundle A to bundle B."),
+    "ref": ("refs", "Read and change refs: mutable names pointing at digests."),
+    "verify": ("maintenance", "Check the store (or the given bundles) for damage."),
+    "gc": ("maintenance", "Delete packs no ref can reach."),
+    "stats": ("maintenance", "Objects, packs, stored and logical bytes, and the dedup ratio."),
+    "export": ("maintenance", "Write a bundle and everything it references as one pack file."),
+    "import": (
+        "maintenance",
+        'Store a pack file made by "flowpack export" and print the bundle\'s digest.',
+    ),
+    "copy": (
+        "maintenance",
+        "Copy refs (default: every ref) and what they reach from SRC_URL to DST_URL.",
+    ),
+    "register": ("flows", "Pack flows and record them under PROJECT; unchanged flows are skipped."),
+    "project": (
+        "projects",
+        "Create and list projects (flowpack register --project NAME needs one).",
+    ),
+    "run": ("runs", "Fetch, verify, load and run a registered flow; record the run."),
+    "log": (
+        "runs",
+        "List the registrations of FLOW, newest first: version, time, bundle, record.",
+    ),
+    "runs": (
+        "runs",
+        "List the runs of FLOW, newest first: start, status, duration, version, run name, "
+        "parameters, record, error (--json: every field, the bundle used included).",
+    ),
+    "show": (
+        "runs",
+        "Show one registration of a flow: its metadata and the files of its bundle.",
+    ),
+    "audit": (
+        "audit",
+        "Re-verify FLOW's history: both record chains, every link, every bundle, every signature.",
+    ),
+    "key": ("keys", "Manage your ed25519 signing key (kept in $XDG_CONFIG_HOME/flowpack/keys)."),
+    "trust": ("keys", "Which signers' flows you run from this store (your own policy file)."),
+    "serve": ("serve", "Serve the store over HTTP until interrupted."),
+    "token": ("serve", "Manage the bearer tokens of 'flowpack serve'."),
+}
 
 
 class FlowpackGroup(click.Group):
@@ -59,7 +97,41 @@ class FlowpackGroup(click.Group):
             ctx.exit(failure.report(exc, json_output=opts.json, debug=opts.debug))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
+        return [*COMMAND_TABLE, *(name for name in self.commands if name not in COMMAND_TABLE)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_TABLE:
+            _load_family(self, COMMAND_TABLE[cmd_name][0])
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`COMMAND_TABLE`, without importing any command."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in COMMAND_TABLE:
+                text = click.Command(name, help=COMMAND_TABLE[name][1]).get_short_help_str(limit)
+            else:
+                text = self.commands[name].get_short_help_str(limit)
+            rows.append((name, text))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def load_all_commands() -> click.Group:
+    """Import every command module (for tests and tools that walk the whole command tree)."""
+    for family in dict.fromkeys(family for family, _ in COMMAND_TABLE.values()):
+        _load_family(cli, family)
+    return cli
+
+
+def _load_family(group: click.Group, family: str) -> None:
+    """Import ``flowpack.cli.<family>`` and add its commands to ``group``."""
+    module = importlib.import_module(f"flowpack.cli.{family}")
+    for command in module.COMMANDS:
+        _accept_json_everywhere(command)
+        group.add_command(command)
 
 
 def _options(ctx: click.Context) -> CliContext:
@@ -142,12 +214,6 @@ def _accept_json_everywhere(command: click.Command) -> None:
                 help="Print results (and errors) as JSON.",
             )
         )
-
-
-for _family in FAMILIES:
-    for _command in _family.COMMANDS:
-        _accept_json_everywhere(_command)
-        cli.add_command(_command)
 
 
 def main() -> None:

@@ -2,16 +2,15 @@
 
 Times are UTC in ISO 8601 with microseconds (``2026-05-09T07:35:25.123456+00:00``), which sort
 as text.  Distributions are ``[name, version]`` pairs sorted by normalised name.
+``importlib.metadata`` and ``subprocess`` are imported where they are used: every command that
+resolves a flow name imports this module, and those two cost more start-up than the rest of it.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import platform
 import re
-import socket
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +31,7 @@ def parse_time(text: str) -> datetime:
 
 
 def hostname() -> str:
-    return socket.gethostname()
+    return platform.node()
 
 
 def interpreter() -> dict[str, Any]:
@@ -54,6 +53,8 @@ def distributions() -> list[list[str]]:
 @functools.lru_cache(maxsize=1)
 def _distributions() -> tuple[tuple[str, str], ...]:
     """Read once per process: listing distributions reads every package's metadata."""
+    import importlib.metadata
+
     found: dict[str, tuple[str, str]] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"] if dist.metadata else None
@@ -68,6 +69,8 @@ def git_commit(root: Path) -> dict[str, Any] | None:
     """The git commit checked out at ``root`` and whether the tree differs from it, if any."""
     if not (root / ".git").exists():
         return None
+    import subprocess
+
     try:
         head = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],

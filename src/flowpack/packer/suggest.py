@@ -7,7 +7,6 @@ for the closest known names to what was typed.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 #: The most names an error message lists.
@@ -29,6 +28,8 @@ def close_matches(word: str, known: Iterable[object], *, n: int = 3) -> list[str
     by_lower: dict[str, str] = {}
     for name in known:
         by_lower.setdefault(str(name).lower(), str(name))
+    import difflib  # only on the error path; costs start-up otherwise
+
     found = difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=0.6)
     return [by_lower[f] for f in found]
 

@@ -29,8 +29,8 @@ import contextlib
 import json
 import logging
 import os
+import platform
 import random
-import socket
 import threading
 import time
 import uuid
@@ -306,7 +306,7 @@ def _host_identity() -> tuple[str, str, str]:
     pidns = ""
     with contextlib.suppress(OSError, AttributeError):
         pidns = str(Path("/proc/self/ns/pid").readlink())
-    return socket.gethostname(), boot, pidns
+    return platform.node(), boot, pidns
 
 
 def _proc_stat(pid: int) -> tuple[str, str] | None:
