@@ -8,11 +8,16 @@ when every file is written are they renamed into place; on any error the staging
 a bundle can never name a staging file (the staging directory's name is chosen after the
 bundle is read, and never one of its top-level names), and a file name as long as the file
 system allows round-trips.  Chunks are fetched in batches with coalesced ranged reads.
+
+The staging directory's name carries this host (hashed) and process id: a restore killed
+outright (SIGKILL, power loss) leaves its staging directory behind, and the next restore into
+the same DEST on the same host removes it once that process is gone.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -95,8 +100,9 @@ def restore(
 def _stage_dir(manifest: Manifest, dest: Path) -> Path:
     """A fresh private directory in ``dest`` whose name no path of ``manifest`` starts with."""
     tops = {f.path.split("/", 1)[0] for f in manifest.files}
+    sweep_stale_stages(dest, keep=tops)
     while True:
-        stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=dest))
+        stage = Path(tempfile.mkdtemp(prefix=_stage_prefix(os.getpid()), dir=dest))
         if stage.name not in tops:
             return stage
         stage.rmdir()  # pragma: no cover - a bundle guessed a random name
@@ -147,3 +153,48 @@ def _prefetch_window(store: Content, chunks: tuple[Digest, ...], start: int) -> 
         end += 1
     store.prefetch(chunks[start:end])
     return end
+
+
+def _stage_prefix(pid: int) -> str:
+    host = blake3.blake3(platform.node().encode()).hexdigest()[:8]
+    return f"{STAGE_PREFIX}{host}-{pid}-"
+
+
+def sweep_stale_stages(dest: Path, *, keep: set[str]) -> list[str]:
+    """Remove staging directories in ``dest`` of restores on this host whose process is gone.
+
+    Only a directory named by :func:`_stage_prefix` whose entries are all staged files (numbered
+    names) is removed, never one of ``keep`` (the bundle's own top-level names).  Returns the
+    names removed.
+    """
+    removed = []
+    with os.scandir(dest) as entries:
+        for entry in entries:
+            pid = _stage_owner(entry.name)
+            if pid is None or entry.name in keep or _alive(pid):
+                continue
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if all(name.isdigit() for name in os.listdir(entry.path)):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(entry.name)
+    return removed
+
+
+def _stage_owner(name: str) -> int | None:
+    """The process id in a staging directory's name made on this host, else None."""
+    mine = _stage_prefix(0)[: -len("0-")]
+    if not name.startswith(mine):
+        return None
+    pid, _, rest = name[len(mine) :].partition("-")
+    return int(pid) if pid.isdigit() and rest else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
