@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import pickle
 import secrets
 import tarfile
 from collections.abc import Iterator
@@ -56,14 +57,12 @@ def _built(registry: Registry, base_image: str, tmp_path: Path, repo: str) -> Do
 def _agent(
     storage: Docker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: object
 ) -> Docker:
+    """The registered storage where a flow runs: its own empty store, the image by its tag."""
     monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "agent-store").as_uri())
-    agent = Docker(
-        registry_url=storage.registry_url,
-        image_name=storage.image_name,
-        image_tag=storage.image_tag,
-        **kw,  # type: ignore[arg-type]
-    )
-    agent.flows = dict(storage.flows)
+    agent: Docker = pickle.loads(pickle.dumps(storage))
+    agent.image_digest = None
+    for name, value in kw.items():
+        setattr(agent, name, value)
     return agent
 
 

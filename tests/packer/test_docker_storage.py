@@ -6,8 +6,10 @@ back by ``get_flow`` from the flows layer alone."""
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +18,12 @@ from flowfixtures import make_project
 from imagekit import pull_image, push_base_image, tar_entries
 
 from flowpack.backends.oci.opener import open_registry_client
-from flowpack.cas.errors import CapabilityError, FlowError
+from flowpack.cas.errors import CapabilityError, CorruptObject, FlowError
 from flowpack.packer.layers import read_layer_file, unpack_layer
+from flowpack.packer.run import execute
 from flowpack.packer.script import ScriptSource, collect
 from flowpack.storage import Docker
+from flowpack.storage.docker_spec import slugify
 from servers.proxy import FaultProxy
 from servers.registry import Registry
 
@@ -36,8 +40,9 @@ def _no_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
 
 
-def _flow(root: Path) -> object:
-    (flow,) = collect(ScriptSource.from_path(make_project(root) / "flows" / "etl.py"))
+def _flow(root: Path, offset: int = 1) -> object:
+    project = make_project(root, offset=offset)
+    (flow,) = collect(ScriptSource.from_path(project / "flows" / "etl.py"))
     return flow
 
 
@@ -68,16 +73,17 @@ def test_the_image_holds_the_flows_files_and_env(
     built: tuple[Docker, Path], tmp_path: Path
 ) -> None:
     storage, _ = built
-    location = storage.flows["etl"]
+    assert storage.flows == {"etl": "/opt/prefect/flows/etl.prefect"}  # the seed's location
+    digest = storage.digest_of("etl")
     assert storage.image_name == "etl"
-    assert storage.image_tag == "blake3-" + location.split(":")[1]
+    assert storage.image_tag == "blake3-" + digest.split(":")[1]
     manifest, config, layers = pull_image(storage.image_reference, tmp_path / "pulled")
     assert len(layers) == 4  # base, flowpack, files, flows
     env = dict(e.split("=", 1) for e in config["config"]["Env"])
     assert env["GREETING"] == "hello"
     assert env["PYTHONPATH"] == "/opt/prefect/lib:/opt/prefect/site-packages:/base:/modules"
     assert env["PREFECT__USER_CONFIG_PATH"] == "/opt/prefect/config.toml"
-    assert json.loads(config["config"]["Labels"]["org.flowpack.flows"]) == {"etl": location}
+    assert json.loads(config["config"]["Labels"]["org.flowpack.flows"]) == {"etl": digest}
     assert len(config["rootfs"]["diff_ids"]) == 4
     assert manifest["layers"][-1]["annotations"] == {"org.flowpack.layer": "flows"}
     flows = {m.name: m for m in tar_entries(layers[-1])}
@@ -86,7 +92,7 @@ def test_the_image_holds_the_flows_files_and_env(
         "opt/prefect",
         "opt/prefect/flows",
         "opt/prefect/flows.json",
-        "opt/prefect/flows/etl.flowpack",
+        "opt/prefect/flows/etl.prefect",
         "opt/prefect/healthcheck.py",
     ]
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in flows.values()} == {
@@ -126,7 +132,7 @@ def test_the_healthcheck_passes_on_the_unpacked_image(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert f"flow 'etl' ok ({storage.flows['etl']})" in done.stdout
+    assert f"flow 'etl' ok ({storage.digest_of('etl')})" in done.stdout
 
 
 def test_get_flow_pulls_only_the_flows_layer(
@@ -135,13 +141,9 @@ def test_get_flow_pulls_only_the_flows_layer(
     storage, _ = built
     monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "agent-store").as_uri())
     with FaultProxy(registry.endpoint) as proxy:
-        agent = Docker(
-            registry_url=f"127.0.0.1:{proxy.port}/team",
-            image_name=storage.image_name,
-            image_tag=storage.image_tag,
-        )
-        agent.flows = dict(storage.flows)
-        flow = agent.get_flow("etl")
+        agent = pickle.loads(pickle.dumps(storage))  # the registered storage, elsewhere
+        agent.registry_url = f"127.0.0.1:{proxy.port}/team"
+        flow = agent.get_flow("/opt/prefect/flows/etl.prefect")  # by the seed's location
     assert flow.name == "etl"
     blob_reads = [r for r in proxy.snapshot() if r.method == "GET" and "/blobs/" in r.path]
     client = open_registry_client(f"oci+http://{registry.host}/team/etl")
@@ -347,3 +349,58 @@ def test_register_builds_and_pushes_the_image(
         assert any(tag.startswith("blake3-") for tag in client.list_tags("team/boxed"))
     finally:
         client.close()
+
+
+def test_add_flow_returns_the_flows_path_in_the_image_as_the_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "store").as_uri())
+    flow = _flow(tmp_path / "project")
+    default = Docker(prefect_directory="/srv/prefect/")
+    assert default.add_flow(flow) == "/srv/prefect/flows/etl.prefect" == default.flows["etl"]
+    assert default.digest_of("etl").startswith("blake3:")
+    assert default.get_flow("/srv/prefect/flows/etl.prefect").name == "etl"  # from the store
+    pickled = Docker(path="/app/etl.flow")
+    assert pickled.add_flow(flow) == "/app/etl.flow" == pickled.bundle_path("etl")
+    script = Docker(path="/app/flows/etl.py", stored_as_script=True)
+    assert script.add_flow(flow) == "/app/flows/etl.py"
+    assert script.bundle_path("etl") == "/opt/prefect/flows/etl.prefect"  # kept beside it
+    assert slugify("My ETL flow: v2 (Café)") == "my-etl-flow-v2-cafe"
+    with pytest.raises(ValueError, match="would both be kept at /app/etl.flow"):
+        pickled.add_flow(_named(flow, "other"))
+
+
+def _named(flow: object, name: str) -> object:
+    import copy
+
+    other = copy.copy(flow)
+    other.name = name  # type: ignore[attr-defined]
+    return other
+
+
+def test_an_image_whose_tag_moved_to_other_flows_is_refused(
+    registry: Registry, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The location is a path in the image; what is loaded from there is still checked against
+    the digest registered by ``add_flow``, and the right flow runs."""
+    monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "store").as_uri())
+    tag = f"moved-{uuid.uuid4().hex[:8]}"
+    storages = []
+    for offset in (1, 2):
+        storage = Docker(
+            registry_url=f"{registry.host}/team", base_image=base_image, image_tag=tag
+        )
+        storage.add_flow(_flow(tmp_path / f"project{offset}", offset))
+        storages.append(storage.build())
+    first, second = storages
+    assert first.flows == second.flows and first.digest_of("etl") != second.digest_of("etl")
+    monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "agent-store").as_uri())
+    agent: Docker = pickle.loads(pickle.dumps(second))
+    agent.image_digest = None
+    assert list(execute(agent.get_flow("etl"), {}).values())[-1] == [4, 6, 8]
+    stale: Docker = pickle.loads(pickle.dumps(first))
+    stale.image_digest = None  # the tag now names the second image
+    with pytest.raises(CorruptObject) as info:
+        stale.get_flow("/opt/prefect/flows/etl.prefect")
+    assert first.digest_of("etl") in str(info.value)
+    assert second.digest_of("etl") in str(info.value)

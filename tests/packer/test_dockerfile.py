@@ -51,7 +51,7 @@ def test_the_generated_dockerfile(storage: Docker) -> None:
         f"{_requirements_line()}\n"
         "RUN pip install 'pandas==2.2.0' 'wheel'\n"
         "RUN mkdir -p /opt/prefect/\n"
-        "COPY flows/etl.flowpack /opt/prefect/flows/etl.flowpack\n"
+        "COPY flows/etl.prefect /opt/prefect/flows/etl.prefect\n"
         "COPY flows.json /opt/prefect/flows.json\n"
         "COPY healthcheck.py /opt/prefect/healthcheck.py\n"
         "COPY lib /opt/prefect/lib\n"
@@ -66,18 +66,18 @@ def test_the_generated_dockerfile(storage: Docker) -> None:
 def test_the_build_context(storage: Docker, tmp_path: Path) -> None:
     context = build_context(storage)
     export_bundle(
-        storage.store, storage.store.resolve(storage.flows["etl"]), tmp_path / "etl.export"
+        storage.store, storage.store.resolve(storage.digest_of("etl")), tmp_path / "etl.export"
     )
-    assert context["flows/etl.flowpack"] == (tmp_path / "etl.export").read_bytes()
+    assert context["flows/etl.prefect"] == (tmp_path / "etl.export").read_bytes()
     assert context["mod1.py"] == b"VALUE = 1\n"
     assert context[".dockerignore"] == b"*.pyc\n"
     package = Path(flowpack.__file__).parent
     assert context["lib/flowpack/storage/docker.py"] == (package / "storage/docker.py").read_bytes()
     assert context["healthcheck.py"] == (package / "storage/docker_healthcheck.py").read_bytes()
     assert context["flows.json"] == (
-        b'{\n "flows": {\n  "etl": {\n   "location": "'
-        + storage.flows["etl"].encode()
-        + b'",\n   "path": "/opt/prefect/flows/etl.flowpack"\n  }\n },\n'
+        b'{\n "flows": {\n  "etl": {\n   "digest": "'
+        + storage.digest_of("etl").encode()
+        + b'",\n   "path": "/opt/prefect/flows/etl.prefect"\n  }\n },\n'
         b' "prefect_directory": "/opt/prefect"\n}\n'
     )
     top = {name.split("/")[0] for name in context}
@@ -99,7 +99,7 @@ def test_ignore_healthchecks_and_a_custom_prefect_directory(storage: Docker) -> 
     text = build_context(storage)["Dockerfile"].decode()
     assert "healthcheck" not in text
     assert text.endswith("COPY mod1.py /modules/mod1.py\nRUN echo extra\nUSER 1000\n")
-    assert "COPY flows/etl.flowpack /srv/flows/flows/etl.flowpack\n" in text
+    assert "COPY flows/etl.prefect /srv/flows/flows/etl.prefect\n" in text
 
 
 def test_a_users_dockerfile_replaces_from(storage: Docker, tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_script_mode_keeps_the_bundle_beside_the_users_path(storage: Docker) -> 
     storage.path = "/modules/my_flow.py"
     context = build_context(storage)
     text = context["Dockerfile"].decode()
-    assert "COPY flows/etl.flowpack /opt/prefect/flows/etl.flowpack\n" in text
+    assert "COPY flows/etl.prefect /opt/prefect/flows/etl.prefect\n" in text
     assert "COPY mod1.py /modules/mod1.py\n" in text
     assert b'"script": "/modules/my_flow.py"' in context["flows.json"]
     assert storage.flow_path("etl") == "/modules/my_flow.py"

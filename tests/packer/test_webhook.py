@@ -76,7 +76,8 @@ def test_pickled_flow_round_trips_through_webdav(
     name = f"{uuid.uuid4().hex}.fpk"
     storage = dav_storage(dav, name)
     location = storage.add_flow(simple_flow("hooked", 7))
-    assert location.startswith("blake3:")
+    assert location == "hooked" == storage.flows["hooked"]  # the seed's Webhook location
+    assert storage.digest_of("hooked").startswith("blake3:")
     assert storage.build() is storage
     sent = (dav.root / name).read_bytes()
     assert storage.payloads == {"hooked": str(Digest.of(sent))}

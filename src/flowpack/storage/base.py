@@ -148,6 +148,11 @@ class Storage:
         ``blob_name``), or None: then the location is the bundle digest."""
         return None
 
+    def flow_location(self, flow_name: str) -> str | None:
+        """The location :meth:`add_flow` returns for flow ``flow_name``: by default
+        :meth:`location_name` (Docker: the flow's path in the image; Webhook: its name)."""
+        return self.location_name()
+
     def missing_script_location(self) -> str | None:
         """The seed's error message when ``stored_as_script=True`` names no script, or None
         when this class needs no script location of its own."""
@@ -212,14 +217,15 @@ class Storage:
             self._store = store
 
     def add_flow(self, flow: Any) -> str:
-        """Pack ``flow`` into the store; return its location (the bundle digest)."""
+        """Pack ``flow`` into the store; return its location (:meth:`flow_location`, else the
+        bundle digest)."""
         if flow.name in self:
             raise ValueError(
                 f'Name conflict: Flow with the name "{flow.name}" is already present in this '
                 "storage."
             )
         result = self.pack(flow)
-        location = self.location_name() or str(result.digest)
+        location = self.flow_location(flow.name) or str(result.digest)
         self.flows[flow.name] = location
         self._digests[flow.name] = str(result.digest)
         self._flows[flow.name] = flow
@@ -229,12 +235,14 @@ class Storage:
         """The bundle digest of the added flow ``flow_name`` (its location may be a key)."""
         return self._locate(flow_name)[1]
 
+    def flow_digests(self) -> dict[str, str]:
+        """Each flow's name -> its bundle digest (whatever its location)."""
+        return {name: self._digests.get(name, loc) for name, loc in self.flows.items()}
+
     def build(self) -> Storage:
         """Check every added flow is in the store; return this storage."""
         if self.flows:
-            wanted = [
-                self.store.resolve(self._digests.get(n, loc)) for n, loc in self.flows.items()
-            ]
+            wanted = [self.store.resolve(d) for d in self.flow_digests().values()]
             missing = self.store.missing(wanted)
             if missing:
                 raise NotFound(

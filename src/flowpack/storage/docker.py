@@ -8,7 +8,11 @@ stored_as_script=False, extra_dockerfile_commands=None, **kwargs)`` keeps every 
 argument and meaning; ``ValueError`` when both ``base_image`` and ``dockerfile`` are given, or
 a ``files`` source is not absolute.
 
-``add_flow`` packs the flow into the store in use (its location is the bundle digest).
+``add_flow`` packs the flow into the store in use and returns its location as the seed's
+``Docker`` did: the path of its file in the image, ``path`` when given (a script's, or where a
+pickled flow is kept), else ``<prefect_directory>/flows/<slugified flow name>.prefect``.  The
+bundle digest is kept (``digest_of(name)``): the image's healthcheck and ``get_flow`` verify
+against it.
 ``build(push=True)`` makes the image:
 
 - **daemonless** (the default when no Docker engine answers at ``base_url`` / ``$DOCKER_HOST``):
@@ -37,7 +41,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowpack.cas.digest import Digest
-from flowpack.cas.errors import CapabilityError
+from flowpack.cas.errors import CapabilityError, FlowError
 from flowpack.storage.docker_spec import DockerSpec
 
 __all__ = ["Docker"]
@@ -86,18 +90,20 @@ class Docker(DockerSpec):
     def publish(self, flows: Mapping[str, Digest]) -> None:
         """At registration (the seed's ``flow.register()`` builds its storage): add the flows
         just registered and :meth:`build` the image."""
-        self.flows.update({name: str(digest) for name, digest in flows.items()})
+        self.keep_registered(flows)
         self.build()
 
     def get_flow(self, name_or_location: str | None = None) -> Any:
         """Load the flow from the store, else from the image's flows layer (verified)."""
         from flowpack.cas.errors import NotFound
 
-        name, location = self._locate(name_or_location)
+        name, digest = self._locate(name_or_location)
+        if not digest.startswith("blake3:"):
+            raise FlowError(f"no bundle digest was recorded for flow {name!r}: add_flow() it first")
         try:
-            self.store.resolve(location)
+            self.store.resolve(digest)
         except NotFound:
             from flowpack.storage import docker_build
 
-            docker_build.import_from_image(self, name, location)
+            docker_build.import_from_image(self, name, digest)
         return super().get_flow(name_or_location)

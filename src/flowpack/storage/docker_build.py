@@ -7,9 +7,11 @@ Layers, in order, each reproducible (:class:`~flowpack.packer.layers.LayerBuilde
 2. flowpack's own modules under ``<prefect_directory>/lib``;
 3. ``files`` (``{absolute source: destination}``, directories recursively, without what
    ``dockerignore`` patterns exclude);
-4. the flows layer: ``<prefect_directory>/flows/<slug>.flowpack`` per flow (a self-contained,
-   verifiable export of its bundle), ``<prefect_directory>/flows.json`` (name -> digest and
-   path) and ``<prefect_directory>/healthcheck.py``, annotated ``org.flowpack.layer=flows``.
+4. the flows layer: each flow's bundle as a self-contained, verifiable export at
+   ``<prefect_directory>/flows/<slugified name>.prefect`` (or ``path``, see
+   :meth:`~flowpack.storage.docker_spec.DockerSpec.bundle_path`),
+   ``<prefect_directory>/flows.json`` (name -> ``digest`` and ``path``) and
+   ``<prefect_directory>/healthcheck.py``, annotated ``org.flowpack.layer=flows``.
 
 The config is the base image's, with ``env_vars`` set (``$VAR`` and ``${VAR}`` expanded against
 the base's environment, as a Dockerfile ``ENV`` does), ``PYTHONPATH`` led by the two
@@ -59,10 +61,11 @@ def name_image(storage: DockerSpec) -> None:
         else:
             storage.image_name = "flows"
     if not storage.image_tag:
-        if len(storage.flows) == 1:
-            storage.image_tag = "blake3-" + next(iter(storage.flows.values())).split(":")[-1]
+        digests = storage.flow_digests()
+        if len(digests) == 1:
+            storage.image_tag = "blake3-" + next(iter(digests.values())).split(":")[-1]
         else:
-            lines = "".join(f"{n} {d}\n" for n, d in sorted(storage.flows.items()))
+            lines = "".join(f"{n} {d}\n" for n, d in sorted(digests.items()))
             storage.image_tag = "blake3-" + blake3.blake3(lines.encode()).hexdigest()
 
 
@@ -111,12 +114,12 @@ def flows_layer(storage: DockerSpec) -> Layer:
     builder = LayerBuilder()
     index: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="flowpack-image-") as tmp:
-        for name, location in sorted(storage.flows.items()):
+        for name, digest in sorted(storage.flow_digests().items()):
             path = storage.bundle_path(name)
             out = Path(tmp) / "export"
-            export_bundle(storage.store, storage.store.resolve(location), out)
+            export_bundle(storage.store, storage.store.resolve(digest), out)
             builder.add_file(path, out.read_bytes())
-            index[name] = {"location": location, "path": path}
+            index[name] = {"digest": digest, "path": path}
             if storage.flow_path(name) != path:
                 index[name]["script"] = storage.flow_path(name)
     doc = {"flows": index, "prefect_directory": storage.prefect_directory}
@@ -246,7 +249,8 @@ def image_config(
     env["PYTHONPATH"] = f"{ours}:{env['PYTHONPATH']}" if env.get("PYTHONPATH") else ours
     inner["Env"] = [f"{k}={v}" for k, v in env.items()]
     labels = dict(inner.get("Labels") or {})
-    labels[FLOWS_LABEL] = json.dumps(dict(sorted(storage.flows.items())), separators=(",", ":"))
+    digests = dict(sorted(storage.flow_digests().items()))
+    labels[FLOWS_LABEL] = json.dumps(digests, separators=(",", ":"))
     inner["Labels"] = labels
     rootfs = cfg.setdefault("rootfs", {"type": "layers", "diff_ids": []})
     rootfs["diff_ids"] = [*rootfs.get("diff_ids", []), *(layer.diff_id for _, layer in layers)]
@@ -328,8 +332,9 @@ def run_healthcheck(storage: DockerSpec, layers: list[Layer]) -> None:
         raise FlowError(f"Your docker image failed to build: the healthcheck failed: {last[:300]}")
 
 
-def import_from_image(storage: DockerSpec, name: str | None, location: str) -> None:
-    """Fetch only the image's flows layer, and import the flow's bundle from it (verified).
+def import_from_image(storage: DockerSpec, name: str | None, registered: str) -> None:
+    """Fetch only the image's flows layer, and import the bundle of flow ``name`` (or the one
+    whose digest is ``registered``) from it, verified against ``registered``.
 
     Raises :class:`NotFound` when the image or the flow is absent, :class:`MalformedData` or
     :class:`UnsafePath` for a damaged or hostile layer, :class:`CorruptObject` when the layer
@@ -350,14 +355,14 @@ def import_from_image(storage: DockerSpec, name: str | None, location: str) -> N
     finally:
         client.close()
     data = read_layer_file(blob, f"{storage.prefect_directory}/flows.json", digest)
-    entry = _entry(data, name, location, str(target))
+    entry = _entry(data, name, registered, str(target))
     payload = read_layer_file(blob, entry, digest)
     with tempfile.TemporaryDirectory(prefix="flowpack-import-") as tmp:
         path = Path(tmp) / "flow.flowpack"
         path.write_bytes(payload)
         got = import_bundle(storage.store, path)
-    if str(got) != location:
-        raise CorruptObject(f"image {target} holds {got} where {location} was registered", got)
+    if str(got) != registered:
+        raise CorruptObject(f"image {target} holds {got} where {registered} was registered", got)
 
 
 def _flows_layer_of(raw: bytes, what: str) -> tuple[str, int]:
@@ -371,15 +376,16 @@ def _flows_layer_of(raw: bytes, what: str) -> tuple[str, int]:
         raise MalformedData(f"the manifest of image {what} names no flows layer") from exc
 
 
-def _entry(flows_json: bytes, name: str | None, location: str, what: str) -> str:
-    """The in-image path of the flow ``name`` (or the one at ``location``) in ``flows.json``."""
+def _entry(flows_json: bytes, name: str | None, registered: str, what: str) -> str:
+    """The in-image path of the flow ``name`` (or the one whose digest is ``registered``) in
+    ``flows.json``."""
     try:
         entries = json.loads(flows_json)["flows"]
         if name is None:
-            name = next(n for n, e in entries.items() if e["location"] == location)
+            name = next(n for n, e in entries.items() if e["digest"] == registered)
         path = entries[name]["path"]
     except (ValueError, KeyError, TypeError, AttributeError, StopIteration) as exc:
-        raise NotFound(f"image {what} holds no flow {name or location}") from exc
+        raise NotFound(f"image {what} holds no flow {name or registered}") from exc
     if not isinstance(path, str):
         raise MalformedData(f"image {what}: flows.json is malformed")
     return path

@@ -31,8 +31,8 @@ def main() -> int:
             path = here / entry["path"].removeprefix(prefix)
             try:
                 digest = import_bundle(store, path)
-                if str(digest) != entry["location"]:
-                    raise SystemExit(f"healthcheck: {name}: {digest} != {entry['location']}")
+                if str(digest) != entry["digest"]:
+                    raise SystemExit(f"healthcheck: {name}: {digest} != {entry['digest']}")
                 load_flow(store, digest, name)
             except FlowpackError as exc:
                 print(f"healthcheck: flow {name!r} failed: {exc}", file=sys.stderr)

@@ -7,12 +7,16 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
+from flowpack.cas.digest import Digest
 from flowpack.storage.base import Storage
 
-__all__ = ["DockerSpec", "default_base_image", "flowpack_version"]
+__all__ = ["DockerSpec", "default_base_image", "flowpack_version", "slugify"]
 
 DEFAULT_SOCKET = "unix://var/run/docker.sock"
 
@@ -84,16 +88,52 @@ class DockerSpec(Storage):
         return f"{prefix}{self.image_name}:{self.image_tag}"
 
     def bundle_path(self, flow_name: str) -> str:
-        """Where flow ``flow_name``'s bundle export is kept in the image."""
-        from flowpack.packer.records import slug
-
-        return f"{self.prefect_directory}/flows/{slug(flow_name)}.flowpack"
+        """Where flow ``flow_name``'s bundle export is kept in the image: as the seed's pickle,
+        ``path`` when given (and not a script), else
+        ``<prefect_directory>/flows/<slugified name>.prefect``."""
+        if self.path and not self.stored_as_script:
+            return self.path
+        return f"{self.prefect_directory}/flows/{slugify(flow_name)}.prefect"
 
     def flow_path(self, flow_name: str) -> str:
         """The seed's location in the image: ``path`` for a script flow, else the bundle."""
         if self.stored_as_script and self.path:
             return self.path
         return self.bundle_path(flow_name)
+
+    def flow_location(self, flow_name: str) -> str:
+        """What ``add_flow`` returns, as the seed's Docker: the flow's path in the image."""
+        return self.flow_path(flow_name)
+
+    def add_flow(self, flow: Any) -> str:
+        """As :meth:`Storage.add_flow`; ``ValueError`` when another flow's bundle would be
+        kept at the same path in the image."""
+        self._check_bundle_path(str(flow.name))
+        return super().add_flow(flow)
+
+    def keep_registered(self, flows: Mapping[str, Digest]) -> None:
+        """Take the flows just registered (name -> bundle digest), located in the image."""
+        for name in flows:
+            self._check_bundle_path(name)
+        for name, digest in flows.items():
+            self.flows[name] = self.flow_location(name)
+            self._digests[name] = str(digest)
+
+    def _check_bundle_path(self, flow_name: str) -> None:
+        path = self.bundle_path(flow_name)
+        for other in self.flows:
+            if other != flow_name and self.bundle_path(other) == path:
+                raise ValueError(
+                    f"flows {other!r} and {flow_name!r} would both be kept at {path} in the"
+                    " image: rename one, or give no `path`"
+                )
+
+
+def slugify(name: str) -> str:
+    """``name`` as the seed slugified a flow name for its file in the image: ASCII, lower
+    case, each run of other characters one ``-`` (``My ETL flow`` -> ``my-etl-flow``)."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "flow"
 
 
 def _check_arguments(

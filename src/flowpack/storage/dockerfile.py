@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowpack.cas.errors import BackendError
 from flowpack.cas.transfer import export_bundle
+from flowpack.storage.docker_spec import slugify
 
 if TYPE_CHECKING:
     from flowpack.storage.docker_spec import DockerSpec
@@ -47,16 +48,15 @@ def _runtime_requirements() -> list[str]:
 def _context_files(storage: DockerSpec) -> dict[str, bytes]:
     """Context path -> bytes for everything but the Dockerfile."""
     import flowpack
-    from flowpack.packer.records import slug
 
     files: dict[str, bytes] = {}
     index: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="flowpack-context-") as tmp:
-        for name, location in sorted(storage.flows.items()):
+        for name, digest in sorted(storage.flow_digests().items()):
             out = Path(tmp) / "export"
-            export_bundle(storage.store, storage.store.resolve(location), out)
-            files[f"flows/{slug(name)}.flowpack"] = out.read_bytes()
-            index[name] = {"location": location, "path": storage.bundle_path(name)}
+            export_bundle(storage.store, storage.store.resolve(digest), out)
+            files[f"flows/{slugify(name)}.prefect"] = out.read_bytes()
+            index[name] = {"digest": digest, "path": storage.bundle_path(name)}
             if storage.flow_path(name) != storage.bundle_path(name):
                 index[name]["script"] = storage.flow_path(name)
     doc = {"flows": index, "prefect_directory": storage.prefect_directory}
@@ -90,7 +90,6 @@ def _add_user_file(files: dict[str, bytes], source: Path) -> None:
 
 def dockerfile_text(storage: DockerSpec) -> str:
     """The generated Dockerfile (see the module docstring for its order)."""
-    from flowpack.packer.records import slug
 
     pd = storage.prefect_directory
     if storage.dockerfile:
@@ -106,7 +105,7 @@ def dockerfile_text(storage: DockerSpec) -> str:
     lines.append("RUN pip install " + " ".join(repr(d) for d in storage.python_dependencies))
     lines.append(f"RUN mkdir -p {pd}/")
     for name in sorted(storage.flows):
-        lines.append(f"COPY flows/{slug(name)}.flowpack {storage.bundle_path(name)}")
+        lines.append(f"COPY flows/{slugify(name)}.prefect {storage.bundle_path(name)}")
     lines.append(f"COPY flows.json {pd}/flows.json")
     if not storage.ignore_healthchecks:
         lines.append(f"COPY healthcheck.py {pd}/healthcheck.py")

@@ -13,8 +13,9 @@ seed documents it:
 - the methods are ``GET``, ``PATCH``, ``POST`` or ``PUT``.
 - ``add_flow(flow)`` packs the flow into the store in use (as every storage does: a pickle, or
   with ``stored_as_script`` the script ``flow_script_path`` and its local imports) and returns
-  its location, the bundle digest.  As in the seed, a Webhook holds one flow: adding another
-  replaces it.
+  its location as the seed's Webhook did: the flow's name.  The bundle digest is kept
+  (``digest_of(name)``) and what ``get_flow`` fetches is verified against it.  As in the seed,
+  a Webhook holds one flow: adding another replaces it.
 - ``build()`` sends the flow as ``data``: the bundle as a self-contained, verifiable export
   (the ``flowpack export`` format), or with ``stored_as_script`` the script's UTF-8 bytes.  A
   ``data`` given in ``build_request_kwargs`` is overwritten with a ``RuntimeWarning``.  The
@@ -86,8 +87,12 @@ class Webhook(Storage):
             return self.flow_script_path
         return super().script_path(flow)
 
+    def flow_location(self, flow_name: str) -> str:
+        """The seed's Webhook location: the flow's name."""
+        return flow_name
+
     def add_flow(self, flow: Any) -> str:
-        """Pack ``flow`` (replacing any flow added before) and return its bundle digest."""
+        """Pack ``flow`` (replacing any flow added before) and return its name."""
         if self.stored_as_script and not (
             self.flow_script_path and Path(self.flow_script_path).is_file()
         ):
@@ -95,13 +100,14 @@ class Webhook(Storage):
                 "stored_as_script=True needs flow_script_path naming an existing file "
                 f"(got {self.flow_script_path!r})"
             )
-        self.flows, self._flows, self.payloads = {}, {}, {}
+        self.flows, self._digests, self._flows, self.payloads = {}, {}, {}, {}
         return super().add_flow(flow)
 
     def publish(self, flows: Mapping[str, Digest]) -> None:
         """At registration (the seed's ``flow.register()`` builds its storage): take the flow
         just registered and :meth:`build`, which sends it."""
-        self.flows = {name: str(digest) for name, digest in flows.items()}
+        self.flows = {name: name for name in flows}
+        self._digests = {name: str(digest) for name, digest in flows.items()}
         self.build()
 
     def build(self) -> Webhook:
@@ -113,8 +119,8 @@ class Webhook(Storage):
             log.warning(message)
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             del kwargs["data"]
-        for name, location in self.flows.items():
-            data = self._payload(location)
+        for name, digest in self.flow_digests().items():
+            data = self._payload(digest)
             rendered = render(kwargs, SecretLookup(), "build_request_kwargs")
             shown = str(kwargs["url"])
             response = send_request(self.build_request_http_method, rendered, shown, data)
@@ -122,7 +128,7 @@ class Webhook(Storage):
             self.payloads[name] = str(Digest.of(data))
         return self
 
-    def _payload(self, location: str) -> bytes:
+    def _payload(self, digest: str) -> bytes:
         if self.stored_as_script:
             assert self.flow_script_path is not None  # checked by add_flow
             try:
@@ -133,14 +139,14 @@ class Webhook(Storage):
                 ) from None
         with tempfile.TemporaryDirectory(prefix="flowpack-webhook-") as tmp:
             out = Path(tmp) / "bundle.fpk"
-            export_bundle(self.store, self.store.resolve(location), out)
+            export_bundle(self.store, self.store.resolve(digest), out)
             return out.read_bytes()
 
     def get_flow(self, name_or_location: str | None = None) -> Any:
         """Fetch the flow, verify it against the registered digests, and load it."""
-        name, location = self._locate(name_or_location)
+        name, digest = self._locate(name_or_location)
         if name is None:
-            name = next((n for n, loc in self.flows.items() if loc == location), None)
+            name = next((n for n, d in self.flow_digests().items() if d == digest), None)
         kwargs = self.get_flow_request_kwargs
         rendered = render(kwargs, SecretLookup(), "get_flow_request_kwargs")
         body = send_request(self.get_flow_request_http_method, rendered, str(kwargs["url"])).content
@@ -155,7 +161,9 @@ class Webhook(Storage):
             if expected is None:
                 raise FlowError(f"no digest was recorded for flow {name!r}: build() it first")
             return _load_script(body, name, Path(self.flow_script_path or "flow.py").name)
-        return _load_export(body, Digest.parse(location, 0), name)
+        if not digest.startswith("blake3:"):
+            raise FlowError(f"no bundle digest was recorded for flow {name!r}: add_flow() it first")
+        return _load_export(body, Digest.parse(digest, 0), name)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
