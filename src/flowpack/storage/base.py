@@ -14,9 +14,10 @@ stored_as_script=False)`` keeps the seed's arguments and meanings:
   files a script bundle carries (data files, templates).
 
 ``add_flow(flow)`` packs the flow into the store and returns its *location*: the storage's
-``key`` / ``path`` / ``blob_name`` when it has one (as the seed), else the bundle's digest
-``blake3:<hex>``, the same for the same content on any machine (the seed's timestamp key, made
-reproducible).  ``stored_as_script=True`` with no script location (and no file known from
+``key`` / ``path`` / ``blob_name`` when it has one (as the seed; ``Docker``: the flow's path in
+the image, ``Webhook``: its name), else the bundle's digest ``blake3:<hex>``, the same for the
+same content on any machine (the seed's timestamp key, made reproducible).  The digest is kept
+either way (:meth:`Storage.digest_of`), and ``get_flow`` verifies against it.  ``stored_as_script=True`` with no script location (and no file known from
 ``flowpack register -p``) raises the seed's ``ValueError`` for the class.  Packing uploads only
 chunks the store lacks, so it happens in ``add_flow`` (as the seed's ``Local`` wrote its file
 there); ``build()`` checks every added flow is stored and returns the storage.  A second flow
