@@ -22,7 +22,7 @@ from flowpack.packer.script import ScriptSource
 from flowpack.storage import GCS, S3, Azure
 from flowpack.storage.bucket import BucketStorage
 from flowpack.storage.script_follow import follow_script
-from servers.buckets import BucketServer
+from servers.buckets import AZURITE_KEY, BucketServer
 
 SCRIPT = """\
 from flowpack import Flow, task
@@ -117,3 +117,122 @@ def test_register_p_uploads_the_script_to_the_key(
     folder, _, name = key.rpartition("/")
     blobs = open_location(f"{found.scheme}://{found.bucket}/{folder}").blobs
     assert blobs.get(name) == script.read_bytes()
+
+
+PLANTED = f"pl4nted-{uuid.uuid4().hex}"
+CONN_SECRET = "FLOWPACK_TEST_AZURE_CONN"
+
+
+def connected(server: BucketServer, key: str, monkeypatch: pytest.MonkeyPatch) -> BucketStorage:
+    """A script storage whose endpoint is given to it alone (no endpoint in the environment),
+    with credentials the run must not find in any record: S3's in ``client_options`` (the run
+    has its own, in the environment), Azure's connection string in a named secret."""
+    prefix = f"t/{uuid.uuid4().hex}"
+    if server.scheme == "s3":
+        for name, value in server.env().items():
+            if name != "AWS_ENDPOINT_URL":
+                monkeypatch.setenv(name, value)
+        options = {
+            "endpoint_url": server.endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "AKIAPLANTEDKEY",
+            "aws_secret_access_key": PLANTED,
+        }
+        return S3(
+            server.bucket, key=key, stored_as_script=True, prefix=prefix, client_options=options
+        )
+    if server.scheme == "gs":
+        options = {"endpoint_url": server.endpoint, "token": "anon"}
+        return GCS(
+            server.bucket, key=key, stored_as_script=True, prefix=prefix, client_options=options
+        )
+    conn = server.env()["AZURE_STORAGE_CONNECTION_STRING"]
+    monkeypatch.setenv(
+        CONN_SECRET, conn.replace("BlobEndpoint=", f"X-Planted={PLANTED};BlobEndpoint=")
+    )
+    return Azure(
+        server.bucket,
+        connection_string_secret=CONN_SECRET,
+        blob_name=key,
+        stored_as_script=True,
+        prefix=prefix,
+    )
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs", "az"])
+def test_a_followed_script_connects_as_registered_and_no_secret_is_stored(
+    scheme: str, bucket_server_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = bucket_server_for(scheme)
+    for name in [n for n in os.environ if n.startswith(("AWS_", "AZURE_", "STORAGE_EMULATOR"))]:
+        monkeypatch.delenv(name)
+    key = f"scripts/{uuid.uuid4().hex}/remote.py"
+    folder, _, name = key.rpartition("/")
+    blobs = open_location(found.store_url(found.bucket, folder)).blobs  # the endpoint in the URL
+    blobs.put(name, SCRIPT.format(value=1).encode(), create_only=False)
+    registry = open_store((tmp_path / "registry").as_uri(), cache_dir=tmp_path / "cache")
+    storage = connected(found, key, monkeypatch)
+    register_flow(registry, stand_in(), project="default", storage=storage)
+    reg = find_registration(registry, "default/remote")
+    follow = registry.get_manifest(reg.digest).metadata["follow"]
+    if scheme != "az":
+        assert follow["args"]["client_options"]["endpoint_url"] == found.endpoint
+    assert "AKIAPLANTEDKEY" not in str(follow) and PLANTED not in str(follow)
+
+    blobs.put(name, SCRIPT.format(value=2).encode(), create_only=False)  # edited in the bucket
+    followed = follow_script(registry, reg)
+    assert followed is not None
+    outcome = run_registration(registry, reg, bundle=followed.bundle, notes=followed.as_meta())
+    assert outcome.ok and list(outcome.result.values()) == [2]
+
+    secrets = [PLANTED.encode(), b"AKIAPLANTEDKEY", AZURITE_KEY.encode()]
+    for digest, _ in registry.indexed_objects():
+        data = registry.get_bytes(digest)
+        assert not any(s in data for s in secrets), digest
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert not any(s in path.read_bytes() for s in secrets), path
+
+
+def test_only_public_options_are_recorded() -> None:
+    gcs = GCS(
+        "b",
+        key="k.py",
+        stored_as_script=True,
+        client_options={
+            "endpoint_url": "https://gcs.example",
+            "token": {"access_token": PLANTED},
+            "session_kwargs": {"headers": {"Authorization": f"Bearer {PLANTED}", "X-Team": "a"}},
+        },
+    )
+    assert gcs.follow_info() == {
+        "kind": "bucket-script",
+        "class": "GCS",
+        "args": {
+            "bucket": "b",
+            "key": "k.py",
+            "prefix": "flowpack",
+            "project": None,
+            "client_options": {
+                "endpoint_url": "https://gcs.example",
+                "session_kwargs": {"headers": {"X-Team": "a"}},
+            },
+        },
+    }
+    assert GCS("b", client_options={"token": "anon"}).follow_args()["client_options"] == {
+        "token": "anon"
+    }
+    s3 = S3(
+        "b",
+        key="k.py",
+        client_options={
+            "endpoint_url": f"https://user:{PLANTED}@s3.example",
+            "region_name": "eu-west-1",
+            "aws_session_token": PLANTED,
+            "config": {"proxies": {"https": f"http://proxy?sig={PLANTED}"}, "retries": 2},
+        },
+    )
+    assert s3.follow_args()["client_options"] == {
+        "region_name": "eu-west-1",
+        "config": {"proxies": {}, "retries": 2},
+    }

@@ -366,7 +366,7 @@ def test_add_flow_returns_the_flows_path_in_the_image_as_the_seed(
     assert script.add_flow(flow) == "/app/flows/etl.py"
     assert script.bundle_path("etl") == "/opt/prefect/flows/etl.prefect"  # kept beside it
     assert slugify("My ETL flow: v2 (Café)") == "my-etl-flow-v2-cafe"
-    with pytest.raises(ValueError, match="would both be kept at /app/etl.flow"):
+    with pytest.raises(ValueError, match=r"would both be kept at /app/etl\.flow"):
         pickled.add_flow(_named(flow, "other"))
 
 
@@ -387,9 +387,7 @@ def test_an_image_whose_tag_moved_to_other_flows_is_refused(
     tag = f"moved-{uuid.uuid4().hex[:8]}"
     storages = []
     for offset in (1, 2):
-        storage = Docker(
-            registry_url=f"{registry.host}/team", base_image=base_image, image_tag=tag
-        )
+        storage = Docker(registry_url=f"{registry.host}/team", base_image=base_image, image_tag=tag)
         storage.add_flow(_flow(tmp_path / f"project{offset}", offset))
         storages.append(storage.build())
     first, second = storages

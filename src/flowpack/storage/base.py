@@ -17,8 +17,9 @@ stored_as_script=False)`` keeps the seed's arguments and meanings:
 ``key`` / ``path`` / ``blob_name`` when it has one (as the seed; ``Docker``: the flow's path in
 the image, ``Webhook``: its name), else the bundle's digest ``blake3:<hex>``, the same for the
 same content on any machine (the seed's timestamp key, made reproducible).  The digest is kept
-either way (:meth:`Storage.digest_of`), and ``get_flow`` verifies against it.  ``stored_as_script=True`` with no script location (and no file known from
-``flowpack register -p``) raises the seed's ``ValueError`` for the class.  Packing uploads only
+either way (:meth:`Storage.digest_of`), and ``get_flow`` verifies against it.
+``stored_as_script=True`` with no script location (and no file known from ``flowpack register
+-p``) raises the seed's ``ValueError`` for the class.  Packing uploads only
 chunks the store lacks, so it happens in ``add_flow`` (as the seed's ``Local`` wrote its file
 there); ``build()`` checks every added flow is stored and returns the storage.  A second flow
 with a name already present raises ``ValueError('Name conflict: Flow with the name "<name>" is
@@ -40,7 +41,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -48,6 +48,7 @@ from flowpack.cas.digest import Digest, looks_like_digest
 from flowpack.cas.errors import FlowError, IntegrityError, NotFound
 from flowpack.cas.store import PushResult, Store
 from flowpack.packer.discover import FlowNotFound, names_text
+from flowpack.storage.credentials import masked
 
 if TYPE_CHECKING:
     from flowpack.packer.script import ScriptSource
@@ -59,9 +60,6 @@ def default_add_labels() -> bool:
     """The configured ``add_default_labels`` (``$FLOWPACK_ADD_DEFAULT_LABELS``, default true)."""
     value = os.environ.get(ENV_DEFAULT_LABELS, "true").strip().lower()
     return value not in ("0", "false", "no", "off")
-
-
-_SECRET_KEY = re.compile(r"secret|token|password|credential|access_key|connection_string", re.I)
 
 
 class Storage:
@@ -196,7 +194,7 @@ class Storage:
             "secrets": list(self.secrets),
         }
         for field in self.SERIALIZED:
-            doc[field] = _masked(getattr(self, field, None))
+            doc[field] = masked(getattr(self, field, None))
         return doc
 
     @property
@@ -319,10 +317,3 @@ class Storage:
 
     def __repr__(self) -> str:
         return f"<{self.name}: {len(self.flows)} flows>"
-
-
-def _masked(value: Any) -> Any:
-    """``value`` with the values of credential-like keys of any map in it masked."""
-    if isinstance(value, dict):
-        return {k: "***" if _SECRET_KEY.search(str(k)) else _masked(v) for k, v in value.items()}
-    return value

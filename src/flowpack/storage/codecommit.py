@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flowpack.cas.errors import MissingDependency, PermissionDenied, UsageError
+from flowpack.storage.credentials import public_options
 from flowpack.storage.git import GitStorage
 
 if TYPE_CHECKING:
@@ -77,12 +78,11 @@ class CodeCommit(GitStorage):
         return self.commit
 
     def follow_config(self) -> dict[str, Any] | None:
-        """As :meth:`GitStorage.follow_config`, without keys: runs use boto3's own chain."""
+        """As :meth:`GitStorage.follow_config`, without credentials
+        (:func:`~flowpack.storage.credentials.public_options`): runs use boto3's own chain."""
         config = super().follow_config()
         if config is not None and "client_options" in config["args"]:
-            secret = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
-            options = {k: v for k, v in self.client_options.items() if k not in secret}
-            config["args"]["client_options"] = options
+            config["args"]["client_options"] = public_options(self.client_options)
         return config
 
     def region(self) -> str:

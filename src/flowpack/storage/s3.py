@@ -11,6 +11,10 @@ upload_options=None, **kwargs)``, with the seed's meanings (see
 - ``upload_options``: extra arguments for every upload (the seed's ``ExtraArgs``, e.g.
   ``{"ServerSideEncryption": "AES256"}``).
 
+A run that follows the script at ``key`` (:mod:`flowpack.storage.script_follow`) connects with
+the same ``client_options`` less the credentials
+(:func:`~flowpack.storage.credentials.public_options`): those it takes from where boto looks.
+
 An object at ``key`` is replaced when its content changes, as the seed did.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowpack.storage.bucket import BucketStorage
+from flowpack.storage.credentials import public_options
 
 
 class S3(BucketStorage):
@@ -47,6 +52,12 @@ class S3(BucketStorage):
             overwrite=True,
             **kwargs,
         )
+
+    def follow_args(self) -> dict[str, Any]:
+        """As :meth:`BucketStorage.follow_args`, with the ``client_options`` that say where to
+        connect (``endpoint_url``, ``region_name``, ``config``...); keys, secrets and tokens are
+        left out: a run takes them from where boto looks."""
+        return {**super().follow_args(), "client_options": public_options(self.client_options)}
 
     def storage_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
