@@ -84,3 +84,64 @@ def test_project_and_name_are_an_alternative_to_the_flow(run: Invoke) -> None:
     assert "no flow registered as 'Data/elt'; did you mean 'Data/etl'?" in flow.output
     ok = run("run", "-n", "etl", "--param", "x=[2]")
     assert "product [4]" in ok.output
+
+
+PREFECT2_STYLE = """\
+class Flow:
+    '''The shape of a Prefect 2/3 flow, without prefect: the decorated function and a name.'''
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = fn.__name__.replace("_", "-")
+
+    def __call__(self, **parameters):
+        return self.fn(**parameters)
+
+
+def flow(fn):
+    return Flow(fn)
+
+
+@flow
+def greet_all(who, times=2, *rest, punctuation="!"):
+    return [f"hello {who}{punctuation}"] * times
+"""
+
+
+def test_a_prefect2_style_flows_signature_is_its_parameters(
+    file_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo2"
+    (root / ".git").mkdir(parents=True)
+    (root / "greet.py").write_text(PREFECT2_STYLE)
+    monkeypatch.chdir(root)
+    run = make_invoker(file_store)
+    run("register", "-p", "greet.py")
+    unknown = run("run", "greet-all", "--param", "whom=ann", code=2)
+    assert "flow 'greet-all' has no parameter 'whom'; did you mean 'who'?" in unknown.output
+    assert "(its parameters: punctuation, times, who)" in unknown.output
+    missing = run("run", "greet-all", "--param", "times=1", code=2)
+    assert "needs a value for parameter who: add --param who=VALUE" in missing.output
+    assert json.loads(run("runs", "greet-all", json=True).stdout)["runs"] == []
+    done = json.loads(run("run", "greet-all", "--param", "who=ann", json=True).stdout)
+    assert done["ok"] and done["parameters"] == {"who": "ann"}
+
+
+def test_signature_parameters_read_names_defaults_and_give_up_on_kwargs() -> None:
+    from flowpack.packer.params import declared_parameters
+
+    class Duck:
+        def __init__(self, fn: object) -> None:
+            self.fn, self.name = fn, "duck"
+
+    def etl(x: int, /, y: int, z: object = print, *, k: int = 3) -> None: ...
+
+    def anything(x: int, **kw: object) -> None: ...
+
+    assert declared_parameters(Duck(etl)) == [
+        {"name": "k", "required": False, "default": 3},
+        {"name": "y", "required": True, "default": None},
+        {"name": "z", "required": False, "default": repr(print)},
+    ]
+    assert declared_parameters(Duck(anything)) is None
+    assert declared_parameters(Duck(len)) == []  # a builtin's signature: positional only

@@ -1,8 +1,10 @@
 """A flow's declared parameters: read at registration, checked before a run is recorded.
 
 :func:`declared_parameters` reads the parameters a flow declares without running it: a
-:class:`flowpack.Flow`'s ``parameters`` map, or a Prefect 1.x flow's ``parameters()`` set
-(each with ``name``, ``required`` and ``default``).  Registration keeps them in the record
+:class:`flowpack.Flow`'s ``parameters`` map, a Prefect 1.x flow's ``parameters()`` set
+(each with ``name``, ``required`` and ``default``), or a Prefect 2/3 flow's function signature
+(an object with a callable ``fn``, as ``@flow`` makes; prefect is never imported:
+:func:`signature_parameters`).  Registration keeps them in the record
 (``parameters``: ``[{"name", "required", "default"}]``), and :func:`check_parameters` refuses,
 with a :class:`~flowpack.cas.errors.UsageError` and before any run record is written, an
 unknown name or a missing required parameter.  A registration without that list (made before
@@ -15,8 +17,9 @@ itself checks when it runs.
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,8 @@ def declared_parameters(flow: Any) -> list[dict[str, Any]] | None:
             found = list(params())
         except Exception:
             return None
+    elif callable(getattr(flow, "fn", None)):  # Prefect 2/3: the decorated function
+        return signature_parameters(flow.fn)
     else:
         return None
     out = []
@@ -47,6 +52,26 @@ def declared_parameters(flow: Any) -> list[dict[str, Any]] | None:
         required = bool(getattr(p, "required", False))
         default = None if required else _jsonable(getattr(p, "default", None))
         out.append({"name": name, "required": required, "default": default})
+    return sorted(out, key=lambda d: str(d["name"]))
+
+
+def signature_parameters(fn: Callable[..., Any]) -> list[dict[str, Any]] | None:
+    """The parameters of a Prefect 2/3 flow, read from its function's signature: those that
+    can be passed by name, required when they have no default.  None when any name would do
+    (``**kwargs``) or the signature cannot be read."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    out = []
+    for p in signature.parameters.values():
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            return None
+        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY):
+            continue
+        required = p.default is inspect.Parameter.empty
+        default = None if required else _jsonable(p.default)
+        out.append({"name": p.name, "required": required, "default": default})
     return sorted(out, key=lambda d: str(d["name"]))
 
 
