@@ -104,3 +104,54 @@ def test_data_files_are_bundled_or_named_and_include_adds_more(repo: Path, file_
     doc = json.loads(again.stdout)
     assert doc["skipped"] == 0 and doc["registered"] == 1  # without assets/: a new bundle
     assert any("missing.csv" in w for w in doc["warnings"])
+
+
+MADE_AT_RUN_TIME = """\
+import datetime
+from pathlib import Path
+
+from flowpack import Flow, task
+
+HERE = Path(__file__).parent
+
+
+@task
+def read_report():
+    name = f"reports/{datetime.date.today().year}.csv"  # known only when it runs
+    return (HERE / name).read_text().strip()
+
+
+with Flow("report") as flow:
+    read_report()
+"""
+
+
+def test_a_file_the_bundle_lacks_is_named_with_include_glob(
+    tmp_path: Path, file_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+
+    root = tmp_path / "reports-repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "report.py").write_text(MADE_AT_RUN_TIME)
+    (root / "reports").mkdir()
+    report = root / "reports" / f"{datetime.date.today().year}.csv"
+    report.write_text("a,b\n")  # beside the script, but not found by reading its code
+    monkeypatch.chdir(root)
+    runner = CliRunner()
+    base = ["--store", file_store]
+    reg = runner.invoke(cli, [*base, "register", "-p", "report.py"])
+    assert reg.exit_code == 0 and "not bundled" not in reg.output, reg.output
+    ran = runner.invoke(cli, [*base, "run", "default/report"])
+    assert ran.exit_code == 1, ran.output
+    line = next(s for s in ran.output.splitlines() if s.startswith("Run failed"))
+    rel = f"reports/{report.name}"
+    assert f"FileNotFoundError: {rel} was not in the bundle" in line
+    assert "`flowpack register --include GLOB`" in line and f"--include '{rel}'" in line
+    assert "flowpack-flow-" not in line  # the extracted folder is not the user's concern
+    runs = json.loads(runner.invoke(cli, [*base, "runs", "default/report", "--json"]).stdout)
+    assert runs["runs"][0]["error"].startswith(f"FileNotFoundError: {rel} was not in the bundle")
+    again = runner.invoke(cli, [*base, "register", "-p", "report.py", "--include", "reports/*"])
+    assert again.exit_code == 0, again.output
+    done = runner.invoke(cli, [*base, "run", "default/report", "--json"])
+    assert done.exit_code == 0 and json.loads(done.stdout)["status"] == "success", done.output

@@ -19,6 +19,7 @@ then executed; a pickle is read verified and its versions are checked before unp
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -89,6 +90,16 @@ def extract(store: Store, bundle: FlowBundle) -> Path:
     _EXTRACTED.append(root)
     restore_tree(store, bundle.digest, root, force=True)
     return root
+
+
+def extracted_root(path: str | Path) -> Path | None:
+    """The folder :func:`extract` made that holds ``path``, or None."""
+    target = os.path.realpath(path)
+    for root in _EXTRACTED:
+        real = os.path.realpath(root)
+        if os.path.commonpath([real, target]) == real:
+            return root
+    return None
 
 
 def _cleanup() -> None:

@@ -16,14 +16,21 @@ A path that lands in the project root and exists is bundled (a directory: every 
 it); one that is missing or outside the root is returned as a :class:`DataReference` for the
 caller to name in a :class:`DataFileWarning`.  Paths built from values known only at run time
 are not followed: ``register --include GLOB`` bundles those.
+
+A flow runs from its bundle's files, extracted to a folder of their own: a file it reads there
+that the bundle lacks (a path only known at run time, a file made at run time) fails with
+``FileNotFoundError``, which :func:`not_bundled` explains in one line for the run record.
 """
 
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from flowpack.packer.bundle import extracted_root
 
 RESOURCE_READERS = frozenset(
     {"read_text", "read_binary", "open_text", "open_binary", "path", "get_data"}
@@ -185,3 +192,26 @@ def _join(base: Path | str | None, parts: Sequence[Path | str | None]) -> Path |
     if not isinstance(base, Path) or not parts or not all(isinstance(p, str) for p in parts):
         return None
     return base.joinpath(*[str(p) for p in parts])
+
+
+def not_bundled(error: BaseException) -> str | None:
+    """One line saying which file the bundle lacked, when ``error`` (or an exception it was
+    raised from) is a ``FileNotFoundError`` for a path in an extracted bundle's folder; else
+    None."""
+    seen: set[int] = set()
+    exc: BaseException | None = error
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        name = exc.filename if isinstance(exc, FileNotFoundError) else None
+        path = str(name) if isinstance(name, (str, Path)) else None
+        root = extracted_root(path) if path else None
+        if path and root is not None:
+            rel = Path(os.path.relpath(os.path.realpath(path), os.path.realpath(root)))
+            return (
+                f"FileNotFoundError: {rel.as_posix()} was not in the bundle (a flow runs from the"
+                " files packed when it was registered): add it with `flowpack register"
+                f" --include GLOB` (e.g. --include '{rel.as_posix()}'); a file the flow makes at"
+                " run time is never bundled, and must be made before it is read"
+            )
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -6,7 +6,8 @@ the recorded secrets are set, loads the bundle the registration
 pins (verified: see :func:`flowpack.packer.bundle.load_flow`), runs the flow with the given
 parameters, then appends a ``flowpack.run.v1`` record to ``runs/<project>/<flow>``.  Anything
 that goes wrong after the registration is found (damaged bundle, version mismatch, missing
-secret, an exception in a task) makes a *failed* run record with a one-line error; the
+secret, an exception in a task) makes a *failed* run record with a one-line error (a file
+the bundle lacked is named as such: :func:`flowpack.packer.datafiles.not_bundled`); the
 exception is returned to the caller, never swallowed silently.
 
 How a flow is run: a :class:`flowpack.Flow` with ``flow.run(parameters=...)``; another
@@ -28,6 +29,7 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowError
 from flowpack.cas.store import Store
 from flowpack.packer import environment
+from flowpack.packer.datafiles import not_bundled
 from flowpack.packer.flow import Flow
 from flowpack.packer.loading import load_flow
 from flowpack.packer.lookup import find_registration, require_registered
@@ -111,7 +113,7 @@ def run_registration(
         "project": registration.project,
         "version": registration.version,
         "status": FAILED if error else SUCCESS,
-        "error": _one_line(error) if error else None,
+        "error": (not_bundled(error) or _one_line(error)) if error else None,
         "parameters": _canonical(params),
         "start": start,
         "end": end,
