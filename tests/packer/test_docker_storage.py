@@ -352,7 +352,7 @@ def test_register_builds_and_pushes_the_image(
 
 
 def test_add_flow_returns_the_flows_path_in_the_image_as_the_seed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    registry: Registry, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLOWPACK_STORE", (tmp_path / "store").as_uri())
     flow = _flow(tmp_path / "project")
@@ -360,8 +360,10 @@ def test_add_flow_returns_the_flows_path_in_the_image_as_the_seed(
     assert default.add_flow(flow) == "/srv/prefect/flows/etl.prefect" == default.flows["etl"]
     assert default.digest_of("etl").startswith("blake3:")
     assert default.get_flow("/srv/prefect/flows/etl.prefect").name == "etl"  # from the store
-    pickled = Docker(path="/app/etl.flow")
+    pickled = Docker(path="/app/etl.flow", base_image=base_image)
     assert pickled.add_flow(flow) == "/app/etl.flow" == pickled.bundle_path("etl")
+    pickled.build(push=False)  # the healthcheck finds and verifies the bundle at that path
+    assert pickled.image_digest is not None
     script = Docker(path="/app/flows/etl.py", stored_as_script=True)
     assert script.add_flow(flow) == "/app/flows/etl.py"
     assert script.bundle_path("etl") == "/opt/prefect/flows/etl.prefect"  # kept beside it

@@ -2,8 +2,9 @@
 
 Run inside the image as ``python <prefect_directory>/healthcheck.py`` (flowpack is on
 ``PYTHONPATH`` from ``<prefect_directory>/lib``), or against an unpacked image root as
-``python ROOT/<prefect_directory>/healthcheck.py``: paths are taken relative to this file's
-directory.  Prints one line per flow; exits 1 with one line naming what failed.
+``python ROOT/<prefect_directory>/healthcheck.py``: the paths in ``flows.json`` are taken
+from the image root this file's directory lies in.  Prints one line per flow; exits 1 with one
+line naming what failed.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ def main() -> int:
     from flowpack.packer.loading import load_flow
 
     index = json.loads((here / "flows.json").read_text())
-    prefix = index["prefect_directory"].rstrip("/") + "/"
+    root = here  # the image's root: "/" in the image, a scratch folder when built
+    for _ in Path(index["prefect_directory"]).parts[1:]:
+        root = root.parent
     with tempfile.TemporaryDirectory(prefix="flowpack-healthcheck-") as tmp:
         store = open_store((Path(tmp) / "store").as_uri(), cache_dir=None)
         for name, entry in sorted(index["flows"].items()):
-            path = here / entry["path"].removeprefix(prefix)
+            path = root / entry["path"].lstrip("/")
             try:
                 digest = import_bundle(store, path)
                 if str(digest) != entry["digest"]:
