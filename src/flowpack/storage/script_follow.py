@@ -1,17 +1,19 @@
 """Script storage follows the seed: "flow code can change in between (or even during) runs
 without needing to be reregistered".
 
-A flow kept as a script at a location of its own (``Local(path=..., stored_as_script=True)``,
-or ``S3``/``GCS``/``Azure`` with ``stored_as_script=True`` and a ``key``/``blob_name``) has that
-location recorded in its registration (``follow``: ``{"kind": "local-script",
-"path": ...}``, see :meth:`flowpack.storage.local.Local.follow_info`).  :func:`follow_script`,
+A flow kept as a script at a location of its own (``Local(path=..., stored_as_script=True)``, or
+``S3``/``GCS``/``Azure`` with ``stored_as_script=True`` and a ``key``/``blob_name``) has that
+location recorded in its registration (``follow``: ``{"kind": "local-script", "path": ...}``,
+see :meth:`flowpack.storage.local.Local.follow_info`; for a bucket, the class and its arguments
+with the connection options less the credentials, which the run takes from its environment or a
+named secret: :meth:`flowpack.storage.bucket.BucketStorage.follow_info`). :func:`follow_script`,
 called by ``flowpack run`` next to the git family's
 :func:`~flowpack.storage.follow.follow_commit`, packs the script found there *now* (its local
 imports and data files too; dedup makes an unchanged file free), and when that bundle differs
 from the registered one, checks the flow's structure (task names and edges) is unchanged and
-returns it to run; the run record links the bundle that actually ran.  A changed structure is
-refused with the advice to re-register.  Pinned runs (``--pinned``, ``FLOW@VERSION``, a
-digest) run exactly the registered bundle.
+returns it to run; the run record links the bundle that actually ran. A changed structure is
+refused with the advice to re-register. Pinned runs (``--pinned``, ``FLOW@VERSION``, a digest)
+run exactly the registered bundle.
 """
 
 from __future__ import annotations
