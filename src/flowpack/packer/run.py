@@ -12,7 +12,8 @@ exception is returned to the caller, never swallowed silently.
 
 How a flow is run: a :class:`flowpack.Flow` with ``flow.run(parameters=...)``; another
 object with a ``run`` method (Prefect 1) the same way, a returned state whose ``is_failed()``
-is true counting as a failure; a callable (Prefect 2/3) as ``flow(**parameters)``.
+is true counting as a failure (raised from the exception of its first failed task); a
+callable (Prefect 2/3) as ``flow(**parameters)``.
 """
 
 from __future__ import annotations
@@ -138,11 +139,24 @@ def execute(flow: Any, parameters: Mapping[str, Any]) -> Any:
         state = run(parameters=dict(parameters)) if parameters else run()
         failed = getattr(state, "is_failed", None)
         if callable(failed) and failed():
-            raise FlowError(f"flow {flow.name!r} finished in a failed state: {state}")
+            raise FlowError(f"flow {flow.name!r} finished in a failed state: {state}") from (
+                _task_exception(state)
+            )
         return state
     if callable(flow):
         return flow(**parameters)
     raise FlowError(f"flow {flow.name!r} has no run() method and is not callable")
+
+
+def _task_exception(state: Any) -> BaseException | None:
+    """The exception a task of a failed Prefect 1 flow state raised (the first found), if any."""
+    results = getattr(state, "result", None)
+    if isinstance(results, Mapping):
+        for task_state in results.values():
+            found = getattr(task_state, "result", None)
+            if isinstance(found, BaseException):
+                return found
+    return None
 
 
 def _append(
