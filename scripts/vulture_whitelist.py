@@ -78,3 +78,7 @@ _.bases_dropped
 # click commands registered through their group (cli/projects.py)
 create_command
 _.serialize  # storage/base.py: seed Storage API
+# click.Group hooks overridden by FlowpackGroup (cli/main.py), and its loader for tests and tools
+_.get_command
+_.format_commands
+load_all_commands
