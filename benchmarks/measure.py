@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Seconds after which a command is killed and counted as failed.
-TIMEOUT = 120.0
+#: Seconds after which a command is killed and counted as failed (a hung command, not a slow one).
+TIMEOUT = 1800.0  # git gc --aggressive of the 1 GB JSON corpus takes minutes
 #: GNU time: ``-f %M`` prints the peak RSS in KiB of the command and what it waited for.
 TIME = "/usr/bin/time"
 

@@ -54,12 +54,14 @@ def bench_peer(cls: type[Peer], corpus: str, versions: list[Path], work: Path) -
                 before = peer.stored_bytes()
             stage = f"ingest of version {n} ({version.name})"
             peer.ingest(n, version, ingest)
-        stage = "restore"
+        stage = "size of the last version"
         res.last_added = peer.last_added(before, Meter())
         res.last_note = peer.last_note
+        stage = "finish (e.g. git gc --aggressive)"
         finish = Meter()
         peer.finish(finish)
         res.stored = peer.stored_bytes()
+        stage = "restore"
         dest = work / f"restore-{cls.name}"
         shutil.rmtree(dest, ignore_errors=True)
         restore = Meter()
