@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from flowpack.cas.config import ensure_config
-from flowpack.cas.content import Content, PushResult
+from flowpack.cas.content import Content, Progress, PushResult
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import UsageError
 from flowpack.cas.guards import refuse_write
+from flowpack.cas.meter import Meter
 from flowpack.cas.pack import DATA, OBJECT
 from flowpack.cas.walk import manifest_loader, walk
 
@@ -26,13 +27,16 @@ if TYPE_CHECKING:  # the writer is imported by the commands that write
 COPY_BATCH = 16 << 20
 
 
-def copy_objects(src: Content, dst: Content, digests: Sequence[Digest]) -> PushResult:
+def copy_objects(
+    src: Content, dst: Content, digests: Sequence[Digest], progress: Progress | None = None
+) -> PushResult:
     """Send ``dst`` what ``digests`` reach in ``src`` and ``dst`` lacks (verified reads).
 
-    Returns a :class:`PushResult` describing the last digest; ``bytes_uploaded`` and
-    ``packs_uploaded`` count everything sent.  Raises :class:`UsageError` for no digests and
-    :class:`NotFound` when ``src`` lacks something they reach, :class:`CapabilityError` when
-    ``dst`` is read-only.
+    ``progress`` gets stage ``copy`` after every object, in bytes sent out of the size of all
+    that ``dst`` lacks (known before the first read).  Returns a :class:`PushResult`
+    describing the last digest; ``bytes_uploaded`` and ``packs_uploaded`` count everything
+    sent.  Raises :class:`UsageError` for no digests and :class:`NotFound` when ``src`` lacks
+    something they reach, :class:`CapabilityError` when ``dst`` is read-only.
     """
     if not digests:
         raise UsageError("nothing to copy: no digests given")
@@ -43,11 +47,12 @@ def copy_objects(src: Content, dst: Content, digests: Sequence[Digest]) -> PushR
         ensure_config(dst.blobs, src.config.chunker)
     dst.config  # noqa: B018
     missing = set(dst.missing(reach.every_digest()))
+    meter = Meter(progress, "copy", sum(d.size for d in missing))
     with dst.writing(join_batch=False) as writer:  # visible at once, even in a batch
-        _send(src, writer, [d for d in reach.objects if d in missing])
+        _send(src, writer, [d for d in reach.objects if d in missing], meter)
         writer.seal(DATA)
         writer.seal(OBJECT)
-        _send(src, writer, [d for d in reversed(reach.manifests) if d in missing])
+        _send(src, writer, [d for d in reversed(reach.manifests) if d in missing], meter)
     last = digests[-1]
     m = reach.manifests.get(last)
     s = writer.stats
@@ -62,7 +67,7 @@ def copy_objects(src: Content, dst: Content, digests: Sequence[Digest]) -> PushR
     )
 
 
-def _send(src: Content, writer: Writer, digests: list[Digest]) -> None:
+def _send(src: Content, writer: Writer, digests: list[Digest], meter: Meter) -> None:
     i = 0
     while i < len(digests):
         batch: list[Digest] = []
@@ -76,3 +81,4 @@ def _send(src: Content, writer: Writer, digests: list[Digest]) -> None:
             loc = src.locate(d)
             kind = loc.kind if loc is not None else DATA
             writer.add(d, src.get_bytes(d), kind=kind)
+            meter.add(d.size)

@@ -60,7 +60,9 @@ from flowpack.cas.errors import (
 )
 from flowpack.cas.guards import refuse_write, require_listing
 from flowpack.cas.index import IndexFile, PackEntry
-from flowpack.cas.pack import U32, FrameHeader
+from flowpack.cas.manifest import Manifest
+from flowpack.cas.meter import Meter
+from flowpack.cas.pack import MANIFEST, U32, FrameHeader
 from flowpack.cas.protocols import LeftoverCleaner
 from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import pack_key
@@ -165,11 +167,9 @@ def collect(
     notices = load_notices(store.blobs)
     if announce and grace < MIN_GRACE and not dry_run:
         _announce(store, notices, now)
-    if progress:
-        progress("mark", 0, len(scan.good))
-    live_objects = _mark(store, scan.good.values())
+    live_objects = _mark(store, scan.good.values(), progress)
     entries = {p.pack.hex: p for p in store.indexed_packs()}
-    live = _live_packs(store, live_objects, entries)
+    live = _live_packs(store, live_objects, entries, progress)
     partial = sum(
         1
         for h in live
@@ -182,6 +182,7 @@ def collect(
     orphans, young = _orphans(store, listed, entries, now, grace)
     cleaner = store.blobs if isinstance(store.blobs, LeftoverCleaner) else None
     leftovers = cleaner.leftovers(now - grace) if cleaner is not None else []
+    sizes = {h: _size(h, listed, entries) for h in [*sweep, *orphans]}
     report = GcReport(
         dry_run,
         grace,
@@ -193,15 +194,13 @@ def collect(
         deleted=sweep,
         orphans_deleted=orphans,
         orphans_kept=young,
-        freed_bytes=sum(_size(h, listed, entries) for h in [*sweep, *orphans])
-        + sum(info.size for info in leftovers),
+        freed_bytes=sum(sizes.values()) + sum(info.size for info in leftovers),
         leftovers_deleted=len(leftovers),
     )
     if dry_run:
         return report
-    if progress:
-        progress("sweep", 0, len(sweep) + len(orphans))
-    _sweep(store, report, notices, set(pending), now)
+    meter = Meter(progress, "sweep", sum(sizes.values()))
+    _sweep(store, report, notices, set(pending), now, meter=meter, sizes=sizes)
     for info in leftovers:
         assert cleaner is not None
         cleaner.remove_leftover(info.key)
@@ -246,17 +245,33 @@ def _check_capabilities(store: Content, *, dry_run: bool) -> None:
         refuse_write(caps, "gc", store.url)
 
 
-def _mark(store: Content, roots: Iterable[Digest]) -> set[Digest]:
-    """Every non-empty object ``roots`` reach; :class:`IntegrityError` if one is unreadable."""
+def _mark(store: Content, roots: Iterable[Digest], progress: Progress | None) -> set[Digest]:
+    """Every non-empty object ``roots`` reach; :class:`IntegrityError` if one is unreadable.
+
+    Progress is in bytes of manifests read, out of those the index holds."""
+    load = manifest_loader(store)
+    manifests = (d.size for d, loc in store.indexed_objects() if loc.kind == MANIFEST)
+    meter = Meter(progress, "mark", sum(manifests) if progress else 0)
+
+    def counted(d: Digest) -> Manifest | None:
+        manifest = load(d)
+        if manifest is not None:
+            meter.add(d.size)
+        return manifest
+
     try:
-        reach = walk(roots, manifest_loader(store))
+        reach = walk(roots, counted)
     except (IntegrityError, NotFound) as exc:
         raise IntegrityError(f"gc stopped: {exc}; run flowpack verify") from exc
     return {d for d in [*reach.objects, *reach.manifests] if d.size}
 
 
-def _live_packs(store: Content, live: set[Digest], entries: dict[str, PackEntry]) -> set[str]:
-    """The packs live objects resolve to, closed over the bases of their delta frames."""
+def _live_packs(
+    store: Content, live: set[Digest], entries: dict[str, PackEntry], progress: Progress | None
+) -> set[str]:
+    """The packs live objects resolve to, closed over the bases of their delta frames.
+
+    Progress is in bytes of the live packs examined (the total grows with packs of bases)."""
     packs: set[str] = set()
     for d in live:
         loc = store.locate(d)
@@ -264,6 +279,7 @@ def _live_packs(store: Content, live: set[Digest], entries: dict[str, PackEntry]
             raise IntegrityError(f"gc stopped: object {d} is missing; run flowpack verify")
         packs.add(loc.pack.hex)
     todo = sorted(packs)
+    meter = Meter(progress, "examine", sum(entries[h].pack.size for h in todo))
     while todo:
         entry = entries[todo.pop()]
         for base in _frame_bases(store, entry):
@@ -271,6 +287,8 @@ def _live_packs(store: Content, live: set[Digest], entries: dict[str, PackEntry]
             if loc is not None and loc.pack.hex not in packs:
                 packs.add(loc.pack.hex)
                 todo.append(loc.pack.hex)
+                meter.grow(entries[loc.pack.hex].pack.size)
+        meter.add(entry.pack.size)
     return packs
 
 
@@ -336,8 +354,16 @@ def _size(h: str, listed: dict[str, Any], entries: dict[str, PackEntry]) -> int:
 
 
 def _sweep(
-    store: Content, report: GcReport, notices: Notices, pending: set[str], now: float
+    store: Content,
+    report: GcReport,
+    notices: Notices,
+    pending: set[str],
+    now: float,
+    *,
+    meter: Meter,
+    sizes: dict[str, int],
 ) -> None:
+    """Steps (1) to (5) of the module docstring; ``meter`` counts the packs' bytes deleted."""
     doomed = set(report.deleted)
     # (1) notices: a new one for the fresh condemnations, and a replacement for every notice
     # some of whose packs were processed (deleted, live again, or no longer indexed).
@@ -376,6 +402,7 @@ def _sweep(
     # (3) the packs.
     for h in [*report.deleted, *report.orphans_deleted]:
         store.blobs.delete(f"packs/{h}")
+        meter.add(sizes.get(h, 0))
     # (4) superseded index files, then index files left with nothing to list or supersede.
     for n in sorted(gone):
         store.blobs.delete(f"index/{n}")

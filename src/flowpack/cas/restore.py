@@ -27,6 +27,7 @@ import blake3
 
 from flowpack.cas.errors import AlreadyExists, CorruptObject, MalformedData
 from flowpack.cas.manifest import Manifest
+from flowpack.cas.meter import Meter
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def restore(
     stage = _stage_dir(manifest, dest)
     staged: list[tuple[Path, Path]] = []
     made_dirs: list[Path] = []
+    meter = Meter(progress, "pull", manifest.size)  # bytes of files restored
     try:
         batch: list[int] = []
         size = 0
@@ -79,9 +81,7 @@ def restore(
                     store.prefetch(c for j in batch for c in files[j].chunks)
                 for j in batch:
                     tmp = stage / str(len(staged))
-                    staged.append((tmp, _stage(store, manifest, j, dest, tmp, made_dirs)))
-                    if progress:
-                        progress("restore", len(staged), len(files))
+                    staged.append((tmp, _stage(store, manifest, j, dest, tmp, made_dirs, meter)))
                 batch, size = [], 0
         for tmp, target in staged:
             os.replace(tmp, target)
@@ -109,7 +109,13 @@ def _stage_dir(manifest: Manifest, dest: Path) -> Path:
 
 
 def _stage(
-    store: Content, manifest: Manifest, j: int, dest: Path, tmp: Path, made: list[Path]
+    store: Content,
+    manifest: Manifest,
+    j: int,
+    dest: Path,
+    tmp: Path,
+    made: list[Path],
+    meter: Meter,
 ) -> Path:
     """Write file ``j`` of ``manifest`` at ``tmp`` (verified); return where it belongs."""
     f = manifest.files[j]
@@ -128,6 +134,7 @@ def _stage(
             raise MalformedData(f"{f.path}: symlink target is not UTF-8") from None
         check_link(dest, f.path, text)
         os.symlink(text, tmp)
+        meter.add(len(link))
         return target
     whole = blake3.blake3()
     big = f.size > BATCH_BYTES
@@ -139,6 +146,7 @@ def _stage(
             piece = store.get_bytes(c)
             whole.update(piece)
             fh.write(piece)
+            meter.add(len(piece))
         if whole.hexdigest() != f.digest.hex:
             raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
         os.fchmod(fh.fileno(), f.mode)

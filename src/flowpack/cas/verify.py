@@ -50,6 +50,7 @@ from flowpack.cas.errors import (
 )
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.manifest import decode_manifest
+from flowpack.cas.meter import Meter
 from flowpack.cas.pack import MANIFEST
 from flowpack.cas.packcheck import check_bytes, check_layout
 from flowpack.cas.reach import scan_refs
@@ -290,12 +291,13 @@ class _Verifier:
         return sizes
 
     def read_packs(self, packs: list[PackEntry]) -> None:
-        for i, entry in enumerate(packs):
-            self.tick("read", i, len(packs))
+        meter = Meter(self.progress, "read", sum(p.pack.size for p in packs))  # pack bytes
+        for entry in packs:
             try:
                 data = self.blobs.get(pack_key(entry.pack))
             except NotFound:
                 self.broken_packs.add(entry.pack.hex)
+                meter.add(entry.pack.size)
                 continue  # reported by the layout check
             self.count("read_packs")
             self.count("read_bytes", len(data))
@@ -309,28 +311,38 @@ class _Verifier:
             for rec, bases in result.bases.items():
                 for b in bases:
                     self.edge(("object", b.hex), ("object", rec.hex))
-        self.tick("read", len(packs), len(packs))
+            meter.add(entry.pack.size)
 
     def base(self, d: Digest) -> bytes:
         return self.reader.get(d)
 
     def check_files(self, read: set[str], *, whole: bool) -> None:
-        total = sum(len(fs) for fs in self.manifests.values())
-        done = 0
+        total = sum(digest.size for fs in self.manifests.values() for _, digest, _ in fs)
+        meter = Meter(self.progress, "files", total)  # bytes of the files checked
         for m, files in self.manifests.items():
             for path, digest, chunks in files:
-                done += 1
-                self.tick("files", done, total)
-                locs = [self.index.get(c) for c in chunks]
-                if any(loc is None for loc in locs) or any(c in self.bad_records for c in chunks):
-                    continue  # already reported as a missing or damaged object
-                packs = {loc.pack.hex for loc in locs if loc is not None}
-                if not whole and not packs <= read:
-                    continue
-                if len(chunks) == 1 and packs <= read:
-                    self.count("read_files")
-                    continue  # the chunk is the file, and it re-hashed with its pack
-                self.reassemble(m, path, digest, chunks)
+                self.check_file(m, (path, digest, chunks), read, whole=whole)
+                meter.add(digest.size)
+
+    def check_file(
+        self,
+        m: Digest,
+        file: tuple[str, Digest, tuple[Digest, ...]],
+        read: set[str],
+        *,
+        whole: bool,
+    ) -> None:
+        path, digest, chunks = file
+        locs = [self.index.get(c) for c in chunks]
+        if any(loc is None for loc in locs) or any(c in self.bad_records for c in chunks):
+            return  # already reported as a missing or damaged object
+        packs = {loc.pack.hex for loc in locs if loc is not None}
+        if not whole and not packs <= read:
+            return
+        if len(chunks) == 1 and packs <= read:
+            self.count("read_files")
+            return  # the chunk is the file, and it re-hashed with its pack
+        self.reassemble(m, path, digest, chunks)
 
     def reassemble(self, m: Digest, path: str, digest: Digest, chunks: tuple[Digest, ...]) -> None:
         """Hash file ``path`` of manifest ``m`` chunk by chunk (one window in memory)."""
