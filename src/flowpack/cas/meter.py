@@ -15,16 +15,16 @@ if TYPE_CHECKING:
 
 
 class Meter:
-    """Bytes done of one stage, reported on every :meth:`add`; reported once at 0 when made,
-    so the display starts before the first byte is done.  ``total`` 0 means unknown; a total
-    that turns out short is raised to what was done."""
+    """Bytes done of one stage, reported on every :meth:`add`; reported once at 0 when made
+    with a total, so the display starts before the first byte is done.  ``total`` 0 means
+    unknown (or nothing to do); a total that turns out short is raised to what was done."""
 
     def __init__(self, progress: Progress | None, stage: str, total: int) -> None:
         self.progress = progress
         self.stage = stage
         self.total = total
         self.done = 0
-        if progress is not None:
+        if progress is not None and total > 0:
             progress(stage, 0, total)
 
     def add(self, n: int) -> None:

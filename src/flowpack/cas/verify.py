@@ -198,6 +198,8 @@ class _Verifier:
                 self.problem(node, label, str(exc))
                 continue
             self.count("indexes")
+        if names:
+            self.tick("index", len(names), len(names))
         found = load_notices(self.blobs)
         if notices:
             for key, msg in found.damaged.items():

@@ -21,11 +21,12 @@ _SHORT_HEX = re.compile(r"^[0-9a-f]{8,63}$")
 
 @dataclass
 class CliContext:
-    """Global options (``--store``, ``--json``, ``--debug``, ``--token``, ``--insecure``) and
-    the stores opened so far."""
+    """Global options (``--store``, ``--json``, ``--quiet``, ``--debug``, ``--token``,
+    ``--insecure``) and the stores opened so far."""
 
     store_url: str | None = None
     json: bool = False
+    quiet: bool = False
     debug: bool = False
     token: str | None = None
     insecure: bool = False

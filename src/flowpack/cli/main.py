@@ -1,9 +1,10 @@
 """The ``flowpack`` top-level command group, its global options, and the error boundary.
 
 Global options: ``--store URL`` (else ``$FLOWPACK_STORE``, else the per-user default directory),
-``--json`` (one JSON document on stdout, errors as one JSON line on stderr), ``--debug``
-(tracebacks), ``--version``.  :class:`FlowpackGroup` is the one place where exceptions become
-a line on stderr and an exit code (see :mod:`flowpack.cli.failure`).
+``--json`` (one JSON document on stdout, errors as one JSON line on stderr), ``--quiet`` (no
+progress and no summary line on stderr), ``--debug`` (tracebacks), ``--version``.
+:class:`FlowpackGroup` is the one place where exceptions become a line on stderr and an exit
+code (see :mod:`flowpack.cli.failure`).
 
 Importing this module imports click only; a command's module is imported when that command
 runs (:data:`COMMAND_TABLE`), and the store and its codecs by the commands that need them.
@@ -130,7 +131,7 @@ def _load_family(group: click.Group, family: str) -> None:
     """Import ``flowpack.cli.<family>`` and add its commands to ``group``."""
     module = importlib.import_module(f"flowpack.cli.{family}")
     for command in module.COMMANDS:
-        _accept_json_everywhere(command)
+        _accept_flags_everywhere(command)
         group.add_command(command)
 
 
@@ -153,6 +154,12 @@ def _options(ctx: click.Context) -> CliContext:
     "[default: a per-user directory, ~/.local/share/flowpack/store]",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print results (and errors) as JSON.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress and no closing summary on stderr (errors are still reported).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option(
     "--token",
@@ -172,6 +179,7 @@ def cli(
     ctx: click.Context,
     store_url: str | None,
     json_output: bool,
+    quiet: bool,
     debug: bool,
     token: str | None,
     insecure: bool,
@@ -185,6 +193,7 @@ def cli(
     state = CliContext(
         store_url=store_url or None,
         json=json_output,
+        quiet=quiet,
         debug=debug,
         token=token or None,
         insecure=insecure,
@@ -198,22 +207,32 @@ def _json_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         ctx.ensure_object(CliContext).json = True
 
 
-def _accept_json_everywhere(command: click.Command) -> None:
-    """Let ``--json`` follow any command too (``flowpack push dir --json``)."""
+def _quiet_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(CliContext).quiet = True
+
+
+#: Global flags also accepted after any command: (names, callback, help).
+_ANYWHERE = (
+    (["--json"], _json_flag, "Print results (and errors) as JSON."),
+    (["--quiet", "-q"], _quiet_flag, "No progress and no closing summary on stderr."),
+)
+
+
+def _accept_flags_everywhere(command: click.Command) -> None:
+    """Let ``--json`` and ``--quiet`` follow any command too (``flowpack push dir --json``)."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            _accept_json_everywhere(sub)
+            _accept_flags_everywhere(sub)
         return
-    if not any("--json" in p.opts for p in command.params if isinstance(p, click.Option)):
-        command.params.append(
-            click.Option(
-                ["--json"],
-                is_flag=True,
-                expose_value=False,
-                callback=_json_flag,
-                help="Print results (and errors) as JSON.",
+    taken = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
+    for names, callback, help_text in _ANYWHERE:
+        if not taken & set(names):
+            command.params.append(
+                click.Option(
+                    names, is_flag=True, expose_value=False, callback=callback, help=help_text
+                )
             )
-        )
 
 
 def main() -> None:

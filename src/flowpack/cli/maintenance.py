@@ -9,7 +9,7 @@ import click
 
 from flowpack.cli.context import CliContext, pass_cli
 from flowpack.cli.params import Duration, Subset
-from flowpack.cli.progress import progress_bars
+from flowpack.cli.progress import count_text, feedback, size_text
 from flowpack.cli.render import human_bytes, print_json, table
 
 if TYPE_CHECKING:
@@ -55,16 +55,17 @@ def verify(
     """
     from flowpack.cas.verify import verify as verify_store
 
-    digests = [cli.resolve(t) for t in targets] or None
-    with progress_bars(cli.json) as progress:
+    with feedback(cli.json, cli.quiet) as fb:
+        digests = [cli.resolve(t) for t in targets] or None
         report = verify_store(
             cli.store,
             digests,
             all_refs=all_refs,
             read_data=read_data,
             subset=subset,
-            progress=progress,
+            progress=fb.callback,
         )
+    fb.summary(_verify_summary(report.checked, read_data))
     if cli.json:
         print_json(report.as_dict())
     else:
@@ -77,6 +78,12 @@ def verify(
         click.echo(f"{status}; checked {checked}" if checked else status)
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _verify_summary(checked: dict[str, int], read_data: bool) -> str:
+    packs, files = (count_text(checked.get(k, 0)) for k in ("packs", "files"))
+    read = f" ({size_text(checked.get('read_bytes', 0))} read)" if read_data else ""
+    return f"verified {packs} packs, {files} files{read}"
 
 
 @click.command()
@@ -109,8 +116,15 @@ def gc(cli: CliContext, dry_run: bool, grace: float, force: bool) -> None:
 
     if not dry_run:
         check_grace(grace, force=force)
-    with progress_bars(cli.json) as progress:
-        report = collect(cli.store, grace=grace, dry_run=dry_run, progress=progress, announce=force)
+    with feedback(cli.json, cli.quiet) as fb:
+        report = collect(
+            cli.store, grace=grace, dry_run=dry_run, progress=fb.callback, announce=force
+        )
+    freed = "would be freed" if dry_run else "freed"
+    fb.summary(
+        f"gc examined {count_text(report.live_packs)} live packs, "
+        f"{size_text(fb.count('examine'))} ({size_text(report.freed_bytes)} {freed})"
+    )
     if cli.json:
         print_json(report.as_dict())
     else:
@@ -225,12 +239,21 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...], fo
     keeps a replaced run or registration chain under diverged/<ref>/<digest>.  A ref changed
     on DST meanwhile exits 3.
     """
-    src, dst = cli.open_store(src_url), cli.open_store(dst_url)
-    wanted: list[tuple[str, Digest]] = (
-        [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter_refs(""))
+    from flowpack.cas.copying import copy_objects
+
+    with feedback(cli.json, cli.quiet) as fb:
+        src, dst = cli.open_store(src_url), cli.open_store(dst_url)
+        wanted: list[tuple[str, Digest]] = (
+            [(n, src.refs.require(n)) for n in names] if names else sorted(src.refs.iter_refs(""))
+        )
+        digests = [d for _, d in wanted]
+        result = copy_objects(src, dst, digests, fb.callback) if wanted else None
+        moved, kept, refused = _move_refs(dst, wanted, force)
+    objects, sent = (result.new_chunks, result.bytes_uploaded) if result else (0, 0)
+    fb.summary(
+        f"copied {count_text(len(wanted))} refs, {count_text(objects)} objects, "
+        f"{size_text(fb.count('copy'))} ({size_text(sent)} sent)"
     )
-    result = src.copy_to(dst, [d for _, d in wanted]) if wanted else None
-    moved, kept, refused = _move_refs(dst, wanted, force)
     for line in kept:
         click.echo(line, err=True)
     if cli.json:
@@ -239,13 +262,12 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...], fo
             "refs_updated": sorted(moved),
             "refs_kept": kept,
             "refs_refused": [str(e) for e in refused],
-            "new_chunks": result.new_chunks if result else 0,
-            "bytes_uploaded": result.bytes_uploaded if result else 0,
+            "new_chunks": objects,
+            "bytes_uploaded": sent,
             "packs_uploaded": result.packs_uploaded if result else 0,
         }
         print_json(doc)
     else:
-        sent = result.bytes_uploaded if result else 0
         packs = result.packs_uploaded if result else 0
         click.echo(
             f"copied {len(wanted)} refs ({len(moved)} updated): "

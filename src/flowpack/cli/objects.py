@@ -10,7 +10,7 @@ import click
 
 from flowpack.cli.context import CliContext, pass_cli
 from flowpack.cli.params import split_object_path
-from flowpack.cli.progress import Callback, progress_bars
+from flowpack.cli.progress import Callback, count_text, feedback, size_text
 from flowpack.cli.render import (
     entry_dict,
     human_bytes,
@@ -58,12 +58,16 @@ def push(cli: CliContext, path: Path, ref_name: str | None, no_defaults: bool) -
     (# comments, !negation, /anchored, dir/).  How many files were left out is said
     on stderr (and as "ignored" with --json).
     """
-    store = cli.store
-    with progress_bars(cli.json) as progress:
+    with feedback(cli.json, cli.quiet) as fb:
+        store = cli.store
         if ref_name:
-            result = _push_and_move(store, path, ref_name, progress, not no_defaults)
+            result = _push_and_move(store, path, ref_name, fb.callback, not no_defaults)
         else:
-            result = store.put_tree(path, progress=progress, default_ignores=not no_defaults)
+            result = store.put_tree(path, progress=fb.callback, default_ignores=not no_defaults)
+    fb.summary(
+        f"pushed {count_text(result.files)} files, {size_text(result.size)} "
+        f"({size_text(result.bytes_uploaded)} new)"
+    )
     if cli.json:
         print_json(result.as_dict())
         return
@@ -133,9 +137,10 @@ def pull(cli: CliContext, digest: str, dest: Path, force: bool) -> None:
     from flowpack.cas.restore import restore_tree
     from flowpack.cli.bundles import resolve_bundle
 
-    d = resolve_bundle(cli, digest, bundle_only=True)
-    with progress_bars(cli.json) as progress:
-        manifest = restore_tree(cli.store, d, dest, force=force, progress=progress)
+    with feedback(cli.json, cli.quiet) as fb:
+        d = resolve_bundle(cli, digest, bundle_only=True)
+        manifest = restore_tree(cli.store, d, dest, force=force, progress=fb.callback)
+    fb.summary(f"pulled {count_text(len(manifest.files))} files, {size_text(manifest.size)}")
     if cli.json:
         print_json(
             {
