@@ -13,7 +13,9 @@ from flowpack.cli.main import cli
 
 
 def run(store: str, *args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--store", store, *map(str, args)], catch_exceptions=False)
+    """The CLI in-process with ``--quiet`` (no closing summary line on stderr)."""
+    argv = ["--store", store, "--quiet", *map(str, args)]
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # the writer is imported by the commands that write
 
 #: How much a copy reads from the source before handing it to the writer.
 COPY_BATCH = 16 << 20
+#: The first read is smaller (then doubled up to COPY_BATCH), so progress starts at once.
+FIRST_BATCH = 1 << 20
 
 
 def copy_objects(
@@ -69,13 +71,15 @@ def copy_objects(
 
 def _send(src: Content, writer: Writer, digests: list[Digest], meter: Meter) -> None:
     i = 0
+    limit = FIRST_BATCH
     while i < len(digests):
         batch: list[Digest] = []
         size = 0
-        while i < len(digests) and size < COPY_BATCH:
+        while i < len(digests) and size < limit:
             batch.append(digests[i])
             size += digests[i].size
             i += 1
+        limit = min(2 * limit, COPY_BATCH)
         src.prefetch(batch)
         for d in batch:
             loc = src.locate(d)

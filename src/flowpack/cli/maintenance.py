@@ -65,7 +65,6 @@ def verify(
             subset=subset,
             progress=fb.callback,
         )
-    fb.summary(_verify_summary(report.checked, read_data))
     if cli.json:
         print_json(report.as_dict())
     else:
@@ -76,6 +75,7 @@ def verify(
         checked = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in report.checked.items())
         status = "ok" if report.ok else f"{len(report.problems)} problem(s) found"
         click.echo(f"{status}; checked {checked}" if checked else status)
+    fb.summary(_verify_summary(report.checked, read_data))
     if not report.ok:
         raise click.exceptions.Exit(1)
 
@@ -120,15 +120,15 @@ def gc(cli: CliContext, dry_run: bool, grace: float, force: bool) -> None:
         report = collect(
             cli.store, grace=grace, dry_run=dry_run, progress=fb.callback, announce=force
         )
+    if cli.json:
+        print_json(report.as_dict())
+    else:
+        click.echo(report.summary())
     freed = "would be freed" if dry_run else "freed"
     fb.summary(
         f"gc examined {count_text(report.live_packs)} live packs, "
         f"{size_text(fb.count('examine'))} ({size_text(report.freed_bytes)} {freed})"
     )
-    if cli.json:
-        print_json(report.as_dict())
-    else:
-        click.echo(report.summary())
 
 
 _STATS_ORDER = ("objects", "packs", "stored_bytes", "logical_bytes", "dedup_ratio", "refs")
@@ -250,10 +250,6 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...], fo
         result = copy_objects(src, dst, digests, fb.callback) if wanted else None
         moved, kept, refused = _move_refs(dst, wanted, force)
     objects, sent = (result.new_chunks, result.bytes_uploaded) if result else (0, 0)
-    fb.summary(
-        f"copied {count_text(len(wanted))} refs, {count_text(objects)} objects, "
-        f"{size_text(fb.count('copy'))} ({size_text(sent)} sent)"
-    )
     for line in kept:
         click.echo(line, err=True)
     if cli.json:
@@ -279,6 +275,10 @@ def copy(cli: CliContext, src_url: str, dst_url: str, names: tuple[str, ...], fo
         others = ", ".join(repr(e.ref) for e in refused[1:])
         more = f" (also refused: {others})" if others else ""
         raise NonFastForward(f"{refused[0]}{more}", refused[0].current, refused[0].ref)
+    fb.summary(
+        f"copied {count_text(len(wanted))} refs, {count_text(objects)} objects, "
+        f"{size_text(fb.count('copy'))} ({size_text(sent)} sent)"
+    )
 
 
 def _move_refs(

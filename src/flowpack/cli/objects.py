@@ -64,16 +64,16 @@ def push(cli: CliContext, path: Path, ref_name: str | None, no_defaults: bool) -
             result = _push_and_move(store, path, ref_name, fb.callback, not no_defaults)
         else:
             result = store.put_tree(path, progress=fb.callback, default_ignores=not no_defaults)
-    fb.summary(
-        f"pushed {count_text(result.files)} files, {size_text(result.size)} "
-        f"({size_text(result.bytes_uploaded)} new)"
-    )
     if cli.json:
         print_json(result.as_dict())
         return
     click.echo(str(result.digest))
     if result.ignored:
         click.echo(_ignored_line(result.ignored, path, not no_defaults), err=True)
+    fb.summary(
+        f"pushed {count_text(result.files)} files, {size_text(result.size)} "
+        f"({size_text(result.bytes_uploaded)} new)"
+    )
 
 
 def _ignored_line(n: int, path: Path, defaults: bool) -> str:
@@ -140,7 +140,6 @@ def pull(cli: CliContext, digest: str, dest: Path, force: bool) -> None:
     with feedback(cli.json, cli.quiet) as fb:
         d = resolve_bundle(cli, digest, bundle_only=True)
         manifest = restore_tree(cli.store, d, dest, force=force, progress=fb.callback)
-    fb.summary(f"pulled {count_text(len(manifest.files))} files, {size_text(manifest.size)}")
     if cli.json:
         print_json(
             {
@@ -155,6 +154,7 @@ def pull(cli: CliContext, digest: str, dest: Path, force: bool) -> None:
             f"restored {len(manifest.files)} files ({human_bytes(manifest.size)}) "
             f"of {d} into {dest}"
         )
+    fb.summary(f"pulled {count_text(len(manifest.files))} files, {size_text(manifest.size)}")
 
 
 @click.command()
