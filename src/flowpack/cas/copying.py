@@ -34,11 +34,12 @@ def copy_objects(
 ) -> PushResult:
     """Send ``dst`` what ``digests`` reach in ``src`` and ``dst`` lacks (verified reads).
 
-    ``progress`` gets stage ``copy`` after every object, in bytes sent out of the size of all
-    that ``dst`` lacks (known before the first read).  Returns a :class:`PushResult`
-    describing the last digest; ``bytes_uploaded`` and ``packs_uploaded`` count everything
-    sent.  Raises :class:`UsageError` for no digests and :class:`NotFound` when ``src`` lacks
-    something they reach, :class:`CapabilityError` when ``dst`` is read-only.
+    ``progress`` gets stage ``copy`` after every object, in bytes compressed for ``dst`` out
+    of the size of all that it lacks (known before the first read), and the whole size once
+    everything is stored.  Returns a :class:`PushResult` describing the last digest;
+    ``bytes_uploaded`` and ``packs_uploaded`` count everything sent.  Raises
+    :class:`UsageError` for no digests and :class:`NotFound` when ``src`` lacks something they
+    reach, :class:`CapabilityError` when ``dst`` is read-only.
     """
     if not digests:
         raise UsageError("nothing to copy: no digests given")
@@ -55,6 +56,7 @@ def copy_objects(
         writer.seal(DATA)
         writer.seal(OBJECT)
         _send(src, writer, [d for d in reversed(reach.manifests) if d in missing], meter)
+    meter.advance_to(meter.total)
     last = digests[-1]
     m = reach.manifests.get(last)
     s = writer.stats
@@ -85,4 +87,4 @@ def _send(src: Content, writer: Writer, digests: list[Digest], meter: Meter) -> 
             loc = src.locate(d)
             kind = loc.kind if loc is not None else DATA
             writer.add(d, src.get_bytes(d), kind=kind)
-            meter.add(d.size)
+            meter.advance_to(writer.stats.bytes_compressed)  # not what is merely queued

@@ -34,6 +34,11 @@ class Meter:
             total = max(self.total, self.done) if self.total else 0
             self.progress(self.stage, self.done, total)
 
+    def advance_to(self, done: int) -> None:
+        """Count up to ``done`` bytes done in all (never back)."""
+        if done > self.done:
+            self.add(done - self.done)
+
     def grow(self, n: int) -> None:
         """Add ``n`` bytes of work found on the way (without reporting)."""
         self.total += n

@@ -55,6 +55,8 @@ class WriteStats:
     base_bytes_planned: int = 0
     #: Candidate bases left out because they would pass a frame's decode budget.
     bases_dropped: int = 0
+    #: Raw bytes of the chunks whose frames are compressed so far (progress of a copy).
+    bytes_compressed: int = 0
 
 
 @dataclass
@@ -154,7 +156,7 @@ class Writer:
             self.stats.base_bytes_planned += budget.used
             self.stats.bases_dropped += len(candidates) - len(bases)
         depth = max((loc.depth + 1 for b in bases if (loc := self.index.get(b))), default=0)
-        return encode_frame(
+        frame = encode_frame(
             pend.kind,
             pend.records,
             bases=bases,
@@ -162,6 +164,9 @@ class Writer:
             depth=depth,
             level=self.level,
         )
+        with self._lock:
+            self.stats.bytes_compressed += pend.size
+        return frame
 
     def _flush_pack(self, *, final: bool) -> None:
         builder = PackBuilder()
