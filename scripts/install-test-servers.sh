@@ -49,12 +49,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 for item in "${need[@]}"; do echo "${item%%:*}: ${item#*:}"; done
 
-# Real Prefect 1.x (for tests/packer/test_prefect1.py): Python 3.10 in a virtual environment of
+# Real Prefect 1.x (for tests/packer/test_prefect1*.py): Python 3.10 in a virtual environment of
 # its own, since Prefect 1.x pins old dependencies.  The tests look there, or at
-# $FLOWPACK_PREFECT1_PYTHON.
+# $FLOWPACK_PREFECT1_PYTHON.  It is made anew when requirements/prefect1.txt changed since it was
+# made (a copy is kept in it) or one of the modules the tests need does not import.
 prefect1="$SERVERS/prefect1"
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ -x "$prefect1/bin/python" ] && "$prefect1/bin/python" -c "import prefect, blake3" 2>/dev/null; then
+needs="import prefect, blake3, s3fs, gcsfs, adlfs, azure.storage.blob, dulwich, httpx, docker"
+if [ -x "$prefect1/bin/python" ] && cmp -s "$here/requirements/prefect1.txt" "$prefect1/requirements.txt" \
+    && "$prefect1/bin/python" -W ignore -c "$needs" 2>/dev/null; then
     echo "Prefect 1.x: $prefect1/bin/python"
 else
     py310=$(command -v python3.10 2>/dev/null || true)
@@ -69,6 +72,7 @@ else
     "$py310" -m venv "$prefect1"
     "$prefect1/bin/python" -m pip install -q --disable-pip-version-check \
         -r "$here/requirements/prefect1.txt" 2>&1 | grep -v "^WARNING: Location '.*' is ignored" || true
-    "$prefect1/bin/python" -c "import prefect, blake3" || exit 1
+    "$prefect1/bin/python" -W ignore -c "$needs" || exit 1
+    cp "$here/requirements/prefect1.txt" "$prefect1/requirements.txt"
     echo "Prefect 1.x: $prefect1/bin/python"
 fi
