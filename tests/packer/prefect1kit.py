@@ -96,7 +96,9 @@ def register(
     return flowpack(tmp, "register", "-p", flow_file, "--project", "MyProject", env=env)
 
 
-def run_example(tmp: Path, env: Mapping[str, str] | None = None, data: list[int] | None = None) -> str:
+def run_example(
+    tmp: Path, env: Mapping[str, str] | None = None, data: list[int] | None = None
+) -> str:
     """``flowpack run MyProject/example``: checks Prefect's runner ran both tasks to success
     and ``print_data`` printed ``data``; returns the output."""
     text = ok(flowpack(tmp, "run", "MyProject/example", env=env))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -196,6 +197,17 @@ def test_codecommit_urls_and_sigv4_credentials_match_botocore() -> None:
     assert with_token.credentials(when).username == f"{AKID}%SESS"
     other = CodeCommit(repo="r", client_options={**options, "endpoint_url": "https://vpce.example"})
     assert other.clone_url() == "https://vpce.example/v1/repos/r"
+
+
+def test_codecommit_needs_no_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only botocore, which the s3 extra brings (a Prefect 1.x environment has no boto3)."""
+    monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 raises ImportError
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AKID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    cc = CodeCommit(repo="r", path="f.py")
+    assert cc.clone_url() == "https://git-codecommit.ap-south-1.amazonaws.com/v1/repos/r"
+    assert cc.credentials().username == AKID
 
 
 def test_github_packs_the_served_commit(

@@ -4,12 +4,12 @@
 
 - ``repo``: the repository name; ``path``: the flow file in it; ``commit``: a commit id, tag,
   branch or ``refs/...`` name (None: the default branch's head), as in the seed.
-- ``client_options``: the boto3 client's options.  ``region_name`` (else the session's region)
+- ``client_options``: the AWS client's options.  ``region_name`` (else the session's region)
   picks ``https://git-codecommit.REGION.amazonaws.com``; ``endpoint_url`` replaces that host;
   ``aws_access_key_id`` / ``aws_secret_access_key`` / ``aws_session_token`` / ``profile_name``
-  choose the credentials (else boto3's usual chain).
+  choose the credentials (else botocore's usual chain).
 
-Git over HTTPS authenticates with credentials derived from the boto3 session, as
+Git over HTTPS authenticates with credentials derived from the botocore session, as
 git-remote-codecommit does: the user name is the access key id (``%`` and the session token
 appended when there is one) and the password ``<timestamp>Z<SigV4 signature>`` of the request
 ``GIT /v1/repos/REPO`` for the host, service ``codecommit``, signed at use time.
@@ -79,15 +79,17 @@ class CodeCommit(GitStorage):
 
     def follow_config(self) -> dict[str, Any] | None:
         """As :meth:`GitStorage.follow_config`, without credentials
-        (:func:`~flowpack.storage.credentials.public_options`): runs use boto3's own chain."""
+        (:func:`~flowpack.storage.credentials.public_options`): runs use botocore's own chain."""
         config = super().follow_config()
         if config is not None and "client_options" in config["args"]:
             config["args"]["client_options"] = public_options(self.client_options)
         return config
 
     def region(self) -> str:
-        """The region from ``client_options``, else the boto3 session's."""
-        region = self.client_options.get("region_name") or self._session().region_name
+        """The region from ``client_options``, else the botocore session's."""
+        region = self.client_options.get("region_name") or self._session().get_config_variable(
+            "region"
+        )
         if not region:
             raise UsageError("CodeCommit needs a region: client_options={'region_name': ...}")
         return str(region)
@@ -98,12 +100,12 @@ class CodeCommit(GitStorage):
         return f"{str(base).rstrip('/')}/v1/repos/{self.repo}"
 
     def credentials(self, when: datetime.datetime | None = None) -> GitCredentials:
-        """Git credentials derived from the boto3 session now (or at ``when``)."""
+        """Git credentials derived from the botocore session now (or at ``when``)."""
         from flowpack.backends.git import GitCredentials
 
         found = self._session().get_credentials()
         if found is None:
-            raise PermissionDenied("CodeCommit: boto3 found no AWS credentials")
+            raise PermissionDenied("CodeCommit: botocore found no AWS credentials")
         frozen = found.get_frozen_credentials()
         url = urlsplit(self.clone_url())
         when = when or datetime.datetime.now(datetime.timezone.utc)
@@ -112,16 +114,19 @@ class CodeCommit(GitStorage):
         return GitCredentials(user, password)
 
     def _session(self) -> Any:
+        """A botocore session with ``client_options``' profile, keys and region, as
+        ``boto3.Session`` makes one (botocore comes with the s3 extra; boto3 is not needed)."""
         try:
-            import boto3
+            from botocore.session import Session
         except ImportError as exc:
             raise MissingDependency(
-                "CodeCommit storage needs boto3: install it with: pip install 'flowpack[s3]'"
+                "CodeCommit storage needs botocore: install it with: pip install 'flowpack[s3]'"
             ) from exc
+        options = self.client_options
+        session = Session(profile=options.get("profile_name"))
         keys = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
-        options = {k: self.client_options[k] for k in keys if k in self.client_options}
-        if "profile_name" in self.client_options:
-            options["profile_name"] = self.client_options["profile_name"]
-        if "region_name" in self.client_options:
-            options["region_name"] = self.client_options["region_name"]
-        return boto3.Session(**options)
+        if any(k in options for k in keys):
+            session.set_credentials(*(options.get(k) for k in keys))
+        if "region_name" in options:
+            session.set_config_variable("region", options["region_name"])
+        return session

@@ -44,8 +44,9 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.\-]+):(?P<path>[^/].*)$")
 SCHEMES = ("http", "https", "ssh", "file")
 _LOCK_WAIT = 10.0
-#: Seconds an HTTP request may wait for the server before it fails (a hung server).
-HTTP_TIMEOUT = 120.0
+#: Seconds an HTTP request may wait for the server before it fails (a hung server).  Whole
+#: seconds, as git's ``http.timeout``: dulwich before 0.25 reads the setting with ``int()``.
+HTTP_TIMEOUT = 120
 
 
 def is_object_id(text: str) -> bool:
@@ -96,7 +97,7 @@ class GitRemote:
             try:
                 result = client.get_refs(path, ref_prefix=[prefix.encode()] if prefix else None)
             finally:
-                client.close()
+                _close(client)
         refs = getattr(result, "refs", result)
         return {
             k.decode(): v.decode()
@@ -156,7 +157,7 @@ class GitRemote:
                     filter_spec=filter_spec.encode() if filter_spec else None,
                 )
             finally:
-                client.close()
+                _close(client)
         for want in wanted:
             if want not in target.object_store:
                 raise NotFound(f"the git repository {self.url} has no object {want.decode()}")
@@ -223,7 +224,7 @@ class GitRemote:
                         ) from None
                     time.sleep(random.uniform(0.001, 0.02))
                 finally:
-                    client.close()
+                    _close(client)
         if state["stale"]:
             return False
         statuses = getattr(result, "ref_status", None) or {}
@@ -257,6 +258,14 @@ class GitRemote:
         return get_transport_and_path(
             self._raw_url, config=config, username=creds.username, password=creds.password
         )
+
+
+def _close(client: GitClient) -> None:
+    """Close the client's connections (dulwich's clients before 0.25 have no ``close``; the
+    Prefect 1.x pins, urllib3 < 1.27, allow no later dulwich)."""
+    close = getattr(client, "close", None)
+    if close is not None:
+        close()
 
 
 def _normalise(url: str, creds: GitCredentials) -> tuple[str, str, GitCredentials]:
