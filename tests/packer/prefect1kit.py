@@ -97,11 +97,16 @@ def register(
 
 
 def run_example(
-    tmp: Path, env: Mapping[str, str] | None = None, data: list[int] | None = None
+    tmp: Path,
+    env: Mapping[str, str] | None = None,
+    data: list[int] | None = None,
+    *,
+    spec: str = "MyProject/example",
+    path: str = "",
 ) -> str:
-    """``flowpack run MyProject/example``: checks Prefect's runner ran both tasks to success
-    and ``print_data`` printed ``data``; returns the output."""
-    text = ok(flowpack(tmp, "run", "MyProject/example", env=env))
+    """``flowpack run SPEC``: checks Prefect's runner ran both tasks to success and
+    ``print_data`` printed ``data``; returns the output."""
+    text = ok(flowpack(tmp, "run", spec, env=env, path=path))
     assert f"{data or DATA}\n" in text, text  # print_data's output: the task really ran
     assert "Task 'print_data': Finished task run for task with final state: 'Success'" in text
     assert "Flow run SUCCESS: all reference tasks succeeded" in text, text
