@@ -1,4 +1,4 @@
-"""A real Prefect 1.x flow (in the environment of its own that ``test_prefect1`` uses) whose
+"""A real Prefect 1.x flow (in the environment of its own of ``prefect1kit``) whose
 task reads a file its script bundle lacks: Prefect catches the ``FileNotFoundError`` into a
 failed state, and the run still names the file and ``register --include GLOB``."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from test_prefect1 import flowpack
+from prefect1kit import flowpack
 
 READS_AT_RUN_TIME = """\
 import datetime
