@@ -150,7 +150,7 @@ def plant_frame(store: Store, header: FrameHeader, payload: bytes) -> Digest:
     builder.add(header, payload)
     pack = builder.build()
     store.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
-    index = IndexFile((PackEntry(pack.digest, pack.frames),)).encode()
+    index = IndexFile.of([PackEntry(pack.digest, pack.frames)]).encode()
     store.blobs.put(f"index/{Digest.of(index).hex}", index, create_only=True)
     store.sync()
     return pack.digest

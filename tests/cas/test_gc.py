@@ -193,7 +193,7 @@ def test_superseding_index_keeps_the_other_entries(root: Path, tmp_path: Path) -
     store.sync()
     files = store.index_files
     assert len(files) == 2
-    merged = IndexFile(tuple(p for f in files.values() for p in f.packs))
+    merged = IndexFile(tuple(s for f in files.values() for s in f.spans))
     data = merged.encode()
     store.blobs.put(f"index/{Digest.of(data).hex}", data)
     for name in files:

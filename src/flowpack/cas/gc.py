@@ -59,7 +59,7 @@ from flowpack.cas.errors import (
     UsageError,
 )
 from flowpack.cas.guards import refuse_write, require_listing
-from flowpack.cas.index import IndexFile, PackEntry
+from flowpack.cas.index import FrameSpan, IndexFile, PackEntry
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.meter import Meter
 from flowpack.cas.pack import MANIFEST, U32, FrameHeader
@@ -379,14 +379,14 @@ def _sweep(
     # (2) a superseding index file for the index files that mention doomed packs.
     files = store.index_files
     live_names = store.live_index_files
-    affected = sorted(n for n in live_names if any(p.pack.hex in doomed for p in files[n].packs))
+    affected = sorted(n for n in live_names if any(d.hex in doomed for d, _ in files[n].spans))
     gone = {n for n in files if n not in live_names}
     if affected:
-        kept: dict[str, PackEntry] = {}
+        kept: dict[str, tuple[Digest, tuple[FrameSpan, ...]]] = {}
         for n in affected:
-            for p in files[n].packs:
-                if p.pack.hex not in doomed:
-                    kept.setdefault(p.pack.hex, p)
+            for pack, spans in files[n].spans:
+                if pack.hex not in doomed:
+                    kept.setdefault(pack.hex, (pack, spans))
         supersedes = set(affected) | {s for n in affected for s in files[n].supersedes}
         new = IndexFile(tuple(kept.values()), tuple(sorted(s for s in supersedes if s in files)))
         data = new.encode()

@@ -12,23 +12,31 @@ stay readable, but the index does not count their chunks as held (``in``), so wr
 such chunks again instead of deduplicating against a pack that may soon be deleted.
 
 Every client keeps a local cache of index files per store, so finding which chunks are missing
-costs one listing, not a request per chunk.
+costs one listing, not a request per chunk.  In memory an index file keeps each frame's records
+as one byte string (:class:`FrameSpan`), and the merged :class:`Index` is a sorted table of
+fixed-width records (:mod:`flowpack.cas.chunktable`): no Python object per chunk.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 import msgpack
 
 from flowpack.cas import codec
+from flowpack.cas.chunktable import RECORD, ChunkTable
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import MalformedData
-from flowpack.cas.frames import FrameEntry, decode_frames_doc, frames_doc
+from flowpack.cas.frames import FrameEntry
 
 MAX_INDEX = 256 << 20
+#: One record of a :class:`FrameSpan`: chunk hash and size.
+SPAN_RECORD = struct.Struct("<32sQ")
+#: Tables added by write sessions before they are merged into one.
+MAX_TABLES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +60,57 @@ class PackEntry:
     frames: tuple[FrameEntry, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class FrameSpan:
+    """A frame as an index file lists it, its records packed as :data:`SPAN_RECORD`s."""
+
+    offset: int
+    length: int
+    kind: int
+    depth: int
+    records: bytes
+
+    @classmethod
+    def of(cls, frame: FrameEntry) -> FrameSpan:
+        recs = b"".join(SPAN_RECORD.pack(r.raw, r.size) for r in frame.records)
+        return cls(frame.offset, frame.length, frame.kind, frame.depth, recs)
+
+    def entry(self) -> FrameEntry:
+        recs = tuple(Digest.from_raw(h, s) for h, s in SPAN_RECORD.iter_unpack(self.records))
+        return FrameEntry(self.offset, self.length, self.kind, self.depth, recs)
+
+
 @dataclass(frozen=True)
 class IndexFile:
-    """The decoded content of one index file."""
+    """The content of one index file: its packs' frames, compact (:class:`FrameSpan`)."""
 
-    packs: tuple[PackEntry, ...]
+    spans: tuple[tuple[Digest, tuple[FrameSpan, ...]], ...]
     supersedes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, packs: Iterable[PackEntry], supersedes: Iterable[str] = ()) -> IndexFile:
+        """The index file listing ``packs`` (and superseding ``supersedes``, hexes)."""
+        spans = tuple((p.pack, tuple(FrameSpan.of(f) for f in p.frames)) for p in packs)
+        return cls(spans, tuple(supersedes))
+
+    @property
+    def packs(self) -> tuple[PackEntry, ...]:
+        """The packs as entries (one object per chunk: built anew on each access)."""
+        return tuple(PackEntry(d, tuple(s.entry() for s in spans)) for d, spans in self.spans)
 
     def encode(self) -> bytes:
         doc = {
-            "packs": [[p.pack.raw, p.pack.size, frames_doc(p.frames)] for p in self.packs],
+            "packs": [
+                [
+                    d.raw,
+                    d.size,
+                    [
+                        [s.offset, s.length, s.kind, s.depth, list(SPAN_RECORD.iter_unpack(s.records))]
+                        for s in spans
+                    ],
+                ]
+                for d, spans in self.spans
+            ],
             "supersedes": [bytes.fromhex(h) for h in sorted(self.supersedes)],
             "v": 1,
         }
@@ -71,25 +120,74 @@ class IndexFile:
 
     @classmethod
     def decode(cls, data: bytes, name: str = "?") -> IndexFile:
+        """Decode one index file, one frame's records at a time; :class:`MalformedData` if bad."""
         try:
             if len(data) < 9:
                 raise MalformedData("too short")
             size = int.from_bytes(data[1:9], "little")
             if size > MAX_INDEX:
                 raise MalformedData("claims an impossible size")
-            doc = msgpack.unpackb(codec.decompress(data[0], data[9:], size), raw=False)
-            if doc["v"] != 1:
-                raise MalformedData(f"unknown index version {doc['v']}")
-            packs = tuple(
-                PackEntry(Digest.from_raw(h, s), decode_frames_doc(fr)) for h, s, fr in doc["packs"]
-            )
-            return cls(packs, tuple(bytes(h).hex() for h in doc["supersedes"]))
-        except (MalformedData, ValueError, TypeError, KeyError, msgpack.ExtraData) as exc:
+            raw = codec.decompress(data[0], data[9:], size)
+            return _decode_doc(raw)
+        except (MalformedData, ValueError, TypeError, KeyError, struct.error) as exc:
             raise MalformedData(f"index {name} does not decode: {exc}") from exc
+        except msgpack.UnpackException as exc:
+            raise MalformedData(f"index {name} does not decode: {exc}") from exc
+
+
+def _decode_doc(raw: bytes) -> IndexFile:
+    up = msgpack.Unpacker(raw=False, max_buffer_size=max(len(raw), 1))
+    up.feed(raw)
+    doc: dict[str, object] = {}
+    for _ in range(up.read_map_header()):
+        key = up.unpack()
+        if key in doc or key not in ("packs", "supersedes", "v"):
+            raise MalformedData(f"unexpected key {key!r}")
+        doc[key] = _decode_packs(up) if key == "packs" else up.unpack()
+    if up.tell() != len(raw):
+        raise MalformedData("extra data after the index")
+    if doc["v"] != 1:
+        raise MalformedData(f"unknown index version {doc['v']}")
+    supersedes = doc["supersedes"]
+    if not isinstance(supersedes, list) or not all(isinstance(h, bytes) for h in supersedes):
+        raise MalformedData("bad supersedes list")
+    packs = doc["packs"]
+    assert isinstance(packs, tuple)
+    return IndexFile(packs, tuple(h.hex() for h in supersedes))
+
+
+def _decode_packs(up: msgpack.Unpacker) -> tuple[tuple[Digest, tuple[FrameSpan, ...]], ...]:
+    out = []
+    for _ in range(up.read_array_header()):
+        if up.read_array_header() != 3:
+            raise MalformedData("a pack entry is not [hash, size, frames]")
+        raw, size = up.unpack(), up.unpack()
+        if not isinstance(raw, bytes) or not isinstance(size, int):
+            raise MalformedData("a pack entry is not [hash, size, frames]")
+        pack = Digest.from_raw(raw, size)
+        spans = []
+        for _ in range(up.read_array_header()):
+            o, n, k, d, recs = up.unpack()
+            if not all(len(h) == 32 and isinstance(h, bytes) for h, _ in recs):
+                raise MalformedData("a chunk hash is not 32 bytes")
+            packed = b"".join([SPAN_RECORD.pack(h, s) for h, s in recs])
+            spans.append(FrameSpan(int(o), int(n), int(k), int(d), packed))
+        out.append((pack, tuple(spans)))
+    return tuple(out)
 
 
 def U64(n: int) -> bytes:
     return n.to_bytes(8, "little")
+
+
+@dataclass(frozen=True)
+class _State:
+    """One consistent view: frames (numbered), tables over them, packs by hex."""
+
+    frames: list[tuple[Digest, int, int, int, int]] = field(default_factory=list)
+    tables: tuple[ChunkTable, ...] = ()
+    packs: dict[str, tuple[Digest, tuple[FrameSpan, ...]]] = field(default_factory=dict)
+    condemned: frozenset[str] = frozenset()
 
 
 class Index:
@@ -97,27 +195,20 @@ class Index:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._chunks: dict[bytes, Location] = {}
-        self._packs: dict[str, PackEntry] = {}
-        self._condemned: frozenset[str] = frozenset()
+        self._state = _State()
         self.files: set[str] = set()
 
-    def add_pack(self, entry: PackEntry) -> None:
+    def add_packs(self, entries: Iterable[PackEntry]) -> None:
+        """Add packs a write session stored (their chunks count as held at once)."""
+        spans = [(e.pack, tuple(FrameSpan.of(f) for f in e.frames)) for e in entries]
         with self._lock:
-            self._add(entry)
-
-    def _add(self, entry: PackEntry) -> None:
-        self._packs[entry.pack.hex] = entry
-        doomed = entry.pack.hex in self._condemned
-        for fr in entry.frames:
-            off = 0
-            for r in fr.records:
-                cur = self._chunks.get(r.raw)
-                if cur is None or (not doomed and cur.pack.hex in self._condemned):
-                    self._chunks[r.raw] = Location(
-                        entry.pack, fr.offset, fr.length, fr.kind, fr.depth, off, r.size
-                    )
-                off += r.size
+            st = self._state
+            packs = dict(st.packs)
+            records = _records(spans, st.frames, packs)  # appends to the live frame list
+            tables = (*st.tables, ChunkTable(records))
+            if len(tables) > MAX_TABLES:
+                tables = (ChunkTable([r for t in tables for r in t.records()]),)
+            self._state = _State(st.frames, tables, packs, st.condemned)
 
     def replace(self, files: dict[str, IndexFile], condemned: frozenset[str] = frozenset()) -> None:
         """Rebuild from the given index files, ignoring those another one supersedes.
@@ -126,47 +217,71 @@ class Index:
         (:meth:`get`) but are not held (``in``), and a copy elsewhere is preferred.
         """
         superseded = {h for f in files.values() for h in f.supersedes}
-        with self._lock:
-            self._chunks = {}
-            self._packs = {}
-            self._condemned = frozenset(condemned)
-            self.files = set()
-            for name, f in sorted(files.items()):
-                if name in superseded:
-                    continue
-                self.files.add(name)
-                for p in f.packs:
-                    self._add(p)
+        live = sorted(name for name in files if name not in superseded)
+        frames: list[tuple[Digest, int, int, int, int]] = []
+        packs: dict[str, tuple[Digest, tuple[FrameSpan, ...]]] = {}
+        with self._lock:  # a session's add_packs meanwhile waits, then adds to the new state
+            records: list[bytes] = []
+            for name in live:
+                records += _records(files[name].spans, frames, packs)
+            self._state = _State(frames, (ChunkTable(records),), packs, frozenset(condemned))
+            self.files = set(live)
 
     @property
     def condemned(self) -> frozenset[str]:
         """Hexes of the packs gc has condemned (readable, but not counted as held)."""
-        return self._condemned
+        return self._state.condemned
 
     def get(self, digest: Digest) -> Location | None:
         """Where to read ``digest`` (a condemned pack only when no other copy is indexed)."""
-        loc = self._chunks.get(digest.raw)
-        return loc if loc is not None and loc.size == digest.size else None
+        st = self._state
+        hit = _winner(st, digest.raw)
+        return _location(st, hit, digest.size) if hit is not None else None
 
     def __contains__(self, digest: object) -> bool:
         """Whether ``digest`` is held for writers to reuse: indexed outside condemned packs."""
         if not isinstance(digest, Digest):
             return False
         loc = self.get(digest)
-        return loc is not None and loc.pack.hex not in self._condemned
+        return loc is not None and loc.pack.hex not in self._state.condemned
 
     def __len__(self) -> int:
-        return len(self._chunks)
+        return sum(1 for _ in self._hashes(self._state))
 
     def packs(self) -> list[PackEntry]:
-        with self._lock:
-            return list(self._packs.values())
+        """Every pack listed, as entries (built anew: one object per chunk)."""
+        st = self._state
+        return [PackEntry(d, tuple(s.entry() for s in spans)) for d, spans in st.packs.values()]
+
+    def pack_hexes(self) -> frozenset[str]:
+        """The hexes of every pack listed."""
+        return frozenset(self._state.packs)
 
     def items(self) -> Iterator[tuple[Digest, Location]]:
-        with self._lock:
-            snapshot = list(self._chunks.items())
-        for raw, loc in snapshot:
-            yield Digest.from_raw(raw, loc.size), loc
+        """Every indexed object once, with where :meth:`get` would read it."""
+        st = self._state
+        for raw in self._hashes(st):
+            hit = _winner(st, raw)
+            loc = _location(st, hit, hit[2]) if hit is not None else None
+            if loc is not None:
+                yield Digest.from_raw(raw, loc.size), loc
+
+    @staticmethod
+    def _hashes(st: _State) -> Iterator[bytes]:
+        """Every hash indexed, once."""
+        if len(st.tables) == 1:  # sorted: copies of one hash are neighbours
+            last = None
+            for raw, *_ in st.tables[0]:
+                if raw != last:
+                    last = raw
+                    yield raw
+            return
+        seen: set[bytes] = set()
+        for table in st.tables:
+            for raw, *_ in table:
+                if raw not in seen:
+                    seen.add(raw)
+                    yield raw
 
     def find_prefix(self, hex_prefix: str, kind: int | None = None) -> list[Digest]:
         return [
@@ -174,3 +289,43 @@ class Index:
             for d, loc in self.items()
             if d.hex.startswith(hex_prefix) and (kind is None or loc.kind == kind)
         ]
+
+
+def _records(
+    spans: Iterable[tuple[Digest, tuple[FrameSpan, ...]]],
+    frames: list[tuple[Digest, int, int, int, int]],
+    packs: dict[str, tuple[Digest, tuple[FrameSpan, ...]]],
+) -> list[bytes]:
+    """Number the frames of ``spans`` on after ``frames`` (appended to), and return their
+    chunk records for a :class:`ChunkTable`."""
+    out: list[bytes] = []
+    pack_rec = RECORD.pack
+    for pack, frame_spans in spans:
+        packs[pack.hex] = (pack, frame_spans)
+        for s in frame_spans:
+            n = len(frames)
+            frames.append((pack, s.offset, s.length, s.kind, s.depth))
+            off = 0
+            for h, size in SPAN_RECORD.iter_unpack(s.records):
+                out.append(pack_rec(h, n, off, size))
+                off += size
+    return out
+
+
+def _winner(st: _State, raw: bytes) -> tuple[int, int, int] | None:
+    """The copy of ``raw`` to read: the first added outside condemned packs, else the first."""
+    first = None
+    for table in st.tables:
+        for hit in table.find(raw):
+            if st.frames[hit[0]][0].hex not in st.condemned:
+                return hit
+            first = first or hit
+    return first
+
+
+def _location(st: _State, hit: tuple[int, int, int], size: int) -> Location | None:
+    frame, off, n = hit
+    if n != size:
+        return None
+    pack, f_off, f_len, kind, depth = st.frames[frame]
+    return Location(pack, f_off, f_len, kind, depth, off, n)

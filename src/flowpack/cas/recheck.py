@@ -39,7 +39,7 @@ class GcRaced(FlowpackError):
 
 def indexed_packs(store: Store) -> frozenset[str]:
     """The hexes of the packs the store's index lists now (no sync)."""
-    return frozenset(p.pack.hex for p in store.indexed_packs())
+    return store.index.pack_hexes()
 
 
 def recheck(store: Store, digest: Digest, before: frozenset[str]) -> str | None:

@@ -218,7 +218,7 @@ class Writer:
             self._io.shutdown(wait=True)
         if not entries:
             return None
-        idx = IndexFile(tuple(entries))
+        idx = IndexFile.of(entries)
         data = idx.encode()
         name = Digest.of(data).hex
         try:
@@ -227,8 +227,7 @@ class Writer:
         except AlreadyExists:
             pass
         self.stats.index_files.append(name)
-        for e in entries:
-            self.index.add_pack(e)
+        self.index.add_packs(entries)
         return idx
 
     def abort(self) -> None:
