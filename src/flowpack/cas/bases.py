@@ -35,7 +35,11 @@ class BaseFinder:
         index: Index,
         reader: ChunkReader,
         load: Callable[[Digest], Manifest],
+        find_parent: Callable[[], Digest | None] | None = None,
     ) -> None:
+        """``find_parent``, when ``parent`` is None: called once, when a base is first
+        needed, for a parent found otherwise (by content: :mod:`flowpack.cas.similar`)."""
+        self._find_parent = find_parent if parent is None else None
         self._index = index
         self._reader = reader
         self._load = load
@@ -73,6 +77,10 @@ class BaseFinder:
         return loc.depth if loc is not None else MAX_DEPTH
 
     def _digest(self, k: int) -> Digest | None:
+        if self._find_parent is not None:
+            found, self._find_parent = self._find_parent(), None
+            if found is not None and found in self._index:
+                self._digests = [found]
         while len(self._digests) <= k:
             if not self._digests:
                 return None

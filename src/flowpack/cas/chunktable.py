@@ -25,7 +25,7 @@ HASH = 32
 class ChunkTable:
     """Records sorted once, then read-only (thread-safe)."""
 
-    __slots__ = ("_data", "_fan", "_shift", "_ids", "count")
+    __slots__ = ("_data", "_fan", "_ids", "_shift", "count")
 
     def __init__(self, records: list[bytes]) -> None:
         """``records``: :data:`RECORD`-packed records in any order (sorted here, in place)."""

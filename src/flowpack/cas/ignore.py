@@ -10,6 +10,7 @@ counted, so a push can say how many it ignored.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ class IgnoreRules:
     defaults: pathspec.GitIgnoreSpec | None
     custom: pathspec.GitIgnoreSpec | None
     ignored: int = 0
+    #: Names the patterns in force (two rule sets with equal keys leave out the same paths).
+    key: str = ""
 
     @classmethod
     def for_root(cls, root: Path, *, default_ignores: bool = True) -> IgnoreRules:
@@ -56,6 +59,7 @@ class IgnoreRules:
 
         defaults = pathspec.GitIgnoreSpec.from_lines(DEFAULT_IGNORES) if default_ignores else None
         custom = None
+        lines: list[str] = []
         path = root / IGNORE_FILE
         if path.is_file():
             try:
@@ -65,17 +69,26 @@ class IgnoreRules:
             except (OSError, UnicodeDecodeError) as exc:
                 raise UsageError(f"cannot read {path}: {exc}") from exc
             custom = pathspec.GitIgnoreSpec.from_lines(lines)
-        return cls(defaults, custom)
+        patterns = [*(DEFAULT_IGNORES if default_ignores else ()), "\0", *lines]
+        return cls(defaults, custom, key=json.dumps(patterns))
 
-    def skip(self, path: Path, rel: str, *, is_dir: bool) -> bool:
+    def skip(self, path: str | Path, rel: str, *, is_dir: bool) -> bool:
         """Whether ``path`` (``rel`` in the bundle) is left out; counts the files it holds."""
-        probe = f"{rel}/" if is_dir else rel
-        hit = any(s is not None and s.match_file(probe) for s in (self.defaults, self.custom))
+        hit = self.matches(rel, is_dir=is_dir)
         if hit:
-            self.ignored += _count_files(path) if is_dir else 1
+            self.count(path, is_dir=is_dir)
         return hit
 
+    def matches(self, rel: str, *, is_dir: bool) -> bool:
+        """Whether the patterns leave out ``rel`` (a path in the bundle); counts nothing."""
+        probe = f"{rel}/" if is_dir else rel
+        return any(s is not None and s.match_file(probe) for s in (self.defaults, self.custom))
 
-def _count_files(directory: Path) -> int:
+    def count(self, path: str | Path, *, is_dir: bool) -> None:
+        """Count ``path`` as left out: one file, or the files a directory holds."""
+        self.ignored += _count_files(path) if is_dir else 1
+
+
+def _count_files(directory: str | Path) -> int:
     """How many files (and symlinks) lie under ``directory``; unreadable parts count as none."""
     return sum(len(files) for _, _, files in os.walk(directory))

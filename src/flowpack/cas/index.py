@@ -105,7 +105,13 @@ class IndexFile:
                     d.raw,
                     d.size,
                     [
-                        [s.offset, s.length, s.kind, s.depth, list(SPAN_RECORD.iter_unpack(s.records))]
+                        [
+                            s.offset,
+                            s.length,
+                            s.kind,
+                            s.depth,
+                            list(SPAN_RECORD.iter_unpack(s.records)),
+                        ]
                         for s in spans
                     ],
                 ]

@@ -19,7 +19,7 @@ that disagree with the chunk list.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +130,35 @@ class ManifestBuilder:
         files = tuple(sorted(self._files.values(), key=lambda f: f.path))
         _check_prefixes(files)
         return Manifest(self.kind, files, tuple(self._links), dict(self.metadata))
+
+
+def encode_entry(entry: FileEntry) -> bytes:
+    """One file's element of the manifest's ``files`` array, as :meth:`Manifest.encode` writes it."""
+    return _packb(_encode_file(entry))
+
+
+def encode_from_entries(
+    kind: str,
+    count: int,
+    entries: Iterable[bytes | memoryview],
+    links: Sequence[Digest] = (),
+    metadata: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The bytes :meth:`Manifest.encode` gives for ``count`` files whose encoded entries
+    (:func:`encode_entry`, in path order, safe and distinct paths) are ``entries``: a
+    manifest assembled without a Python object per file.  :class:`UsageError` past
+    :data:`MAX_ENTRIES`, as :meth:`ManifestBuilder.build`."""
+    for what, n in (("files", count), ("links", len(links))):
+        if n > MAX_ENTRIES:
+            raise UsageError(f"a bundle holds at most {MAX_ENTRIES} {what}; this one has {n}")
+    head = b"\x85" + _packb("files") + msgpack.Packer().pack_array_header(count)
+    rest = {
+        "format": FORMAT,
+        "kind": kind,
+        "links": [[d.raw, d.size] for d in links],
+        "meta": _canonical(metadata or {}),
+    }
+    return b"".join([head, *entries, _packb(rest)[1:]])  # [1:]: the 4-entry map's header
 
 
 def decode_manifest(data: bytes, digest: Digest | None = None) -> Manifest:

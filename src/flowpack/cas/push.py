@@ -7,9 +7,8 @@ nothing of the store beyond the :class:`~flowpack.cas.writer.Writer` and the
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +18,8 @@ import blake3
 from flowpack.cas.content import Progress, PushResult
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowpackError
-from flowpack.cas.filescache import FilesCache
-from flowpack.cas.manifest import MODE_SYMLINK, FileEntry, Manifest, ManifestBuilder
+from flowpack.cas.filescache import FilesCache, Stamp, TreeCache
+from flowpack.cas.manifest import MODE_SYMLINK, FileEntry, ManifestBuilder
 from flowpack.cas.pack import DATA, MANIFEST
 from flowpack.cas.similar import Sketches
 from flowpack.cas.tree import SourceFile
@@ -41,20 +40,21 @@ class Batches(threading.local):
 
 @dataclass(frozen=True)
 class Packed:
-    """A manifest queued on a writer: the manifest, its bytes, its digest, its chunk count."""
+    """A manifest queued on a writer: its bytes, its digest, and how many files, bytes and
+    chunks it lists."""
 
-    manifest: Manifest
     data: bytes
     digest: Digest
+    files: int
+    size: int
     chunks: int
 
     def result(self, stats: WriteStats) -> PushResult:
         """What the push stored (this manifest) and what its write session cost."""
-        m = self.manifest
         return PushResult(
             self.digest,
-            m.size,
-            len(m.files),
+            self.size,
+            self.files,
             self.chunks,
             stats.new_chunks,
             stats.bytes_uploaded,
@@ -70,12 +70,22 @@ class PushCaches:
         self.files = FilesCache(root)
         self.sketches = Sketches(root)
 
-    def pushed(self, packed: Packed, files: Sequence[SourceFile], *, remember: bool) -> None:
-        """After the push's index file is stored (its chunks are now held): save the files
-        cache, and with ``remember`` the bundle's paths for later pushes without a parent."""
-        self.files.save()
+    def pushed(
+        self,
+        packed: Packed,
+        paths: Callable[[], Iterable[str]],
+        *,
+        remember: bool,
+        tree: TreeCache | None = None,
+        stamp: Stamp | None = None,
+    ) -> None:
+        """After the push's manifest is queued: save the files cache of ``tree`` (its chunks
+        held under ``stamp``, None while the write session is still open), and with
+        ``remember`` the bundle's ``paths`` for later pushes without a parent."""
+        if tree is not None:
+            self.files.save(tree, stamp)
         if remember:
-            self.sketches.remember(packed.digest, (f.path for f in files))
+            self.sketches.remember(packed.digest, paths)
 
 
 def pack_files(
@@ -88,7 +98,6 @@ def pack_files(
     metadata: Mapping[str, Any] | None,
     links: Sequence[Digest],
     progress: Progress | None,
-    files_cache: FilesCache | None = None,
 ) -> Packed:
     """Queue the new chunks of ``files`` on ``writer``, then their manifest (in a frame alone).
 
@@ -99,7 +108,7 @@ def pack_files(
     total = sum(sf.stat.st_size for sf in files if sf.stat is not None) if progress else 0
     done = 0
     for sf in files:
-        entry = add_file(writer, chunker, sf, bases, files_cache)
+        entry = add_file(writer, chunker, sf, bases)
         builder.add_file(entry)
         n_chunks += len(entry.chunks)
         if progress:  # in bytes of the files read (an honest ETA from the first file)
@@ -110,38 +119,30 @@ def pack_files(
     builder.metadata.update(metadata or {})
     manifest = builder.build()
     data = manifest.encode()
+    return queue_manifest(writer, data, bases, len(manifest.files), manifest.size, n_chunks)
+
+
+def queue_manifest(
+    writer: Writer, data: bytes, bases: BaseFinder, files: int, size: int, chunks: int
+) -> Packed:
+    """Queue manifest ``data`` on ``writer`` (in a frame alone, after the data frames)."""
     digest = Digest.of(data)
     writer.seal(DATA)
     if not writer.has(digest):  # bases are looked up only for a new manifest
         writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
     writer.seal(MANIFEST)
-    return Packed(manifest, data, digest, n_chunks)
+    return Packed(data, digest, files, size, chunks)
 
 
-def add_file(
-    writer: Writer,
-    chunker: Chunker,
-    sf: SourceFile,
-    bases: BaseFinder,
-    files_cache: FilesCache | None = None,
-) -> FileEntry:
+def add_file(writer: Writer, chunker: Chunker, sf: SourceFile, bases: BaseFinder) -> FileEntry:
     """Cut ``sf`` into chunks (streamed from disk where it has a source), queue the new ones.
 
-    With ``files_cache``, a file on disk whose stat matches the cache and whose chunks the
-    store still holds is not read at all.
+    Raises :class:`FlowpackError` naming a source file that cannot be read.
     """
     if sf.source is not None and sf.mode != MODE_SYMLINK:
         try:
-            st = (sf.stat or os.stat(sf.source)) if files_cache is not None else None
-            if files_cache is not None and st is not None:
-                cached = files_cache.get(os.path.abspath(sf.source), st, sf.path, sf.mode)
-                if cached is not None and all(writer.has(c) for c in cached.chunks):
-                    return cached
             with open(sf.source, "rb") as fh:
-                entry = _add_chunks(writer, sf, bases, chunker.cut_stream(fh))
-            if files_cache is not None and st is not None:
-                files_cache.put(os.path.abspath(sf.source), st, entry)
-            return entry
+                return _add_chunks(writer, sf, bases, chunker.cut_stream(fh))
         except OSError as exc:
             raise FlowpackError(f"cannot read {sf.source}: {exc.strerror or exc}") from exc
     view = memoryview(sf.read())

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import blake3
@@ -77,12 +77,16 @@ class Sketches:
                 best = (s, -age, d)
         return best[2] if best else None
 
-    def remember(self, digest: Digest, paths: Iterable[str]) -> None:
-        """Add the sketch of bundle ``digest`` (keeping the last ``KEEP``); best effort."""
+    def remember(self, digest: Digest, paths: Callable[[], Iterable[str]]) -> None:
+        """Add the sketch of bundle ``digest``, whose files are ``paths()`` (keeping the last
+        ``KEEP``); nothing to do when it is the last one kept.  Best effort."""
         if self.path is None:
             return
-        entries = [e for e in self._load() if e.get("hex") != digest.hex][-(KEEP - 1) :]
-        entries.append({"hex": digest.hex, "size": digest.size, "sketch": sketch(paths)})
+        entries = self._load()
+        if entries and entries[-1].get("hex") == digest.hex:
+            return
+        entries = [e for e in entries if e.get("hex") != digest.hex][-(KEEP - 1) :]
+        entries.append({"hex": digest.hex, "size": digest.size, "sketch": sketch(paths())})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")

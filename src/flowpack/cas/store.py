@@ -19,7 +19,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,11 +27,14 @@ from typing import TYPE_CHECKING, Any
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
+from flowpack.cas.copying import copy_objects
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     NotFound,
 )
+from flowpack.cas.filescache import Stamp, TreeCache
 from flowpack.cas.guards import refuse_write
+from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
@@ -39,18 +42,22 @@ from flowpack.cas.manifest import (
     FileEntry,
     Manifest,
     decode_manifest,
+    encode_from_entries,
 )
 from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
-from flowpack.cas.push import Batches, PushCaches, pack_files
+from flowpack.cas.push import Batches, Packed, PushCaches, pack_files, queue_manifest
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.storeconfig import BelievedConfig
 from flowpack.cas.streaming import iter_file
+from flowpack.cas.tree import SourceFile, is_tree, scan_tree
+from flowpack.cas.treepush import TreePacker
+from flowpack.cas.treescan import scan_folders
 
 if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
+    from flowpack.cas.bases import BaseFinder
     from flowpack.cas.chunker import ChunkerParams
-    from flowpack.cas.tree import SourceFile
     from flowpack.cas.writer import Writer, WriteStats
 
 __all__ = ["Progress", "PushResult", "Store"]
@@ -240,14 +247,38 @@ class Store:
 
         What :mod:`flowpack.cas.ignore` leaves out (the default ignores unless
         ``default_ignores`` is False, and ``root/.flowpackignore``) is counted in the result's
-        ``ignored``."""
+        ``ignored``.  A directory goes through the files cache (:mod:`flowpack.cas.filescache`):
+        an unchanged folder costs its listing and one ``lstat`` per entry."""
         root = Path(root)
-        from flowpack.cas.ignore import IgnoreRules
-        from flowpack.cas.tree import scan_tree
-
         rules = IgnoreRules.for_root(root, default_ignores=default_ignores)
-        files = scan_tree(root, rules)
-        result = self.put_files(files, metadata=metadata, parent=parent, progress=progress)
+        if not is_tree(root):
+            files = scan_tree(root, rules)
+            result = self.put_files(files, metadata=metadata, parent=parent, progress=progress)
+            return dataclasses.replace(result, ignored=rules.ignored)
+        self._begin_push(())
+        caches = PushCaches(self._store_cache())
+        tree = caches.files.tree(f"{os.path.abspath(root)}\0{rules.key}")
+        folders = scan_folders(str(root), rules, tree.remembered)
+
+        def paths() -> Iterator[str]:
+            return (p for f in folders for p in f.files())
+
+        def pack(writer: Writer, bases: BaseFinder) -> Packed:
+            from flowpack.cas.chunker import Chunker
+
+            packer = TreePacker(
+                writer,
+                tree,
+                chunker=Chunker(self.config.chunker),
+                bases=bases,
+                stamp_holds=self._stamp_check(tree),
+                progress=progress,
+            )
+            packer.pack(folders)
+            data = encode_from_entries(BUNDLE, packer.files, packer.entries, (), metadata)
+            return queue_manifest(writer, data, bases, packer.files, packer.size, packer.chunks)
+
+        result = self._push(pack, caches, BUNDLE, parent, paths, progress, tree)
         return dataclasses.replace(result, ignored=rules.ignored)
 
     def put_files(
@@ -267,6 +298,28 @@ class Store:
         against the parent manifest, so a new version costs about what changed.
         Raises :class:`CapabilityError` on a read-only location, before any request.
         """
+        self._begin_push(links)
+        files = list(files)
+
+        def pack(writer: Writer, bases: BaseFinder) -> Packed:
+            from flowpack.cas.chunker import Chunker
+
+            return pack_files(
+                writer,
+                files,
+                chunker=Chunker(self.config.chunker),
+                bases=bases,
+                kind=kind,
+                metadata=metadata,
+                links=links,
+                progress=progress,
+            )
+
+        caches = PushCaches(self._store_cache())
+        return self._push(pack, caches, kind, parent, lambda: (f.path for f in files), progress)
+
+    def _begin_push(self, links: Sequence[Digest]) -> None:
+        """Refuse a read-only location, create the store if new, sync, and check ``links``."""
         refuse_write(self.blobs.capabilities, "push", self.url)
         self.config  # noqa: B018 - creates the store on first write
         self.sync()
@@ -275,36 +328,67 @@ class Store:
             if not ((batch is not None and batch.has(link)) or self.has(link)):
                 raise NotFound(f"linked object {link} is not in the store")
         self._revive([link for link in links if self.index.get(link) is not None])
-        files = list(files)
-        caches = PushCaches(self._store_cache())
-        if parent is None and kind == BUNDLE:  # no name to go by: find a parent by content
-            parent = caches.sketches.best((f.path for f in files), self.index)
+
+    def _push(
+        self,
+        pack: Callable[[Writer, BaseFinder], Packed],
+        caches: PushCaches,
+        kind: str,
+        parent: Digest | None,
+        paths: Callable[[], Iterable[str]],
+        progress: Progress | None,
+        tree: TreeCache | None = None,
+    ) -> PushResult:
+        """Run ``pack`` in a write session (the open batch's, if any), then feed the caches.
+
+        Without ``parent``, a bundle's bases come from the held bundle most like it (found
+        only if a base is needed)."""
         from flowpack.cas.bases import BaseFinder
-        from flowpack.cas.chunker import Chunker
+
+        batch = self._batches.writer
+
+        def by_content() -> Digest | None:
+            return caches.sketches.best(paths(), self.index) if kind == BUNDLE else None
 
         bases = BaseFinder(
-            parent, self.index, self.reader, lambda d: self.get_manifest(d, cached=True)
+            parent,
+            self.index,
+            self.reader,
+            lambda d: self.get_manifest(d, cached=True),
+            find_parent=by_content,
         )
-        chunker = Chunker(self.config.chunker)
         with self.writing() as writer:
-            packed = pack_files(
-                writer,
-                files,
-                chunker=chunker,
-                bases=bases,
-                kind=kind,
-                metadata=metadata,
-                links=links,
-                progress=progress,
-                files_cache=caches.files,
-            )
+            packed = pack(writer, bases)
             if progress and batch is None:
                 progress("upload", 0, 0)
         self._believed.objects.put(packed.digest, packed.data)
-        caches.pushed(packed, files, remember=kind == BUNDLE and batch is None)
+        held = (
+            None
+            if batch is not None
+            else Stamp(
+                frozenset(self.index.files) | frozenset(writer.stats.index_files),
+                self.index.condemned,
+            )
+        )
+        caches.pushed(
+            packed, paths, remember=kind == BUNDLE and batch is None, tree=tree, stamp=held
+        )
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
         return packed.result(writer.stats)
+
+    def _stamp_check(self, tree: TreeCache) -> Callable[[int], bool]:
+        """Whether a files-cache stamp still vouches for its chunks in the index now."""
+        live, condemned = set(self.index.files), self.index.condemned
+        memo: dict[int, bool] = {}
+
+        def holds(stamp: int) -> bool:
+            if stamp not in memo:
+                ok = 0 <= stamp < len(tree.stamps) and tree.stamps[stamp].holds(live, condemned)
+                memo[stamp] = ok
+            return memo[stamp]
+
+        return holds
 
     @contextmanager
     def batch(self) -> Iterator[WriteStats]:
@@ -432,14 +516,10 @@ class Store:
         Pointing a ref (or a link) at such objects would otherwise race with gc deleting them.
         """
         if digests and self.index.condemned:
-            from flowpack.cas.copying import copy_objects
-
             copy_objects(self, self, digests)
 
     def copy_to(self, dst: Store, digests: Sequence[Digest]) -> PushResult:
         """Send ``dst`` the objects that ``digests`` reach and that it lacks."""
-        from flowpack.cas.copying import copy_objects
-
         return copy_objects(self, dst, digests)
 
     def close(self) -> None:

@@ -14,18 +14,11 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import NoReturn
 
 from flowpack.cas.errors import AlreadyExists, NotFound, UnsafePath, UsageError
 from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.manifest import MODE_EXEC, MODE_FILE, MODE_SYMLINK, Manifest, check_path
-
-_SPECIAL = {
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFSOCK: "a socket",
-}
+from flowpack.cas.treescan import SPECIAL, scan_folders, utf8_name
 
 
 @dataclass(frozen=True)
@@ -51,67 +44,37 @@ def scan_tree(root: Path, rules: IgnoreRules | None = None) -> list[SourceFile]:
     Nothing is skipped silently: a directory that cannot be listed, a special file (device,
     FIFO, socket) and a name that is not UTF-8 each raise :class:`UsageError` naming the path;
     only what ``rules`` ignore (default: :meth:`IgnoreRules.for_root`, see
-    :mod:`flowpack.cas.ignore`) is left out, and counted in ``rules.ignored``.
+    :mod:`flowpack.cas.ignore`) is left out, and counted in ``rules.ignored``.  The walk is
+    :func:`flowpack.cas.treescan.scan_folders`'s.
     """
     root = Path(root)
-    if not root.exists() and not root.is_symlink():
-        raise NotFound(f"no such file or directory: {root}")
-    if root.is_symlink() or not root.is_dir():
-        return [_entry(root, _utf8_name(root.name, root))]
+    if not is_tree(root):
+        return [source_file(root, utf8_name(root.name, root))]
     rules = rules if rules is not None else IgnoreRules.for_root(root)
     out: list[SourceFile] = []
-    _scan_dir(str(root), "", rules, out)
-    return sorted(out, key=lambda f: f.path)
+    for folder in scan_folders(str(root), rules, lambda rel: None):
+        for rel in folder.files():
+            out.append(source_file(root.joinpath(*rel.split("/")), rel))
+    return out
 
 
-def _scan_dir(dirpath: str, rel: str, rules: IgnoreRules, out: list[SourceFile]) -> None:
-    """Add the entries under ``dirpath`` (bundle path ``rel``) to ``out``, except what
-    ``rules`` ignore (one ``lstat`` each, kept in the :class:`SourceFile` for the files cache;
-    a symlink to a directory is an entry, never followed)."""
-    try:
-        with os.scandir(dirpath) as it:
-            entries = list(it)
-    except OSError as exc:
-        _unreadable(exc)
-    for e in entries:
-        name = e.name
-        path = f"{rel}/{name}" if rel else name
-        full = Path(e.path)
-        is_dir = e.is_dir(follow_symlinks=False)
-        if rules.skip(full, path, is_dir=is_dir):
-            continue
-        if is_dir:
-            _scan_dir(e.path, path, rules, out)
-            continue
-        _utf8_name(name, full)
-        out.append(_entry(full, path, e.stat(follow_symlinks=False)))
+def is_tree(root: Path) -> bool:
+    """Whether ``root`` is pushed as a directory (not a symlink); :class:`NotFound` if absent."""
+    if not root.exists() and not root.is_symlink():
+        raise NotFound(f"no such file or directory: {root}")
+    return not root.is_symlink() and root.is_dir()
 
 
-def _unreadable(exc: OSError) -> NoReturn:
-    """``os.walk``'s error hook: a directory it cannot list fails the scan, never drops out."""
-    raise UsageError(f"cannot read directory {exc.filename}: {exc.strerror or exc}") from exc
-
-
-def _utf8_name(name: str, path: Path) -> str:
-    """``name`` if it is valid UTF-8 (bundle paths are text), else a clear refusal."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
-        raise UsageError(
-            f"file name is not valid UTF-8: {shown} (rename it, or leave it out of the tree)"
-        ) from None
-    return name
-
-
-def _entry(path: Path, rel: str, st: os.stat_result | None = None) -> SourceFile:
+def source_file(path: Path, rel: str, st: os.stat_result | None = None) -> SourceFile:
+    """The file at ``path`` (``rel`` in the bundle) as it is now: its mode from ``st`` (default:
+    its ``lstat``), its content read when asked (a symlink's target at once)."""
     st = st if st is not None else path.lstat()
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(path)
-        _utf8_name(target, path)
+        utf8_name(target, path)
         return SourceFile(check_path(rel), MODE_SYMLINK, lambda: target.encode("utf-8"))
     if not stat.S_ISREG(st.st_mode):
-        kind = _SPECIAL.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        kind = SPECIAL.get(stat.S_IFMT(st.st_mode), "not a regular file")
         raise UsageError(f"{path} is {kind}: only regular files, symlinks and directories")
     mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
     return SourceFile(check_path(rel), mode, path.read_bytes, path, st)
