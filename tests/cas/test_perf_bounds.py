@@ -1,9 +1,8 @@
-"""Bounds on a push's work: a decode budget per frame, parents found by content, a files cache."""
+"""Bounds on a push's work: a decode budget per frame, parents found by content (the files
+cache: test_filescache.py)."""
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from flowpack.backends.local import LocalBlobStore, LocalRefStore
 from flowpack.cas import writer as writer_mod
 from flowpack.cas.budget import WORKING_SET, BaseBudget
 from flowpack.cas.digest import Digest
-from flowpack.cas.filescache import FilesCache
 from flowpack.cas.store import Store
 from flowpack.cas.tree import SourceFile, scan_tree
 
@@ -69,42 +67,6 @@ def test_a_push_without_a_parent_finds_one_by_content(tmp_path: Path) -> None:
     other = tmp_path / "other"
     alone = open_store(other).put_files(version(2))
     assert second.bytes_uploaded < alone.bytes_uploaded // 4
-
-
-def test_an_unchanged_file_is_not_read_again(tmp_path: Path) -> None:
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    for i in range(5):
-        (tree / f"f{i}.txt").write_text(f"file {i}\n" * 100)
-    old = time.time() - 10  # older than the racy window
-    for f in tree.iterdir():
-        os.utime(f, (old, old))
-    time.sleep(2.1)  # the ctime that utime set leaves the racy window
-    store = open_store(tmp_path)
-    first = store.put_tree(tree)
-    fc = FilesCache(store._store_cache())  # what the next push will see
-    entry = fc.get(str(tree / "f1.txt"), os.lstat(tree / "f1.txt"), "f1.txt", 0o644)
-    assert entry is not None and entry.digest == first_digest_of(store, first.digest, "f1.txt")
-    # same size and mtime, new bytes: the ctime moved, so the file is read again
-    (tree / "f2.txt").write_text(f"FILE {2}\n" * 100)
-    os.utime(tree / "f2.txt", (old, old))
-    again = open_store(tmp_path).put_tree(tree)
-    assert again.digest != first.digest
-    assert open_store(tmp_path).read_file(again.digest, "f2.txt") == b"FILE 2\n" * 100
-
-
-def test_files_changed_within_the_cache_second_are_not_trusted(tmp_path: Path) -> None:
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    (tree / "new.txt").write_text("just written\n")
-    store = open_store(tmp_path)
-    store.put_tree(tree)
-    fc = FilesCache(store._store_cache())
-    assert fc.get(str(tree / "new.txt"), os.lstat(tree / "new.txt"), "new.txt", 0o644) is None
-
-
-def first_digest_of(store: Store, bundle: Digest, path: str) -> Digest:
-    return next(f.digest for f in store.get_manifest(bundle).files if f.path == path)
 
 
 def test_scan_keeps_each_files_stat(tmp_path: Path) -> None:

@@ -116,8 +116,12 @@ class TreeCache:
     """One push's view of the records of one tree.  Not thread-safe (one per push)."""
 
     key: str
+    #: The ignore patterns in force (:attr:`IgnoreRules.key`); remembered decisions are
+    #: reused only under the patterns that made them.
+    rules: str
     old: dict[str, FolderRecord]
     stamps: list[Stamp]
+    rules_then: str = ""
     new: dict[str, FolderRecord] = field(default_factory=dict)
     #: Whether anything differs from what was loaded (else saving writes nothing).
     changed: bool = False
@@ -127,7 +131,9 @@ class TreeCache:
     def remembered(self, rel: str) -> tuple[str, tuple[int, ...]] | None:
         """The listing and ignored positions remembered for folder ``rel``."""
         rec = self.old.get(rel)
-        return (rec.listing, rec.ignored) if rec is not None else None
+        if rec is None or self.rules != self.rules_then:
+            return None
+        return rec.listing, rec.ignored
 
     def keep(self, rel: str, rec: FolderRecord) -> None:
         """Remember ``rec`` for folder ``rel`` (as loaded, or new)."""
@@ -152,7 +158,7 @@ class FilesCache:
         self.path = root / "files.bin" if root is not None else None
         self._data = b""
         self._stamps: list[Stamp] = []
-        self._trees: list[tuple[str, list[Any]]] = []
+        self._trees: list[tuple[str, str, list[Any]]] = []
         self._load()
 
     def _load(self) -> None:
@@ -171,23 +177,23 @@ class FilesCache:
         try:
             head = msgpack.unpackb(data[n : n + size], raw=False)
             self._stamps = [Stamp(frozenset(a), frozenset(b)) for a, b in head["stamps"]]
-            self._trees = [(str(k), list(recs)) for k, recs in head["trees"]]
+            self._trees = [(str(k), str(r), list(recs)) for k, r, recs in head["trees"]]
         except (ValueError, TypeError, KeyError, msgpack.UnpackException):
             self._stamps, self._trees = [], []
             return
         self._data = data
         self._area = memoryview(data)[n + size : -32]
 
-    def tree(self, key: str) -> TreeCache:
-        """The records of the tree ``key`` (its absolute path and ignore patterns)."""
-        old: dict[str, FolderRecord] = {}
-        for k, recs in self._trees:
+    def tree(self, key: str, rules: str) -> TreeCache:
+        """The records of the tree ``key`` (its absolute path), pushed with ignore ``rules``."""
+        for k, then, recs in self._trees:
             if k == key:
                 try:
                     old = {str(r[0]): self._record(r) for r in recs}
                 except (ValueError, TypeError, IndexError, UnicodeDecodeError):
-                    old = {}
-        return TreeCache(key, old, self._stamps)
+                    break
+                return TreeCache(key, rules, old, self._stamps, rules_then=then)
+        return TreeCache(key, rules, {}, self._stamps)
 
     def _record(self, r: list[Any]) -> FolderRecord:
         _, listing, ignored, stats, entries, offsets, chunks, size, stamp = r
@@ -215,16 +221,18 @@ class FilesCache:
         """Write ``tree``'s records first, then other trees' (best effort).  ``stamp``: the
         index under which every chunk of ``tree`` is now held (None: not known yet, as in an
         open batch; the records are then saved unverified)."""
-        if self.path is None or (not tree.changed and self._stamped(tree, stamp)):
+        unchanged = not tree.changed and tree.rules == tree.rules_then
+        if self.path is None or (unchanged and self._stamped(tree, stamp)):
             return
         stamps = [stamp] if stamp is not None else []
         mine = {rel: _stamped(rec, 0 if stamp else UNVERIFIED) for rel, rec in tree.new.items()}
         blobs = _Blobs()
-        trees: list[list[Any]] = [[tree.key, [blobs.row(rel, rec) for rel, rec in mine.items()]]]
+        rows = [blobs.row(rel, rec) for rel, rec in mine.items()]
+        trees: list[list[Any]] = [[tree.key, tree.rules, rows]]
         budget = MAX_FILES - sum(r.count for r in mine.values())
-        for key, recs in self._trees:
+        for key, rules, recs in self._trees:
             if key != tree.key and budget > 0:
-                trees.append([key, self._carried(recs, stamps, blobs)])
+                trees.append([key, rules, self._carried(recs, stamps, blobs)])
                 budget -= sum(int(r[3][1]) // STAT.size for r in recs)
         head = msgpack.packb(
             {"stamps": [[sorted(s.live), sorted(s.condemned)] for s in stamps], "trees": trees},

@@ -257,7 +257,7 @@ class Store:
             return dataclasses.replace(result, ignored=rules.ignored)
         self._begin_push(())
         caches = PushCaches(self._store_cache())
-        tree = caches.files.tree(f"{os.path.abspath(root)}\0{rules.key}")
+        tree = caches.files.tree(os.path.abspath(root), rules.key)
         folders = scan_folders(str(root), rules, tree.remembered)
 
         def paths() -> Iterator[str]:

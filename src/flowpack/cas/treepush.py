@@ -72,7 +72,7 @@ class TreePacker:
         """Pack folder ``i`` and the folders under it; the index of the next one."""
         f = folders[i]
         rec = self.cache.old.get(f.rel)
-        if rec is None or rec.listing != f.listing or rec.stats != f.stats or not self._held(rec):
+        if not (rec and _same(rec, f) and self._held(rec)):
             rec = self._refresh(f, rec)
         self.cache.keep(f.rel, rec)
         self.files += rec.count
@@ -114,7 +114,7 @@ class TreePacker:
         names = [k for k in f.entry_keys() if not k.endswith("/")]
         if rec is None:
             old: dict[str, int] = {}
-        elif rec.listing == f.listing:
+        elif rec.listing == f.listing and rec.ignored == f.ignored:
             old = {name: k for k, name in enumerate(names)}
         else:
             old = {name: k for k, name in enumerate(rec.file_names())}
@@ -150,6 +150,11 @@ class TreePacker:
             chunks,
             size,
         )
+
+
+def _same(rec: FolderRecord, f: Folder) -> bool:
+    """Whether folder ``f`` lists and keeps the same entries as ``rec``, with the same stats."""
+    return rec.listing == f.listing and rec.ignored == f.ignored and rec.stats == f.stats
 
 
 def _decode(entry: bytes | memoryview) -> list[Any]:
