@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from typing import Any
 import blake3
 import msgpack
 
+from flowpack.cas.index import Index
 from flowpack.cas.treescan import STAT
 
 MAGIC = b"flowpack-files\x00\x02"
@@ -106,6 +107,11 @@ class Stamp:
     live: frozenset[str]
     condemned: frozenset[str]
 
+    @classmethod
+    def of(cls, index: Index, written: Iterable[str]) -> Stamp:
+        """The stamp of ``index`` plus the index files ``written`` since its last sync."""
+        return cls(frozenset(index.files) | frozenset(written), index.condemned)
+
     def holds(self, live: set[str] | frozenset[str], condemned: frozenset[str]) -> bool:
         """Whether every chunk held under this stamp is held under ``live``/``condemned``."""
         return self.live <= live and condemned <= self.condemned
@@ -134,6 +140,21 @@ class TreeCache:
         if rec is None or self.rules != self.rules_then:
             return None
         return rec.listing, rec.ignored
+
+    def stamp_check(
+        self, live: set[str] | frozenset[str], condemned: frozenset[str]
+    ) -> Callable[[int], bool]:
+        """``holds(stamp)``: whether a record's stamp still vouches for its chunks, the index
+        now listing index files ``live`` and packs ``condemned``."""
+        memo: dict[int, bool] = {}
+
+        def holds(stamp: int) -> bool:
+            if stamp not in memo:
+                ok = 0 <= stamp < len(self.stamps) and self.stamps[stamp].holds(live, condemned)
+                memo[stamp] = ok
+            return memo[stamp]
+
+        return holds
 
     def keep(self, rel: str, rec: FolderRecord) -> None:
         """Remember ``rec`` for folder ``rel`` (as loaded, or new)."""

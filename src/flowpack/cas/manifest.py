@@ -133,7 +133,7 @@ class ManifestBuilder:
 
 
 def encode_entry(entry: FileEntry) -> bytes:
-    """One file's element of the manifest's ``files`` array, as :meth:`Manifest.encode` writes it."""
+    """One element of the manifest's ``files`` array, as :meth:`Manifest.encode` writes it."""
     return _packb(_encode_file(entry))
 
 

@@ -26,7 +26,7 @@ from flowpack.cas.tree import SourceFile
 
 if TYPE_CHECKING:  # the writer (and its thread pools) is imported by the commands that write
     from flowpack.cas.bases import BaseFinder
-    from flowpack.cas.chunker import Chunker
+    from flowpack.cas.chunker import Chunker, ChunkerParams
     from flowpack.cas.writer import Writer, WriteStats
 
 
@@ -91,18 +91,21 @@ class PushCaches:
 def pack_files(
     writer: Writer,
     files: Sequence[SourceFile],
-    *,
-    chunker: Chunker,
+    params: ChunkerParams,
     bases: BaseFinder,
     kind: str,
     metadata: Mapping[str, Any] | None,
     links: Sequence[Digest],
     progress: Progress | None,
 ) -> Packed:
-    """Queue the new chunks of ``files`` on ``writer``, then their manifest (in a frame alone).
+    """Queue the new chunks of ``files`` on ``writer`` (cut with ``params``), then their
+    manifest (in a frame alone).
 
     Raises :class:`FlowpackError` naming a source file that cannot be read.
     """
+    from flowpack.cas.chunker import Chunker
+
+    chunker = Chunker(params)
     builder = ManifestBuilder(kind)
     n_chunks = 0
     total = sum(sf.stat.st_size for sf in files if sf.stat is not None) if progress else 0

@@ -15,7 +15,7 @@ and live in their own modules, which this one does not import: :func:`flowpack.c
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import os
 import threading
 import time
@@ -34,7 +34,6 @@ from flowpack.cas.errors import (
 )
 from flowpack.cas.filescache import Stamp, TreeCache
 from flowpack.cas.guards import refuse_write
-from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.location import Location
 from flowpack.cas.manifest import (
@@ -42,18 +41,15 @@ from flowpack.cas.manifest import (
     FileEntry,
     Manifest,
     decode_manifest,
-    encode_from_entries,
 )
 from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
-from flowpack.cas.push import Batches, Packed, PushCaches, pack_files, queue_manifest
+from flowpack.cas.push import Batches, Packed, PushCaches, pack_files
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.storeconfig import BelievedConfig
 from flowpack.cas.streaming import iter_file
-from flowpack.cas.tree import SourceFile, is_tree, scan_tree
-from flowpack.cas.treepush import TreePacker
-from flowpack.cas.treescan import scan_folders
+from flowpack.cas.tree import SourceFile
 
 if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
     from flowpack.cas.bases import BaseFinder
@@ -145,10 +141,10 @@ class Store:
         return self._believed.current is not None or load_config(self.blobs) is not None
 
     def _cache_dir(self) -> Path | None:
-        root = self._store_cache()
+        root = self.store_cache()
         return root / "index" if root is not None else None
 
-    def _store_cache(self) -> Path | None:
+    def store_cache(self) -> Path | None:
         """This store's folder in the local cache, if it has one."""
         if self._cache_root is None or not self.blobs.capabilities.durable:
             return None
@@ -249,37 +245,9 @@ class Store:
         ``default_ignores`` is False, and ``root/.flowpackignore``) is counted in the result's
         ``ignored``.  A directory goes through the files cache (:mod:`flowpack.cas.filescache`):
         an unchanged folder costs its listing and one ``lstat`` per entry."""
-        root = Path(root)
-        rules = IgnoreRules.for_root(root, default_ignores=default_ignores)
-        if not is_tree(root):
-            files = scan_tree(root, rules)
-            result = self.put_files(files, metadata=metadata, parent=parent, progress=progress)
-            return dataclasses.replace(result, ignored=rules.ignored)
-        self._begin_push(())
-        caches = PushCaches(self._store_cache())
-        tree = caches.files.tree(os.path.abspath(root), rules.key)
-        folders = scan_folders(str(root), rules, tree.remembered)
+        from flowpack.cas.treepush import put_tree
 
-        def paths() -> Iterator[str]:
-            return (p for f in folders for p in f.files())
-
-        def pack(writer: Writer, bases: BaseFinder) -> Packed:
-            from flowpack.cas.chunker import Chunker
-
-            packer = TreePacker(
-                writer,
-                tree,
-                chunker=Chunker(self.config.chunker),
-                bases=bases,
-                stamp_holds=self._stamp_check(tree),
-                progress=progress,
-            )
-            packer.pack(folders)
-            data = encode_from_entries(BUNDLE, packer.files, packer.entries, (), metadata)
-            return queue_manifest(writer, data, bases, packer.files, packer.size, packer.chunks)
-
-        result = self._push(pack, caches, BUNDLE, parent, paths, progress, tree)
-        return dataclasses.replace(result, ignored=rules.ignored)
+        return put_tree(self, Path(root), metadata, parent, progress, default_ignores)
 
     def put_files(
         self,
@@ -298,27 +266,18 @@ class Store:
         against the parent manifest, so a new version costs about what changed.
         Raises :class:`CapabilityError` on a read-only location, before any request.
         """
-        self._begin_push(links)
+        self.begin_push(links)
         files = list(files)
 
         def pack(writer: Writer, bases: BaseFinder) -> Packed:
-            from flowpack.cas.chunker import Chunker
-
             return pack_files(
-                writer,
-                files,
-                chunker=Chunker(self.config.chunker),
-                bases=bases,
-                kind=kind,
-                metadata=metadata,
-                links=links,
-                progress=progress,
+                writer, files, self.config.chunker, bases, kind, metadata, links, progress
             )
 
-        caches = PushCaches(self._store_cache())
-        return self._push(pack, caches, kind, parent, lambda: (f.path for f in files), progress)
+        caches = PushCaches(self.store_cache())
+        return self.push_with(pack, caches, kind, parent, lambda: (f.path for f in files), progress)
 
-    def _begin_push(self, links: Sequence[Digest]) -> None:
+    def begin_push(self, links: Sequence[Digest] = ()) -> None:
         """Refuse a read-only location, create the store if new, sync, and check ``links``."""
         refuse_write(self.blobs.capabilities, "push", self.url)
         self.config  # noqa: B018 - creates the store on first write
@@ -329,7 +288,7 @@ class Store:
                 raise NotFound(f"linked object {link} is not in the store")
         self._revive([link for link in links if self.index.get(link) is not None])
 
-    def _push(
+    def push_with(
         self,
         pack: Callable[[Writer, BaseFinder], Packed],
         caches: PushCaches,
@@ -339,7 +298,8 @@ class Store:
         progress: Progress | None,
         tree: TreeCache | None = None,
     ) -> PushResult:
-        """Run ``pack`` in a write session (the open batch's, if any), then feed the caches.
+        """Run ``pack`` in a write session (the open batch's, if any), then feed the caches
+        (``paths()``: the bundle's paths; ``tree``: the files cache records ``pack`` kept).
 
         Without ``parent``, a bundle's bases come from the held bundle most like it (found
         only if a base is needed)."""
@@ -350,45 +310,19 @@ class Store:
         def by_content() -> Digest | None:
             return caches.sketches.best(paths(), self.index) if kind == BUNDLE else None
 
-        bases = BaseFinder(
-            parent,
-            self.index,
-            self.reader,
-            lambda d: self.get_manifest(d, cached=True),
-            find_parent=by_content,
-        )
+        manifest = functools.partial(self.get_manifest, cached=True)
+        bases = BaseFinder(parent, self.index, self.reader, manifest, find_parent=by_content)
         with self.writing() as writer:
             packed = pack(writer, bases)
             if progress and batch is None:
                 progress("upload", 0, 0)
         self._believed.objects.put(packed.digest, packed.data)
-        held = (
-            None
-            if batch is not None
-            else Stamp(
-                frozenset(self.index.files) | frozenset(writer.stats.index_files),
-                self.index.condemned,
-            )
-        )
-        caches.pushed(
-            packed, paths, remember=kind == BUNDLE and batch is None, tree=tree, stamp=held
-        )
+        # once the session is uploaded, every chunk of the tree is held in this index
+        held = None if batch else Stamp.of(self.index, writer.stats.index_files)
+        caches.pushed(packed, paths, remember=kind == BUNDLE and not batch, tree=tree, stamp=held)
         if batch is not None:
             self._batches.manifests[packed.digest] = packed.data
         return packed.result(writer.stats)
-
-    def _stamp_check(self, tree: TreeCache) -> Callable[[int], bool]:
-        """Whether a files-cache stamp still vouches for its chunks in the index now."""
-        live, condemned = set(self.index.files), self.index.condemned
-        memo: dict[int, bool] = {}
-
-        def holds(stamp: int) -> bool:
-            if stamp not in memo:
-                ok = 0 <= stamp < len(tree.stamps) and tree.stamps[stamp].holds(live, condemned)
-                memo[stamp] = ok
-            return memo[stamp]
-
-        return holds
 
     @contextmanager
     def batch(self) -> Iterator[WriteStats]:

@@ -12,29 +12,76 @@ and its chunks are held, else read, cut and queued on the writer like any file
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from flowpack.cas.content import Progress
+from flowpack.cas.content import Progress, PushResult
 from flowpack.cas.digest import Digest
 from flowpack.cas.filescache import FolderRecord, TreeCache
-from flowpack.cas.manifest import encode_entry
-from flowpack.cas.push import add_file
-from flowpack.cas.tree import source_file
-from flowpack.cas.treescan import STAT, Folder
+from flowpack.cas.ignore import IgnoreRules
+from flowpack.cas.manifest import BUNDLE, encode_entry, encode_from_entries
+from flowpack.cas.push import Packed, PushCaches, add_file, queue_manifest
+from flowpack.cas.tree import is_tree, scan_tree, source_file
+from flowpack.cas.treescan import STAT, Folder, scan_folders
 
 if TYPE_CHECKING:
     from flowpack.cas.bases import BaseFinder
     from flowpack.cas.chunker import Chunker
+    from flowpack.cas.store import Store
     from flowpack.cas.writer import Writer
 
 #: ``stamp_holds(stamp)``: whether a record's stamp still vouches for its chunks.
 StampCheck = Callable[[int], bool]
+
+
+def put_tree(
+    store: Store,
+    root: Path,
+    metadata: Mapping[str, Any] | None,
+    parent: Digest | None,
+    progress: Progress | None,
+    default_ignores: bool,
+) -> PushResult:
+    """:meth:`Store.put_tree <flowpack.cas.store.Store.put_tree>`: scan ``root`` against the
+    files cache, pack what changed, and assemble the manifest from encoded entries."""
+    rules = IgnoreRules.for_root(root, default_ignores=default_ignores)
+    if not is_tree(root):
+        files = scan_tree(root, rules)
+        result = store.put_files(files, metadata=metadata, parent=parent, progress=progress)
+        return dataclasses.replace(result, ignored=rules.ignored)
+    store.begin_push()
+    caches = PushCaches(store.store_cache())
+    tree = caches.files.tree(os.path.abspath(root), rules.key)
+    folders = scan_folders(str(root), rules, tree.remembered)
+
+    def paths() -> Iterator[str]:
+        return (p for f in folders for p in f.files())
+
+    def pack(writer: Writer, bases: BaseFinder) -> Packed:
+        from flowpack.cas.chunker import Chunker
+
+        index = store.index
+        packer = TreePacker(
+            writer,
+            tree,
+            chunker=Chunker(store.config.chunker),
+            bases=bases,
+            stamp_holds=tree.stamp_check(index.files, index.condemned),
+            progress=progress,
+        )
+        packer.pack(folders)
+        data = encode_from_entries(BUNDLE, packer.files, packer.entries, (), metadata)
+        return queue_manifest(writer, data, bases, packer.files, packer.size, packer.chunks)
+
+    result = store.push_with(pack, caches, BUNDLE, parent, paths, progress, tree)
+    return dataclasses.replace(result, ignored=rules.ignored)
 
 
 class TreePacker:
