@@ -143,11 +143,11 @@ def encode_from_entries(
     entries: Iterable[bytes | memoryview],
     links: Sequence[Digest] = (),
     metadata: Mapping[str, Any] | None = None,
-) -> bytes:
+) -> list[bytes | memoryview]:
     """The bytes :meth:`Manifest.encode` gives for ``count`` files whose encoded entries
-    (:func:`encode_entry`, in path order, safe and distinct paths) are ``entries``: a
-    manifest assembled without a Python object per file.  :class:`UsageError` past
-    :data:`MAX_ENTRIES`, as :meth:`ManifestBuilder.build`."""
+    (:func:`encode_entry`, in path order, safe and distinct paths) are ``entries``, as pieces
+    to join or hash in turn: a manifest assembled without a Python object per file.
+    :class:`UsageError` past :data:`MAX_ENTRIES`, as :meth:`ManifestBuilder.build`."""
     for what, n in (("files", count), ("links", len(links))):
         if n > MAX_ENTRIES:
             raise UsageError(f"a bundle holds at most {MAX_ENTRIES} {what}; this one has {n}")
@@ -158,7 +158,7 @@ def encode_from_entries(
         "links": [[d.raw, d.size] for d in links],
         "meta": _canonical(metadata or {}),
     }
-    return b"".join([head, *entries, _packb(rest)[1:]])  # [1:]: the 4-entry map's header
+    return [head, *entries, _packb(rest)[1:]]  # [1:]: the 4-entry map's header
 
 
 def decode_manifest(data: bytes, digest: Digest | None = None) -> Manifest:

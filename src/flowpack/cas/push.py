@@ -40,10 +40,10 @@ class Batches(threading.local):
 
 @dataclass(frozen=True)
 class Packed:
-    """A manifest queued on a writer: its bytes, its digest, and how many files, bytes and
-    chunks it lists."""
+    """A manifest queued on a writer: its bytes (None when it was held already), its digest,
+    and how many files, bytes and chunks it lists."""
 
-    data: bytes
+    data: bytes | None
     digest: Digest
     files: int
     size: int
@@ -122,16 +122,28 @@ def pack_files(
     builder.metadata.update(metadata or {})
     manifest = builder.build()
     data = manifest.encode()
-    return queue_manifest(writer, data, bases, len(manifest.files), manifest.size, n_chunks)
+    return queue_manifest(writer, [data], bases, len(manifest.files), manifest.size, n_chunks)
 
 
 def queue_manifest(
-    writer: Writer, data: bytes, bases: BaseFinder, files: int, size: int, chunks: int
+    writer: Writer,
+    pieces: Sequence[bytes | memoryview],
+    bases: BaseFinder,
+    files: int,
+    size: int,
+    chunks: int,
 ) -> Packed:
-    """Queue manifest ``data`` on ``writer`` (in a frame alone, after the data frames)."""
-    digest = Digest.of(data)
+    """Queue the manifest whose bytes are ``pieces`` joined on ``writer`` (in a frame alone,
+    after the data frames).  The pieces are joined only if the manifest is new: a
+    :attr:`Packed.data` of None means the store (or the session) already holds it."""
+    whole = blake3.blake3()
+    for p in pieces:
+        whole.update(p)
+    digest = Digest(whole.hexdigest(), sum(len(p) for p in pieces))
     writer.seal(DATA)
+    data = None
     if not writer.has(digest):  # bases are looked up only for a new manifest
+        data = b"".join(pieces)
         writer.add(digest, data, kind=MANIFEST, bases=bases.manifest_bases())
     writer.seal(MANIFEST)
     return Packed(data, digest, files, size, chunks)

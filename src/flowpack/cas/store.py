@@ -316,11 +316,12 @@ class Store:
             packed = pack(writer, bases)
             if progress and batch is None:
                 progress("upload", 0, 0)
-        self._believed.objects.put(packed.digest, packed.data)
+        if packed.data is not None:
+            self._believed.objects.put(packed.digest, packed.data)
         # once the session is uploaded, every chunk of the tree is held in this index
         held = None if batch else Stamp.of(self.index, writer.stats.index_files)
         caches.pushed(packed, paths, remember=kind == BUNDLE and not batch, tree=tree, stamp=held)
-        if batch is not None:
+        if batch is not None and packed.data is not None:
             self._batches.manifests[packed.digest] = packed.data
         return packed.result(writer.stats)
 

@@ -77,8 +77,8 @@ def put_tree(
             progress=progress,
         )
         packer.pack(folders)
-        data = encode_from_entries(BUNDLE, packer.files, packer.entries, (), metadata)
-        return queue_manifest(writer, data, bases, packer.files, packer.size, packer.chunks)
+        pieces = encode_from_entries(BUNDLE, packer.files, packer.entries, (), metadata)
+        return queue_manifest(writer, pieces, bases, packer.files, packer.size, packer.chunks)
 
     result = store.push_with(pack, caches, BUNDLE, parent, paths, progress, tree)
     return dataclasses.replace(result, ignored=rules.ignored)
