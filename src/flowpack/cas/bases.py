@@ -17,7 +17,8 @@ from pathlib import PurePosixPath
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import FlowpackError
 from flowpack.cas.index import Index
-from flowpack.cas.manifest import FileEntry, Manifest
+from flowpack.cas.manifest import FileEntry
+from flowpack.cas.manifestview import ManifestView
 from flowpack.cas.reader import ChunkReader
 
 MAX_DEPTH = 32
@@ -34,7 +35,7 @@ class BaseFinder:
         parent: Digest | None,
         index: Index,
         reader: ChunkReader,
-        load: Callable[[Digest], Manifest],
+        load: Callable[[Digest], ManifestView],
         find_parent: Callable[[], Digest | None] | None = None,
     ) -> None:
         """``find_parent``, when ``parent`` is None: called once, when a base is first
@@ -44,8 +45,8 @@ class BaseFinder:
         self._reader = reader
         self._load = load
         self._digests: list[Digest] = [parent] if parent is not None and parent in index else []
-        self._versions: list[dict[str, FileEntry]] = []
-        self._by_name: dict[str, list[FileEntry]] | None = None
+        self._versions: list[ManifestView] = []
+        self._by_name: dict[str, list[str]] | None = None
 
     def manifest_bases(self) -> list[Digest]:
         """The earlier manifest a new manifest should be compressed against."""
@@ -93,13 +94,13 @@ class BaseFinder:
             self._digests.append(older[0])
         return self._digests[k]
 
-    def _version(self, k: int) -> dict[str, FileEntry] | None:
+    def _version(self, k: int) -> ManifestView | None:
         while len(self._versions) <= k:
             d = self._digest(len(self._versions))
             if d is None:
                 return None
             try:
-                files = {f.path: f for f in self._load(d).files}
+                files = self._load(d)
             except FlowpackError:
                 return None
             self._versions.append(files)
@@ -107,17 +108,19 @@ class BaseFinder:
 
     def _moved(self, path: str) -> FileEntry | None:
         """The parent's file with the same name and the longest common path suffix."""
+        parent = self._version(0)
+        if parent is None:
+            return None
         if self._by_name is None:
             self._by_name = {}
-            for f in (self._version(0) or {}).values():
-                self._by_name.setdefault(PurePosixPath(f.path).name, []).append(f)
+            for p in parent.paths():
+                self._by_name.setdefault(PurePosixPath(p).name, []).append(p)
         candidates = self._by_name.get(PurePosixPath(path).name, [])
         if not candidates:
             return None
         parts = PurePosixPath(path).parts
-        return max(
-            candidates, key=lambda f: (_common_suffix(parts, PurePosixPath(f.path).parts), f.path)
-        )
+        best = max(candidates, key=lambda p: (_common_suffix(parts, PurePosixPath(p).parts), p))
+        return parent.get(best)
 
 
 def overlap(base: FileEntry, off: int, n: int) -> list[Digest]:

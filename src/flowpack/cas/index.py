@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import msgpack
 
 from flowpack.cas import codec
-from flowpack.cas.chunktable import RECORD, ChunkTable
+from flowpack.cas.chunktable import ChunkTable
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import MalformedData
 from flowpack.cas.frames import FrameEntry
@@ -210,10 +210,11 @@ class Index:
         with self._lock:
             st = self._state
             packs = dict(st.packs)
-            records = _records(spans, st.frames, packs)  # appends to the live frame list
-            tables = (*st.tables, ChunkTable(records))
+            first = len(st.frames)
+            _number(spans, st.frames, packs)  # appends to the live frame list
+            tables = (*st.tables, ChunkTable(lambda: _records(spans, first)))
             if len(tables) > MAX_TABLES:
-                tables = (ChunkTable([r for t in tables for r in t.records()]),)
+                tables = (ChunkTable(lambda: (r for t in tables for r in t)),)
             self._state = _State(st.frames, tables, packs, st.condemned)
 
     def replace(self, files: dict[str, IndexFile], condemned: frozenset[str] = frozenset()) -> None:
@@ -226,11 +227,11 @@ class Index:
         live = sorted(name for name in files if name not in superseded)
         frames: list[tuple[Digest, int, int, int, int]] = []
         packs: dict[str, tuple[Digest, tuple[FrameSpan, ...]]] = {}
+        spans = [s for name in live for s in files[name].spans]
         with self._lock:  # a session's add_packs meanwhile waits, then adds to the new state
-            records: list[bytes] = []
-            for name in live:
-                records += _records(files[name].spans, frames, packs)
-            self._state = _State(frames, (ChunkTable(records),), packs, frozenset(condemned))
+            _number(spans, frames, packs)
+            table = ChunkTable(lambda: _records(spans, 0))
+            self._state = _State(frames, (table,), packs, frozenset(condemned))
             self.files = set(live)
 
     @property
@@ -297,25 +298,29 @@ class Index:
         ]
 
 
-def _records(
+def _number(
     spans: Iterable[tuple[Digest, tuple[FrameSpan, ...]]],
     frames: list[tuple[Digest, int, int, int, int]],
     packs: dict[str, tuple[Digest, tuple[FrameSpan, ...]]],
-) -> list[bytes]:
-    """Number the frames of ``spans`` on after ``frames`` (appended to), and return their
-    chunk records for a :class:`ChunkTable`."""
-    out: list[bytes] = []
-    pack_rec = RECORD.pack
+) -> None:
+    """Number the frames of ``spans`` on after ``frames`` (appended to); list their packs."""
     for pack, frame_spans in spans:
         packs[pack.hex] = (pack, frame_spans)
+        frames.extend((pack, s.offset, s.length, s.kind, s.depth) for s in frame_spans)
+
+
+def _records(
+    spans: Iterable[tuple[Digest, tuple[FrameSpan, ...]]], first: int
+) -> Iterator[tuple[bytes, int, int, int]]:
+    """The chunk records of ``spans``, whose frames are numbered from ``first`` on."""
+    n = first
+    for _, frame_spans in spans:
         for s in frame_spans:
-            n = len(frames)
-            frames.append((pack, s.offset, s.length, s.kind, s.depth))
             off = 0
             for h, size in SPAN_RECORD.iter_unpack(s.records):
-                out.append(pack_rec(h, n, off, size))
+                yield h, n, off, size
                 off += size
-    return out
+            n += 1
 
 
 def _winner(st: _State, raw: bytes) -> tuple[int, int, int] | None:

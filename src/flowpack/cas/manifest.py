@@ -178,7 +178,7 @@ def decode_manifest(data: bytes, digest: Digest | None = None) -> Manifest:
             raise MalformedData(f"manifest major version {m.group(1)} is not supported")
         builder = ManifestBuilder(str(doc["kind"]))
         for item in doc["files"]:
-            builder.add_file(_decode_file(item))
+            builder.add_file(decode_file(item))
         for raw, size in doc["links"]:
             builder.add_link(Digest.from_raw(raw, size))
         if not isinstance(doc["meta"], dict):
@@ -250,7 +250,8 @@ def _encode_file(f: FileEntry) -> list[Any]:
     return [f.path, f.mode, f.size, f.digest.raw, chunks]
 
 
-def _decode_file(item: Any) -> FileEntry:
+def decode_file(item: Any) -> FileEntry:
+    """One decoded element of the ``files`` array as an entry (checked as any entry is)."""
     path, mode, size, raw, chunks = item
     digest = Digest.from_raw(raw, size)
     if chunks and len(chunks) < 2:

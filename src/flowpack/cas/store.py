@@ -15,7 +15,6 @@ and live in their own modules, which this one does not import: :func:`flowpack.c
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import time
@@ -42,6 +41,7 @@ from flowpack.cas.manifest import (
     Manifest,
     decode_manifest,
 )
+from flowpack.cas.manifestview import ManifestView
 from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.push import Batches, Packed, PushCaches, pack_files
@@ -310,7 +310,9 @@ class Store:
         def by_content() -> Digest | None:
             return caches.sketches.best(paths(), self.index) if kind == BUNDLE else None
 
-        manifest = functools.partial(self.get_manifest, cached=True)
+        def manifest(d: Digest) -> ManifestView:
+            return ManifestView(self.manifest_bytes(d, cached=True))
+
         bases = BaseFinder(parent, self.index, self.reader, manifest, find_parent=by_content)
         with self.writing() as writer:
             packed = pack(writer, bases)
@@ -400,17 +402,21 @@ class Store:
         instead of the store: for hot paths (a parent version, the previous record), never for
         checks of what the store holds (verify, audit).
         """
+        return decode_manifest(self.manifest_bytes(digest, cached=cached), digest)
+
+    def manifest_bytes(self, digest: Digest, *, cached: bool = False) -> bytes:
+        """The verified bytes of manifest ``digest`` (``cached``: as :meth:`get_manifest`)."""
         pending = self._batches.manifests.get(digest)
         if pending is not None:  # written in the open batch, not uploaded yet
-            return decode_manifest(pending, digest)
+            return pending
         if cached:
             self.config  # noqa: B018 - opens the local cache (the config is cached too)
             data = self._believed.objects.get(digest)
             if data is not None:
-                return decode_manifest(data, digest)
+                return data
         data = self.get_bytes(digest)
         self._believed.objects.put(digest, data)
-        return decode_manifest(data, digest)
+        return data
 
     def read_file(self, digest: Digest, path: str) -> bytes:
         """The verified content of ``path`` in bundle ``digest``."""
