@@ -26,12 +26,10 @@ from typing import TYPE_CHECKING, Any
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
-from flowpack.cas.copying import copy_objects
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     NotFound,
 )
-from flowpack.cas.filescache import Stamp, TreeCache
 from flowpack.cas.guards import refuse_write
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.location import Location
@@ -41,7 +39,6 @@ from flowpack.cas.manifest import (
     Manifest,
     decode_manifest,
 )
-from flowpack.cas.manifestview import ManifestView
 from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
 from flowpack.cas.push import Batches, Packed, PushCaches, pack_files
@@ -49,11 +46,12 @@ from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.storeconfig import BelievedConfig
 from flowpack.cas.streaming import iter_file
-from flowpack.cas.tree import SourceFile
 
 if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
     from flowpack.cas.bases import BaseFinder
     from flowpack.cas.chunker import ChunkerParams
+    from flowpack.cas.filescache import TreeCache
+    from flowpack.cas.tree import SourceFile
     from flowpack.cas.writer import Writer, WriteStats
 
 __all__ = ["Progress", "PushResult", "Store"]
@@ -304,6 +302,8 @@ class Store:
         Without ``parent``, a bundle's bases come from the held bundle most like it (found
         only if a base is needed)."""
         from flowpack.cas.bases import BaseFinder
+        from flowpack.cas.filescache import Stamp
+        from flowpack.cas.manifestview import ManifestView
 
         batch = self._batches.writer
 
@@ -457,10 +457,14 @@ class Store:
         Pointing a ref (or a link) at such objects would otherwise race with gc deleting them.
         """
         if digests and self.index.condemned:
+            from flowpack.cas.copying import copy_objects
+
             copy_objects(self, self, digests)
 
     def copy_to(self, dst: Store, digests: Sequence[Digest]) -> PushResult:
         """Send ``dst`` the objects that ``digests`` reach and that it lacks."""
+        from flowpack.cas.copying import copy_objects
+
         return copy_objects(self, dst, digests)
 
     def close(self) -> None:
