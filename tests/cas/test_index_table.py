@@ -58,15 +58,27 @@ def test_sessions_add_tables_that_merge() -> None:
     cs = chunks(3 * MAX_TABLES)
     added = [pack_of(c) for c in cs]
     for p in added:
-        index.add_packs([p])
+        index.add_file(IndexFile.of([p]))
     assert all(index.get(c) is not None for c in cs)
     assert {p.pack.hex for p in added} == index.pack_hexes()
     assert [f.records for p in index.packs() for f in p.frames] == [(c,) for c in cs]
 
 
 def test_an_index_file_round_trips_and_bad_ones_are_refused() -> None:
+    import msgpack
+
+    from flowpack.cas import codec
+    from flowpack.cas.frames import frames_doc
+
     f = IndexFile.of([pack_of(*chunks(50)), pack_of(*chunks(3))], supersedes=["ab" * 32])
     data = f.encode()
+    doc = {  # the document as a whole, as index files have always been written
+        "packs": [[p.pack.raw, p.pack.size, frames_doc(p.frames)] for p in f.packs],
+        "supersedes": [bytes.fromhex("ab" * 32)],
+        "v": 1,
+    }
+    raw = msgpack.packb(doc, use_bin_type=True)
+    assert codec.decompress(data[0], data[9:], len(raw)) == raw
     assert IndexFile.decode(data) == f
     assert IndexFile.decode(data).packs == f.packs
     for bad in (data[:20], data[:1] + (10**9).to_bytes(8, "little") + data[9:], b"\x00" * 9):

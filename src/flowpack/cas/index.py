@@ -99,28 +99,21 @@ class IndexFile:
         return tuple(PackEntry(d, tuple(s.entry() for s in spans)) for d, spans in self.spans)
 
     def encode(self) -> bytes:
-        doc = {
-            "packs": [
-                [
-                    d.raw,
-                    d.size,
-                    [
-                        [
-                            s.offset,
-                            s.length,
-                            s.kind,
-                            s.depth,
-                            list(SPAN_RECORD.iter_unpack(s.records)),
-                        ]
-                        for s in spans
-                    ],
-                ]
-                for d, spans in self.spans
-            ],
-            "supersedes": [bytes.fromhex(h) for h in sorted(self.supersedes)],
-            "v": 1,
-        }
-        raw: bytes = msgpack.packb(doc, use_bin_type=True)
+        """The stored bytes: the msgpack document (built one frame at a time), compressed."""
+        pk = msgpack.Packer(use_bin_type=True)
+        parts = [pk.pack_map_header(3), pk.pack("packs"), pk.pack_array_header(len(self.spans))]
+        for d, spans in self.spans:
+            parts += [pk.pack_array_header(3), pk.pack(d.raw), pk.pack(d.size)]
+            parts.append(pk.pack_array_header(len(spans)))
+            for s in spans:
+                recs = list(SPAN_RECORD.iter_unpack(s.records))
+                parts.append(pk.pack([s.offset, s.length, s.kind, s.depth, recs]))
+        parts += [
+            pk.pack("supersedes"),
+            pk.pack([bytes.fromhex(h) for h in sorted(self.supersedes)]),
+        ]
+        parts += [pk.pack("v"), pk.pack(1)]
+        raw = b"".join(parts)
         enc = codec.compress(raw, level=9)
         return bytes([enc.codec]) + U64(len(raw)) + enc.payload
 
@@ -204,9 +197,10 @@ class Index:
         self._state = _State()
         self.files: set[str] = set()
 
-    def add_packs(self, entries: Iterable[PackEntry]) -> None:
-        """Add packs a write session stored (their chunks count as held at once)."""
-        spans = [(e.pack, tuple(FrameSpan.of(f) for f in e.frames)) for e in entries]
+    def add_file(self, written: IndexFile) -> None:
+        """Add the packs of an index file a write session stored (their chunks count as held
+        at once; the file is listed in :attr:`files` after the next :meth:`replace`)."""
+        spans = written.spans
         with self._lock:
             st = self._state
             packs = dict(st.packs)
@@ -228,7 +222,7 @@ class Index:
         frames: list[tuple[Digest, int, int, int, int]] = []
         packs: dict[str, tuple[Digest, tuple[FrameSpan, ...]]] = {}
         spans = [s for name in live for s in files[name].spans]
-        with self._lock:  # a session's add_packs meanwhile waits, then adds to the new state
+        with self._lock:  # a session's add_file meanwhile waits, then adds to the new state
             _number(spans, frames, packs)
             table = ChunkTable(lambda: _records(spans, 0))
             self._state = _State(frames, (table,), packs, frozenset(condemned))

@@ -227,7 +227,7 @@ class Writer:
         except AlreadyExists:
             pass
         self.stats.index_files.append(name)
-        self.index.add_packs(entries)
+        self.index.add_file(idx)
         return idx
 
     def abort(self) -> None:
