@@ -56,6 +56,7 @@ RACY_NS = 2_000_000_000
 #: A stamp number meaning "not verified": the record's chunks are looked up before reuse.
 UNVERIFIED = -1
 _U32 = struct.Struct("<I")
+_OLD_NAME = "files.msgpack"  # the per-file cache of earlier versions: removed on first save
 _SPOILED = STAT.pack(-1, 0, 0, 0, 0)[:8]  # a size no file has
 
 
@@ -260,6 +261,7 @@ class FilesCache:
             use_bin_type=True,
         )
         _write(self.path, [MAGIC, _U32.pack(len(head)), head, *blobs.pieces])
+        self.path.with_name(_OLD_NAME).unlink(missing_ok=True)
 
     def _stamped(self, tree: TreeCache, stamp: Stamp | None) -> bool:
         """Whether every record of ``tree`` already carries ``stamp``."""
