@@ -33,6 +33,7 @@ Byte strings are read as views of the loaded file, so loading copies nothing per
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import time
@@ -261,7 +262,8 @@ class FilesCache:
             use_bin_type=True,
         )
         _write(self.path, [MAGIC, _U32.pack(len(head)), head, *blobs.pieces])
-        self.path.with_name(_OLD_NAME).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.with_name(_OLD_NAME).unlink(missing_ok=True)
 
     def _stamped(self, tree: TreeCache, stamp: Stamp | None) -> bool:
         """Whether every record of ``tree`` already carries ``stamp``."""
