@@ -291,7 +291,10 @@ def test_memory_store(tmp_path: Path) -> None:
 
 
 def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
-    """Writers push, re-push, point and drop refs while gc loops (grace > the slowest push)."""
+    """Writers push, re-push, point and drop refs while gc loops (grace > the slowest push).
+
+    The grace (1 s) is several times a push here even on a machine loaded by other work: the
+    guarantee holds only for pushes that finish within it, which is what the test shows."""
     import random
     import threading
 
@@ -321,7 +324,7 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
         store = file_store(root)
         try:
             while not stop.is_set():
-                report = collect(store, grace=0.4)
+                report = collect(store, grace=1.0)
                 deleted.append(len(report.deleted))
         except BaseException as exc:
             errors.append(exc)
@@ -330,7 +333,7 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
     threads.append(threading.Thread(target=collector))
     for t in threads:
         t.start()
-    time.sleep(2.5)
+    time.sleep(4.0)
     stop.set()
     for t in threads:
         t.join()
