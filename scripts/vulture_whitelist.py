@@ -75,6 +75,7 @@ _.commit_timezone
 # WriteStats counters read by tests/cas/test_perf_bounds.py and the benchmarks
 _.base_bytes_planned
 _.bases_dropped
+_.fallbacks_used
 # click commands registered through their group (cli/projects.py)
 create_command
 _.serialize  # storage/base.py: seed Storage API

@@ -125,3 +125,38 @@ def test_importing_a_small_export_of_much_content_does_not_hold_it(
     refused = run_measured({**env, "FLOWPACK_STORE": (tmp_path / "s2").as_uri()}, "import", bomb)
     assert refused.code != 0 and len(refused.stderr.splitlines()) == 1, refused.stderr
     assert refused.peak_mib < limit, f"import took {refused.peak_mib:.0f} MiB"
+
+
+#: The goal for every command that moves data, at any size (MiB, as GNU time counts them).
+GOAL_MIB = 64
+
+
+def test_push_pull_copy_verify_and_gc_of_100_mib_stay_within_the_budget(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """100 MiB that does not compress (so it is quick): before the process had one memory
+    budget, its push peaked at 154 MB and its copy at 240 MB (packs of 16 MiB held whole, up to
+    eight uploading at once, and 16 MiB of frames queued for compression)."""
+    src = tmp_path / "data" / "big.bin"
+    src.parent.mkdir()
+    with open(src, "wb") as fh:
+        for _ in range(100):
+            fh.write(os.urandom(1 << 20))
+    peaks: dict[str, float] = {}
+
+    def run(what: str, *args: str | Path, store: Path | None = None) -> None:
+        e = {**env, "FLOWPACK_STORE": store.as_uri()} if store else env
+        done = run_measured(e, *args)
+        assert done.code == 0, f"{what}: {done.stderr}"
+        peaks[what] = done.peak_mib
+
+    run("push", "push", src.parent, "--ref", "data/big")
+    src.write_bytes(src.read_bytes()[: 60 << 20] + os.urandom(1 << 20))  # a second version
+    run("push again", "push", src.parent, "--ref", "data/big")
+    run("pull", "pull", "data/big", tmp_path / "out")
+    assert digest_of(tmp_path / "out" / "big.bin") == digest_of(src)
+    run("copy", "copy", env["FLOWPACK_STORE"], (tmp_path / "copy").as_uri())
+    run("verify", "verify", "--read-data", store=tmp_path / "copy")
+    run("gc", "gc", "--grace", "0", "--force", store=tmp_path / "copy")
+    over = {k: round(v) for k, v in peaks.items() if v > GOAL_MIB}
+    assert not over, f"peak RSS over {GOAL_MIB} MiB: {over} (all: {peaks})"

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from flowpack.backends.local import LocalBlobStore, LocalRefStore
+from flowpack.cas import bases as bases_mod
 from flowpack.cas import writer as writer_mod
-from flowpack.cas.budget import WORKING_SET, BaseBudget
+from flowpack.cas.budget import BaseBudget
 from flowpack.cas.digest import Digest
+from flowpack.cas.memory import process_budget
 from flowpack.cas.store import Store
 from flowpack.cas.tree import SourceFile, scan_tree
 
@@ -42,7 +44,7 @@ def test_decode_work_per_frame_stays_within_the_budget(tmp_path: Path) -> None:
     with cold.batch() as stats:
         res = cold.put_files(version(99), parent=prev)
     frames = max(1, stats.new_chunks)
-    assert stats.base_bytes_planned <= frames * WORKING_SET
+    assert stats.base_bytes_planned <= frames * process_budget().working_set
     assert res.bytes_uploaded < sum(len(f.read()) for f in version(99)) // 4  # still deltas
     assert cold.read_file(res.digest, "m/f3.json") == version(99)[3].read()
 
@@ -76,3 +78,31 @@ def test_scan_keeps_each_files_stat(tmp_path: Path) -> None:
     files = scan_tree(tmp_path / "a")
     assert [f.path for f in files] == ["x.txt"]
     assert files[0].stat is not None and files[0].stat.st_size == 1
+
+
+def push_three(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallbacks: int) -> tuple[int, int]:
+    """Versions 1-3 with a working set of one and a half versions: version 3's bases (version
+    2, whose frame needs version 1's) do not fit; version 1's alone do.  Returns version 3's
+    bytes uploaded and the fallbacks it used."""
+    monkeypatch.setattr(bases_mod, "MAX_FALLBACKS", fallbacks)
+    size = sum(len(f.read()) for f in version(1))
+    monkeypatch.setattr(writer_mod, "BaseBudget", lambda r: BaseBudget(r, limit=size * 3 // 2))
+    store = open_store(tmp_path / f"fb{fallbacks}")
+    prev: Digest | None = None
+    for n in (1, 2):
+        prev = store.put_files(version(n), parent=prev).digest
+    with store.batch() as stats:
+        res = store.put_files(version(3), parent=prev)
+    assert [store.read_file(res.digest, f.path) for f in version(3)] == [
+        f.read() for f in version(3)
+    ]
+    return stats.bytes_uploaded, stats.fallbacks_used
+
+
+def test_a_base_over_the_working_set_gives_way_to_a_shallower_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without, used_without = push_three(tmp_path, monkeypatch, fallbacks=0)
+    with_fallback, used = push_three(tmp_path, monkeypatch, fallbacks=3)
+    assert used_without == 0 and used >= 1
+    assert with_fallback < without // 2, (with_fallback, without)

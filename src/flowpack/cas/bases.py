@@ -25,6 +25,8 @@ MAX_DEPTH = 32
 SKIP_DEPTH = MAX_DEPTH // 2
 MAX_WALK = 2 * MAX_DEPTH
 MAX_BASES_PER_CHUNK = 4
+#: Shallower alternatives offered for a chunk's bases (see :meth:`BaseFinder.choices`).
+MAX_FALLBACKS = 3
 
 
 class BaseFinder:
@@ -58,20 +60,32 @@ class BaseFinder:
                 return [d]
         return []
 
-    def for_chunk(self, path: str, off: int, n: int) -> list[Digest]:
-        """Stored chunks of earlier versions of ``path`` overlapping bytes ``off..off+n``."""
+    def choices(self, path: str, off: int, n: int) -> list[list[Digest]]:
+        """Bases for bytes ``off..off+n`` of ``path``, best first: the overlapping chunks of
+        the nearest earlier version within the depth bound, then up to :data:`MAX_FALLBACKS`
+        shallower alternatives (the same range at older versions, each strictly shallower than
+        the one before, ending at a key frame: depth 0) for a writer whose working set the
+        first cannot fit."""
+        out: list[list[Digest]] = []
+        deepest = MAX_DEPTH
         for k in range(MAX_WALK):
             files = self._version(k)
             if files is None:
-                return []
+                break
             entry = files.get(path) or (self._moved(path) if k == 0 else None)
             if entry is None:
-                return []
+                break
             bases = overlap(entry, off, n)
-            if all(self._depth(b) < (MAX_DEPTH if k == 0 else SKIP_DEPTH) for b in bases):
-                return bases
+            depth = max((self._depth(b) for b in bases), default=0)
+            if bases and depth < (deepest if out or k == 0 else SKIP_DEPTH):
+                out.append(bases)
+                deepest = depth
+                if depth == 0 or len(out) > MAX_FALLBACKS:
+                    break
+            elif not bases and not out:
+                break
             path = entry.path
-        return []
+        return out
 
     def _depth(self, d: Digest) -> int:
         loc = self._index.get(d)

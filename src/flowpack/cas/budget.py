@@ -8,9 +8,10 @@ no longer fit the reader's cache.
 
 :class:`BaseBudget` bounds it.  Before a frame is compressed, its candidate bases are admitted
 one at a time: the frames each one needs (from the reader's cache, else from their headers) are
-added to the frame's working set, and a base whose frames would take the working set past
-:data:`WORKING_SET` decoded bytes is left out (the frame is then compressed against fewer bases,
-or none).  So each new frame decodes at most :data:`WORKING_SET` bytes of old frames, the work
+added to the frame's working set, and a base whose frames would take the working set past the
+process's :attr:`~flowpack.cas.memory.MemoryBudget.working_set` of decoded bytes is left out
+(the writer then tries a shallower base, else compresses against fewer bases, or none).  So each
+new frame decodes at most one working set of old frames, the work
 of a push is linear in the bytes it writes, and the frames one compression needs all fit the
 reader's cache at once, so none is decoded twice within that compression (the writer fetches
 one frame's bases at a time, then compresses frames in parallel).
@@ -21,21 +22,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flowpack.cas.digest import Digest
-from flowpack.cas.reader import CACHE_BYTES, ChunkReader
-
-#: Decoded bytes of old frames one new frame may need (cached or not), at most: the reader's
-#: whole cache, so that every frame of one compression's working set stays cached while its
-#: dependants decode (callers fetch one frame's bases at a time; see ``Writer._encode``).
-WORKING_SET = CACHE_BYTES
+from flowpack.cas.reader import ChunkReader
 
 
 class BaseBudget:
-    """Admits the bases of one new frame within :data:`WORKING_SET`.  One per frame; not
-    thread-safe (each compression worker uses its own)."""
+    """Admits the bases of one new frame within one working set (``limit``, by default the
+    reader's budget's: the reader's cache always has room for it, so every frame of one
+    compression's working set stays cached while its dependants decode; callers fetch one
+    frame's bases at a time, see ``Writer._encode``).  One per frame; not thread-safe."""
 
-    def __init__(self, reader: ChunkReader, limit: int = WORKING_SET) -> None:
+    def __init__(self, reader: ChunkReader, limit: int | None = None) -> None:
         self._reader = reader
-        self._limit = limit
+        self._limit = reader.budget.working_set if limit is None else limit
         self._seen: set[tuple[str, int]] = set()
         self._stashed: list[tuple[str, int]] = []
         self.used = 0
@@ -72,9 +70,16 @@ class BaseBudget:
         self.used = used
         return True
 
-    def admit_all(self, bases: Iterable[Digest]) -> list[Digest]:
-        """The bases, in order, that fit the budget."""
-        return [b for b in bases if self.admit(b)]
+    def admit_set(self, bases: Iterable[Digest]) -> bool:
+        """Whether all of ``bases`` fit together; if so they are counted, else none is."""
+        seen, used, stashed = set(self._seen), self.used, len(self._stashed)
+        for b in bases:
+            if not self.admit(b):
+                self._reader.unstash(self._stashed[stashed:])
+                self._stashed = self._stashed[:stashed]
+                self._seen, self.used = seen, used
+                return False
+        return True
 
     def _undo(self, added: list[tuple[str, int]]) -> None:
         self._seen.difference_update(added)

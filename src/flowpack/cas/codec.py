@@ -21,6 +21,13 @@ ZSTD_DICT = 2
 DEFAULT_LEVEL = 3
 #: The largest window a reader accepts (128 MiB), whatever a frame header asks for.
 MAX_WINDOW_LOG = 27
+#: Compression caps zstd's match-finder tables at ``2**DICT_HASH_LOG`` entries: zstd sizes them
+#: for the dictionary plus the input (21 MiB of context per thread at level 9 with a 1 MiB
+#: dictionary), while a frame of 256 KiB compresses as small against tables of 2**19 (6 MiB of
+#: context), and faster.
+DICT_HASH_LOG = 19
+#: Inputs up to this size (a frame) share one context per thread, sized for it.
+SMALL_INPUT = 256 << 10
 #: The most bytes one frame may decode to (writers make frames of about 256 KiB; the largest
 #: legitimate one holds one manifest of at most 64 MiB).  Checked before anything is allocated.
 MAX_FRAME_SIZE = 72 << 20
@@ -43,16 +50,37 @@ def compress(data: bytes, *, level: int = DEFAULT_LEVEL, dictionary: bytes = b""
     if dictionary:
         zdict = zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         cctx = zstandard.ZstdCompressor(
-            level=level, dict_data=zdict, write_checksum=False, write_content_size=True
+            compression_params=dict_params(level, len(data), len(dictionary)), dict_data=zdict
         )
         out = cctx.compress(data)
         codec = ZSTD_DICT
     else:
-        out = _compressor(level).compress(data)
+        out = _compressor(level, len(data)).compress(data)
         codec = ZSTD
     if len(out) >= len(data):
         return Encoded(RAW, data)
     return Encoded(codec, out)
+
+
+def dict_params(level: int, size: int, dict_size: int) -> zstandard.ZstdCompressionParameters:
+    """zstd's parameters for ``level`` and these sizes, with tables capped (see
+    :data:`DICT_HASH_LOG`)."""
+    p = zstandard.ZstdCompressionParameters.from_level(level, source_size=size, dict_size=dict_size)
+    return zstandard.ZstdCompressionParameters.from_level(
+        level,
+        source_size=size,
+        dict_size=dict_size,
+        hash_log=min(p.hash_log, DICT_HASH_LOG),
+        chain_log=min(p.chain_log, DICT_HASH_LOG - 1),
+        write_checksum=False,
+        write_content_size=True,
+    )
+
+
+def context_size(level: int, size: int, dict_size: int) -> int:
+    """About how many bytes zstd's context takes to compress ``size`` bytes at ``level``
+    (against a dictionary of ``dict_size`` bytes, if any), dictionary excluded."""
+    return int(dict_params(level, size, dict_size).estimated_compression_context_size())
 
 
 def decompress(codec: int, payload: bytes, size: int, *, dictionary: bytes = b"") -> bytes:
@@ -93,12 +121,16 @@ def decompress(codec: int, payload: bytes, size: int, *, dictionary: bytes = b""
     return out
 
 
-def _compressor(level: int) -> zstandard.ZstdCompressor:
+def _compressor(level: int, size: int) -> zstandard.ZstdCompressor:
+    """A context for ``size`` bytes: kept by the thread for inputs of a frame or less (so it is
+    allocated once, at a fixed size), made for the input otherwise."""
+    if size > SMALL_INPUT:
+        return zstandard.ZstdCompressor(compression_params=dict_params(level, size, 0))
     cache: dict[int, zstandard.ZstdCompressor] = getattr(_local, "c", None) or {}
     _local.c = cache
     if level not in cache:
         cache[level] = zstandard.ZstdCompressor(
-            level=level, write_checksum=False, write_content_size=True
+            compression_params=dict_params(level, SMALL_INPUT, 0)
         )
     return cache[level]
 

@@ -16,6 +16,7 @@ from flowpack.cas.content import Content, Progress, PushResult
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import UsageError
 from flowpack.cas.guards import refuse_write
+from flowpack.cas.memory import process_budget
 from flowpack.cas.meter import Meter
 from flowpack.cas.pack import DATA, OBJECT
 from flowpack.cas.walk import manifest_loader, walk
@@ -23,9 +24,8 @@ from flowpack.cas.walk import manifest_loader, walk
 if TYPE_CHECKING:  # the writer is imported by the commands that write
     from flowpack.cas.writer import Writer
 
-#: How much a copy reads from the source before handing it to the writer.
-COPY_BATCH = 16 << 20
-#: The first read is smaller (then doubled up to COPY_BATCH), so progress starts at once.
+#: The first read is smaller (then doubled up to the budget's read-ahead), so progress
+#: starts at once.
 FIRST_BATCH = 1 << 20
 
 
@@ -72,8 +72,9 @@ def copy_objects(
 
 
 def _send(src: Content, writer: Writer, digests: list[Digest], meter: Meter) -> None:
+    window = process_budget().read_ahead  # read from the source a window at a time
     i = 0
-    limit = FIRST_BATCH
+    limit = min(FIRST_BATCH, window)
     while i < len(digests):
         batch: list[Digest] = []
         size = 0
@@ -81,7 +82,7 @@ def _send(src: Content, writer: Writer, digests: list[Digest], meter: Meter) -> 
             batch.append(digests[i])
             size += digests[i].size
             i += 1
-        limit = min(2 * limit, COPY_BATCH)
+        limit = min(2 * limit, window)
         src.prefetch(batch)
         for d in batch:
             loc = src.locate(d)

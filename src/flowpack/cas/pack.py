@@ -20,9 +20,12 @@ its bytes, so a damaged or truncated pack is detected by name alone.
 
 from __future__ import annotations
 
+import os
 import struct
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 
 import msgpack
 
@@ -101,10 +104,15 @@ class SealedPack:
 
 
 class PackBuilder:
-    """Appends encoded frames; :meth:`build` returns the sealed pack.  Not thread-safe."""
+    """Appends encoded frames; :meth:`build` returns the sealed pack.  Not thread-safe.
+
+    Frames go to an anonymous temporary file as they come, so a pack being assembled costs no
+    memory; :meth:`build` reads it back once, as the one ``bytes`` an upload needs.
+    """
 
     def __init__(self) -> None:
-        self._parts: list[bytes] = [MAGIC]
+        self._spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by build
+        self._spool.write(MAGIC)
         self._size = len(MAGIC)
         self._frames: list[FrameEntry] = []
 
@@ -122,14 +130,27 @@ class PackBuilder:
                 self._size, len(head) + len(payload), header.kind, header.depth, header.records
             )
         )
-        self._parts += [head, payload]
+        self._spool.write(head)
+        self._spool.write(payload)
         self._size += len(head) + len(payload)
 
     def build(self) -> SealedPack:
+        """The sealed pack (its bytes read back whole); the builder is spent."""
         trailer = codec.compress(encode_frames(self._frames))
         body = bytes([trailer.codec]) + trailer.payload
-        data = b"".join([*self._parts, body, TRAILER.pack(len(body), TRAILER_MAGIC)])
+        with self._spool as spool:
+            spool.write(body)
+            spool.write(TRAILER.pack(len(body), TRAILER_MAGIC))
+            spool.flush()
+            size = self._size + len(body) + TRAILER.size
+            data = os.pread(spool.fileno(), size, 0)  # one allocation of the exact size
+        if len(data) != size:
+            raise OSError(f"a pack's temporary file gave back {len(data)} of {size} bytes")
         return SealedPack(data, Digest.of(data), tuple(self._frames))
+
+    def close(self) -> None:
+        """Drop the frames added (for a builder that is never built).  Idempotent."""
+        self._spool.close()
 
 
 def encode_frame(

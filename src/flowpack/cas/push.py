@@ -180,5 +180,6 @@ def _add_chunks(
         cd = Digest.of(piece)
         chunks.append(cd)
         if not writer.has(cd):
-            writer.add(cd, bytes(piece), bases=bases.for_chunk(sf.path, off, len(piece)))
+            first, *fallbacks = bases.choices(sf.path, off, len(piece)) or [[]]
+            writer.add(cd, bytes(piece), bases=first, fallbacks=fallbacks)
     return FileEntry(sf.path, sf.mode, size, Digest(whole.hexdigest(), size), tuple(chunks))

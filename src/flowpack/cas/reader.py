@@ -1,11 +1,13 @@
 """Reading chunks back: fetch frames, decode them against their bases, verify every record.
 
 Every chunk handed out has been re-hashed against its digest; a mismatch raises
-:class:`CorruptObject` naming the chunk and its pack.  Decoded frames are kept in a small
-byte-bounded LRU cache, and :meth:`ChunkReader.prefetch` fetches the frames a batch of chunks
-needs with one ranged read per run of nearby frames, so requests grow with packs, not chunks.
-Where the location declares no ``range_reads``, a pack is read whole once, kept in a small
-byte-bounded cache, and frames are sliced from it (see :mod:`flowpack.cas.guards`).
+:class:`CorruptObject` naming the chunk and its pack.  Decoded frames are kept in an LRU cache
+that keeps what the process's :class:`~flowpack.cas.memory.MemoryBudget` leaves (at least one
+working set), and :meth:`ChunkReader.prefetch` fetches the frames a batch of chunks needs with
+one ranged read per run of nearby frames, so requests grow with packs, not chunks; raw frames
+read ahead count against the budget's ``read_ahead`` until decoded.  Where the location
+declares no ``range_reads``, a pack is read whole once, kept within the budget's ``packs``
+(at least the last one), and frames are sliced from it (see :mod:`flowpack.cas.guards`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,10 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import CorruptObject, IntegrityError, NotFound
 from flowpack.cas.index import Index, Location
 from flowpack.cas.localcache import FrameCache
+from flowpack.cas.memory import MemoryBudget, process_budget
 from flowpack.cas.pack import split_frame
 from flowpack.cas.protocols import BlobStore
 
-CACHE_BYTES = 24 << 20
-#: Whole packs kept for a location without range reads (at least the last one read).
-WHOLE_PACK_BYTES = 64 << 20
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.
 COALESCE_GAP = 256 << 10
 MAX_DEPTH_READ = 64
@@ -39,15 +39,16 @@ def pack_key(pack: Digest) -> str:
 class ChunkReader:
     """Verified chunk reads through an index.  Thread-safe."""
 
-    def __init__(self, blobs: BlobStore, index: Index, cache_bytes: int = CACHE_BYTES) -> None:
+    def __init__(self, blobs: BlobStore, index: Index, budget: MemoryBudget | None = None) -> None:
         self.blobs = blobs
+        self.budget = budget or process_budget()
         self.index = index
         self._lock = threading.RLock()
         self._frames: OrderedDict[tuple[str, int], dict[bytes, bytes]] = OrderedDict()
         self._raw: dict[tuple[str, int], bytes] = {}
         self._bases: dict[tuple[str, int], tuple[Digest, ...]] = {}
+        self._sizes: dict[tuple[str, int], int] = {}  # decoded sizes of frames planned
         self._cached = 0
-        self._limit = cache_bytes
         self._ranged = blobs.capabilities.range_reads
         self._packs: OrderedDict[str, bytes] = OrderedDict()  # whole packs, without ranges
         self._packs_bytes = 0
@@ -70,16 +71,27 @@ class ChunkReader:
         return data
 
     def prefetch(self, digests: Iterable[Digest]) -> None:
-        """Fetch, with coalesced ranged reads, the raw frames that ``digests`` live in."""
+        """Fetch, with coalesced ranged reads, the raw frames that ``digests`` live in, in
+        their order and up to the budget's ``read_ahead`` bytes (the rest is read on decode)."""
         wanted: dict[str, set[tuple[int, int]]] = {}
+        room, taken = self.budget.read_ahead, 0
         for d in digests:
             loc = self.index.get(d)
+            key = (loc.pack.hex, loc.frame_offset) if loc is not None else None
             if (
-                loc is not None
-                and (loc.pack.hex, loc.frame_offset) not in self._frames
-                and not (self.frame_cache and self.frame_cache.has(loc.pack.hex, loc.frame_offset))
+                loc is None
+                or key in self._frames
+                or key in self._raw
+                or (self.frame_cache and self.frame_cache.has(loc.pack.hex, loc.frame_offset))
             ):
-                wanted.setdefault(loc.pack.hex, set()).add((loc.frame_offset, loc.frame_length))
+                continue
+            span = (loc.frame_offset, loc.frame_length)
+            if span not in wanted.get(loc.pack.hex, ()):
+                if taken and room < loc.frame_length:
+                    break  # the window is full: the rest is read when decoded
+                wanted.setdefault(loc.pack.hex, set()).add(span)
+                room -= loc.frame_length
+                taken += 1
         for pack_hex, spans in wanted.items():
             ordered = sorted(spans)
             run = [ordered[0]]
@@ -98,7 +110,20 @@ class ChunkReader:
         data = self._read(pack_hex, start, end - start)
         with self._lock:
             for o, n in run:
-                self._raw[(pack_hex, o)] = data[o - start : o - start + n]
+                self._stash((pack_hex, o), data[o - start : o - start + n])
+
+    def _stash(self, key: tuple[str, int], raw: bytes) -> None:
+        """Keep a raw frame for its decode (counted as held).  Call with the lock held."""
+        old = self._raw.get(key)
+        self._raw[key] = raw
+        self.budget.hold(len(raw) - (len(old) if old is not None else 0))
+
+    def _unstash(self, key: tuple[str, int]) -> bytes | None:
+        """Take a raw frame kept for its decode, if any.  Call with the lock held."""
+        raw = self._raw.pop(key, None)
+        if raw is not None:
+            self.budget.release(len(raw))
+        return raw
 
     def _read(self, pack_hex: str, offset: int, length: int) -> bytes:
         try:
@@ -124,9 +149,11 @@ class ChunkReader:
             if pack_hex not in self._packs:
                 self._packs[pack_hex] = data
                 self._packs_bytes += len(data)
-            while self._packs_bytes > WHOLE_PACK_BYTES and len(self._packs) > 1:
+                self.budget.hold(len(data))
+            while self._packs_bytes > self.budget.packs and len(self._packs) > 1:
                 _, old = self._packs.popitem(last=False)
                 self._packs_bytes -= len(old)
+                self.budget.release(len(old))
         return data
 
     def _decoded(self, loc: Location, depth: int) -> dict[bytes, bytes]:
@@ -136,7 +163,7 @@ class ChunkReader:
             if hit is not None:
                 self._frames.move_to_end(key)
                 return hit
-            raw = self._raw.pop(key, None)
+            raw = self._unstash(key)
         if depth > MAX_DEPTH_READ:
             raise CorruptObject(f"delta chain too deep in pack {loc.pack}", loc.pack)
         cache = self.frame_cache
@@ -163,10 +190,14 @@ class ChunkReader:
                 self._frames.move_to_end(key)
                 return hit
             self._frames[key] = records
-            self._cached += sum(len(v) for v in records.values())
-            while self._cached > self._limit and len(self._frames) > 1:
+            size = sum(len(v) for v in records.values())
+            self._cached += size
+            self.budget.cache(size)
+            while self.budget.caches_over() and len(self._frames) > 1:
                 _, old = self._frames.popitem(last=False)
-                self._cached -= sum(len(v) for v in old.values())
+                size = sum(len(v) for v in old.values())
+                self._cached -= size
+                self.budget.cache(-size)
             return records
 
     def _decode(self, loc: Location, raw: bytes, depth: int) -> dict[bytes, bytes]:
@@ -225,6 +256,9 @@ class ChunkReader:
             if hit is not None and key in self._bases:
                 self._frames.move_to_end(key)
                 return sum(len(v) for v in hit.values()), self._bases[key], False
+            size = self._sizes.get(key)
+            if size is not None:  # planned before (its raw frame is read again to decode)
+                return size, self._bases[key], False
             raw = self._raw.get(key)
         stash = False
         if raw is None:
@@ -242,20 +276,24 @@ class ChunkReader:
             return None
         with self._lock:
             if stash:
-                self._raw[key] = raw
+                self._stash(key, raw)
             self._bases[key] = header.bases
+            self._sizes[key] = header.raw_size
         return header.raw_size, header.bases, stash
 
     def unstash(self, keys: Iterable[tuple[str, int]]) -> None:
         """Drop raw frames kept by :meth:`frame_plan` and not decoded since."""
         with self._lock:
             for key in keys:
-                self._raw.pop(key, None)
+                self._unstash(key)
 
     def clear(self) -> None:
         with self._lock:
             self._frames.clear()
-            self._raw.clear()
+            for key in list(self._raw):
+                self._unstash(key)
+            self.budget.cache(-self._cached)
             self._cached = 0
             self._packs.clear()
+            self.budget.release(self._packs_bytes)
             self._packs_bytes = 0

@@ -27,6 +27,7 @@ import blake3
 
 from flowpack.cas.errors import AlreadyExists, CorruptObject, MalformedData
 from flowpack.cas.manifest import Manifest
+from flowpack.cas.memory import process_budget
 from flowpack.cas.meter import Meter
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from flowpack.cas.content import Content, Progress
     from flowpack.cas.digest import Digest
 
-BATCH_BYTES = 8 << 20
 STAGE_PREFIX = ".flowpack-stage-"
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
@@ -73,11 +73,12 @@ def restore(
         batch: list[int] = []
         size = 0
         files = manifest.files
+        window = process_budget().read_ahead
         for i, f in enumerate(files):
             batch.append(i)
             size += f.size
-            if size >= BATCH_BYTES or i == len(files) - 1:
-                if size <= BATCH_BYTES:  # a larger file prefetches by windows in _stage
+            if size >= window or i == len(files) - 1:
+                if size <= window:  # a larger file prefetches by windows in _stage
                     store.prefetch(c for j in batch for c in files[j].chunks)
                 for j in batch:
                     tmp = stage / str(len(staged))
@@ -137,7 +138,7 @@ def _stage(
         meter.add(len(link))
         return target
     whole = blake3.blake3()
-    big = f.size > BATCH_BYTES
+    big = f.size > process_budget().read_ahead
     window = 0
     with os.fdopen(os.open(tmp, _OPEN_FLAGS, 0o600), "wb") as fh:
         for k, c in enumerate(f.chunks):  # one verified chunk in memory at a time
@@ -154,9 +155,9 @@ def _stage(
 
 
 def _prefetch_window(store: Content, chunks: tuple[Digest, ...], start: int) -> int:
-    """Prefetch about BATCH_BYTES of ``chunks`` from ``start``; returns where the window ends."""
-    end, size = start, 0
-    while end < len(chunks) and (size < BATCH_BYTES or end == start):
+    """Prefetch a read-ahead window of ``chunks`` from ``start``; returns where it ends."""
+    end, size, window = start, 0, process_budget().read_ahead
+    while end < len(chunks) and (size < window or end == start):
         size += chunks[end].size
         end += 1
     store.prefetch(chunks[start:end])

@@ -1,6 +1,6 @@
 """Reading a file of a bundle as a stream of verified chunks, in bounded memory.
 
-Chunks are prefetched in windows of about :data:`WINDOW_BYTES` (coalesced ranged reads) and
+Chunks are prefetched in windows of the memory budget's ``read_ahead`` (coalesced ranged reads) and
 handed out one at a time, each already re-hashed against its digest by the reader; the whole
 file's digest is checked as the stream ends.  Memory holds one window, never the file.
 """
@@ -14,8 +14,7 @@ import blake3
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import CorruptObject
 from flowpack.cas.manifest import FileEntry
-
-WINDOW_BYTES = 8 << 20
+from flowpack.cas.memory import process_budget
 
 
 def iter_chunks(
@@ -24,11 +23,11 @@ def iter_chunks(
     get: Callable[[Digest], bytes],
 ) -> Iterator[bytes]:
     """The verified bytes of ``chunks`` in order, prefetching a window at a time."""
-    window = 0
+    window, ahead = 0, process_budget().read_ahead
     for k, c in enumerate(chunks):
         if k >= window:
             end, size = k, 0
-            while end < len(chunks) and (size < WINDOW_BYTES or end == k):
+            while end < len(chunks) and (size < ahead or end == k):
                 size += chunks[end].size
                 end += 1
             prefetch(chunks[k:end])

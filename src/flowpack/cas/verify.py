@@ -303,7 +303,12 @@ class _Verifier:
                 continue  # reported by the layout check
             self.count("read_packs")
             self.count("read_bytes", len(data))
-            result = check_bytes(data, entry, self.base)
+            self.reader.budget.hold(len(data))  # the caches give way while the pack is held
+            try:
+                result = check_bytes(data, entry, self.base)
+            finally:
+                self.reader.budget.release(len(data))
+            del data
             node: Node = ("pack", entry.pack.hex)
             for msg in result.problems:
                 self.problem(node, f"pack {entry.pack}", msg)

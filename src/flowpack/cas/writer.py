@@ -4,12 +4,23 @@ Write order (the only order that keeps a crash invisible): every pack, then the 
 that lists them; the caller then moves a ref, which is the only commit point.  Frames are
 compressed on a thread pool (zstd releases the GIL), and only chunks the index lacks are ever
 compressed or sent.
+
+Memory is bounded by the process's :class:`~flowpack.cas.memory.MemoryBudget`: frames between
+``add`` and their pack stay within its ``in_flight`` share (``add`` drains finished frames into
+the pack being assembled, waiting for the oldest when over), packs are assembled in a temporary
+file (:class:`~flowpack.cas.pack.PackBuilder`) and are at most its ``packs`` share, and a new
+pack waits for earlier uploads while they would hold more than that share.  A frame's bases
+are admitted within one working set (:class:`~flowpack.cas.budget.BaseBudget`); a base over it
+gives way to a shallower alternative (the same bytes at an older version, whose chain is
+shorter) before the frame is compressed against fewer bases.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +31,16 @@ from flowpack.cas.budget import BaseBudget
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, UsageError
 from flowpack.cas.index import Index, IndexFile, PackEntry
-from flowpack.cas.pack import DATA, OBJECT, FrameHeader, PackBuilder, encode_frame
+from flowpack.cas.memory import MemoryBudget
+from flowpack.cas.pack import (
+    DATA,
+    OBJECT,
+    FrameHeader,
+    PackBuilder,
+    SealedPack,
+    encode_frame,
+    split_frame,
+)
 from flowpack.cas.protocols import BlobStore
 from flowpack.cas.reader import ChunkReader, pack_key
 
@@ -57,13 +77,19 @@ class WriteStats:
     bases_dropped: int = 0
     #: Raw bytes of the chunks whose frames are compressed so far (progress of a copy).
     bytes_compressed: int = 0
+    #: Chunks compressed against a shallower alternative because their bases were over it.
+    fallbacks_used: int = 0
+
+
+#: One chunk's choices of bases, best first: the bases, then shallower alternatives.
+Choices = tuple[tuple[Digest, ...], ...]
 
 
 @dataclass
 class _Pending:
     kind: int
     records: list[tuple[Digest, bytes]] = field(default_factory=list)
-    bases: dict[Digest, None] = field(default_factory=dict)
+    choices: list[Choices] = field(default_factory=list)
     size: int = 0
 
 
@@ -85,13 +111,15 @@ class Writer:
         self.index = index
         self.reader = reader
         self.level = level
-        self.pack_target = pack_target
         self.frame_target = frame_target
         self.stats = WriteStats()
+        self.budget: MemoryBudget = reader.budget
+        self.pack_target = min(pack_target, self.budget.packs)
         self._seen: set[bytes] = set()
         self._pending: dict[int, _Pending] = {}
-        self._frames: list[Future[tuple[FrameHeader, bytes]]] = []
+        self._frames: deque[tuple[Future[tuple[FrameHeader, bytes]], int]] = deque()
         self._frames_bytes = 0
+        self._builder: PackBuilder | None = None
         self._uploads: list[Future[PackEntry]] = []
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="flowpack-zstd")
         self._io = ThreadPoolExecutor(
@@ -99,15 +127,28 @@ class Writer:
         )
         self._lock = threading.Lock()
         self._bases_lock = threading.Lock()
+        #: One compression against a dictionary at a time: its zstd context is the largest
+        #: (about 6 MiB, see ``codec.DICT_HASH_LOG``); frames without bases run in parallel.
+        self._dict_lock = threading.Lock()
 
     def has(self, digest: Digest) -> bool:
         """Whether the store or this session already holds ``digest``."""
         return digest.size == 0 or digest.raw in self._seen or digest in self.index
 
     def add(
-        self, digest: Digest, data: bytes, *, kind: int = DATA, bases: Sequence[Digest] = ()
+        self,
+        digest: Digest,
+        data: bytes,
+        *,
+        kind: int = DATA,
+        bases: Sequence[Digest] = (),
+        fallbacks: Sequence[Sequence[Digest]] = (),
     ) -> bool:
-        """Queue a chunk unless it is already stored; returns whether it was new."""
+        """Queue a chunk unless it is already stored; returns whether it was new.
+
+        ``bases`` are stored chunks to compress it against; ``fallbacks`` are shallower
+        alternatives, best first, tried when the bases do not fit the frame's working set.
+        """
         if self.has(digest):
             return False
         self._seen.add(digest.raw)
@@ -115,9 +156,13 @@ class Writer:
         pend = self._pending.setdefault(kind, _Pending(kind))
         pend.records.append((digest, data))
         pend.size += len(data)
-        for b in bases:
-            if b in self.index and self.index.get(b) is not None:
-                pend.bases[b] = None
+        choices = tuple(
+            usable
+            for alt in (bases, *fallbacks)
+            if (usable := tuple(b for b in alt if b in self.index))  # never a condemned pack
+        )
+        if choices:
+            pend.choices.append(choices)
         if pend.size >= self.frame_target:
             self._seal(kind)
         return True
@@ -130,33 +175,56 @@ class Writer:
         pend = self._pending.pop(kind, None)
         if pend is None or not pend.records:
             return
-        self._frames.append(self._pool.submit(self._encode, pend))
+        self._frames.append((self._pool.submit(self._encode, pend), pend.size))
         self._frames_bytes += pend.size
-        if self._frames_bytes >= self.pack_target:
-            self._flush_pack(final=False)
+        self.budget.hold(pend.size)
+        self._drain(everything=False)
+
+    def _drain(self, *, everything: bool) -> None:
+        """Move compressed frames, oldest first, into the pack being assembled: those done,
+        and the oldest pending ones while the frames in flight exceed the budget's share."""
+        while self._frames and (
+            everything or self._frames[0][0].done() or self._frames_bytes > self.budget.in_flight
+        ):
+            fut, size = self._frames.popleft()
+            try:
+                header, payload = fut.result()
+            finally:
+                self._frames_bytes -= size
+                self.budget.release(size)
+            if self._builder is None:
+                self._builder = PackBuilder()
+            self._builder.add(header, payload)
+            if self._builder.size >= self.pack_target:
+                self._upload()
 
     def _encode(self, pend: _Pending) -> tuple[FrameHeader, bytes]:
         """Compress one frame against the bases that fit its depth, size and decode budgets."""
-        candidates: list[Digest] = []
-        total = 0
-        for b in pend.bases:
-            loc = self.index.get(b)
-            if loc is None or loc.depth + 1 > MAX_DEPTH or total + b.size > MAX_DICT:
-                continue
-            candidates.append(b)
-            total += b.size
         budget = BaseBudget(self.reader)
         with self._bases_lock:  # one working set in the reader's cache at a time
             try:
-                bases = budget.admit_all(candidates)
+                bases = self._choose(pend.choices, budget)
                 dictionary = b"".join(self.reader.get(b) for b in bases)
             finally:
                 budget.release()
         with self._lock:
             self.stats.base_bytes_planned += budget.used
-            self.stats.bases_dropped += len(candidates) - len(bases)
         depth = max((loc.depth + 1 for b in bases if (loc := self.index.get(b))), default=0)
-        frame = encode_frame(
+        context = codec.context_size(self.level, pend.size, len(dictionary))
+        with self._dict_lock if dictionary else contextlib.nullcontext():
+            self.budget.hold(context)
+            try:
+                frame = self._compress(pend, bases, dictionary, depth)
+            finally:
+                self.budget.release(context)
+        with self._lock:
+            self.stats.bytes_compressed += pend.size
+        return frame
+
+    def _compress(
+        self, pend: _Pending, bases: list[Digest], dictionary: bytes, depth: int
+    ) -> tuple[FrameHeader, bytes]:
+        return encode_frame(
             pend.kind,
             pend.records,
             bases=bases,
@@ -164,38 +232,74 @@ class Writer:
             depth=depth,
             level=self.level,
         )
+
+    def _choose(self, choices: list[Choices], budget: BaseBudget) -> list[Digest]:
+        """The bases of one frame: for each chunk, its first choice of bases that fits the
+        working set whole; else those of its bases that fit one by one.  At most
+        :data:`MAX_DICT` bytes, each base at most ``MAX_DEPTH - 1`` deep."""
+        chosen: dict[Digest, None] = {}
+        room = MAX_DICT
+        dropped = fallbacks = 0
+        for alts in choices:
+            for k, alt in enumerate(alts):
+                new = [b for b in alt if b not in chosen]
+                if (
+                    sum(b.size for b in new) <= room
+                    and self._shallow(new)
+                    and budget.admit_set(new)
+                ):
+                    chosen.update(dict.fromkeys(new))
+                    room -= sum(b.size for b in new)
+                    fallbacks += k > 0
+                    break
+            else:
+                for b in alts[0]:
+                    if b in chosen:
+                        continue
+                    if b.size <= room and self._shallow([b]) and budget.admit(b):
+                        chosen[b] = None
+                        room -= b.size
+                    else:
+                        dropped += 1
         with self._lock:
-            self.stats.bytes_compressed += pend.size
-        return frame
+            self.stats.bases_dropped += dropped
+            self.stats.fallbacks_used += fallbacks
+        return list(chosen)
 
-    def _flush_pack(self, *, final: bool) -> None:
-        builder = PackBuilder()
-        done = 0
-        for fut in self._frames:
-            header, payload = fut.result()
-            builder.add(header, payload)
-            done += 1
-            if builder.size >= self.pack_target and (done < len(self._frames) or final):
-                self._upload(builder)
-                builder = PackBuilder()
-        self._frames = []
-        self._frames_bytes = 0
-        if len(builder):
-            self._upload(builder)
+    def _shallow(self, bases: list[Digest]) -> bool:
+        return all(
+            (loc := self.index.get(b)) is not None and loc.depth + 1 <= MAX_DEPTH for b in bases
+        )
 
-    def _upload(self, builder: PackBuilder) -> None:
+    def _upload(self) -> None:
+        """Upload the pack being assembled, after earlier uploads while they hold too much."""
+        builder, self._builder = self._builder, None
+        if builder is None or not len(builder):
+            return
+        while sum(not f.done() for f in self._uploads) * self.pack_target >= self.budget.packs:
+            next(f for f in self._uploads if not f.done()).result()
         self._uploads.append(self._io.submit(self._put_pack, builder))
 
     def _put_pack(self, builder: PackBuilder) -> PackEntry:
         pack = builder.build()
+        self.budget.hold(len(pack.data))
+        try:
+            return self._store_pack(pack)
+        finally:
+            self.budget.release(len(pack.data))
+
+    def _store_pack(self, pack: SealedPack) -> PackEntry:
         try:
             self.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
         except AlreadyExists:
             # An identical pack exists: one a crashed push left unindexed, or one gc has
             # condemned.  gc may be deleting it right now, so never rely on it: make this
             # pack distinct with a nonce frame and store that instead.
-            builder.add(*encode_frame(OBJECT, [_nonce()]))
-            pack = builder.build()
+            again = PackBuilder()
+            for fr in pack.frames:
+                again.add(*split_frame(pack.data[fr.offset : fr.offset + fr.length]))
+            again.add(*encode_frame(OBJECT, [_nonce()]))
+            pack = again.build()
             self.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
         with self._lock:
             self.stats.bytes_uploaded += len(pack.data)
@@ -211,11 +315,13 @@ class Writer:
         try:
             for kind in list(self._pending):
                 self._seal(kind)
-            self._flush_pack(final=True)
+            self._drain(everything=True)
+            self._upload()
             entries = [f.result() for f in self._uploads]
         finally:
             self._pool.shutdown(wait=True)
             self._io.shutdown(wait=True)
+            self._drop()
         if not entries:
             return None
         idx = IndexFile.of(entries)
@@ -234,6 +340,16 @@ class Writer:
         """Drop queued work; packs already uploaded stay invisible until gc removes them."""
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._io.shutdown(wait=True, cancel_futures=True)
+        self._drop()
+
+    def _drop(self) -> None:
+        """Give back what frames still in flight held, and the pack being assembled."""
+        self.budget.release(self._frames_bytes)
+        self._frames_bytes = 0
+        self._frames.clear()
+        if self._builder is not None:
+            self._builder.close()
+            self._builder = None
 
 
 def _nonce() -> tuple[Digest, bytes]:

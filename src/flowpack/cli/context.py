@@ -42,8 +42,10 @@ class CliContext:
 
     def open_store(self, url: str | None) -> Store:
         """Open another store (``copy``); it is closed with the context."""
+        from flowpack.cas.memory import one_malloc_arena
         from flowpack.cas.opening import open_store
 
+        one_malloc_arena()  # before the store starts threads
         options = self.location_options(url)
         store = open_store(url, sync_once=True, options=options)  # one listing of the index
         self._opened.append(store)
