@@ -102,6 +102,7 @@ def main() -> None:
         c1, w1 = cpu(), time.perf_counter()
         stored = tree_bytes(root / "store")
         assert parent is not None
+        store.close()  # a new process reads it back: no cache carried over from the ingest
         fresh = open_store(str(root / "store"), cache_dir=root / "cache")
         t0 = time.perf_counter()
         restore_tree(fresh, parent, root / "out")

@@ -30,6 +30,8 @@ from flowpack.cas.protocols import BlobStore
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.
 COALESCE_GAP = 256 << 10
 MAX_DEPTH_READ = 64
+#: Frames decoded for one top-level read, by (pack, offset): see ``ChunkReader._decode``.
+_Memo = dict[tuple[str, int], dict[bytes, bytes]]
 
 
 def pack_key(pack: Digest) -> str:
@@ -156,8 +158,10 @@ class ChunkReader:
                 self.budget.release(len(old))
         return data
 
-    def _decoded(self, loc: Location, depth: int) -> dict[bytes, bytes]:
+    def _decoded(self, loc: Location, depth: int, memo: _Memo | None = None) -> dict[bytes, bytes]:
         key = (loc.pack.hex, loc.frame_offset)
+        if memo is not None and key in memo:
+            return memo[key]
         with self._lock:
             hit = self._frames.get(key)
             if hit is not None:
@@ -171,19 +175,23 @@ class ChunkReader:
             cached = cache.get(loc.pack.hex, loc.frame_offset, loc.frame_length)
             if cached is not None:
                 try:
-                    records = self._decode(loc, cached, depth)
+                    records = self._decode(loc, cached, depth, memo)
                 except CorruptObject:  # a damaged cache entry: drop it, read the store
                     cache.drop(loc.pack.hex, loc.frame_offset)
                 else:
-                    return self._keep(key, records)
+                    return self._keep(key, records, memo)
         if raw is None:
             raw = self._read(loc.pack.hex, loc.frame_offset, loc.frame_length)
-        records = self._decode(loc, raw, depth)
+        records = self._decode(loc, raw, depth, memo)
         if cache is not None:
             cache.put(loc.pack.hex, loc.frame_offset, raw)
-        return self._keep(key, records)
+        return self._keep(key, records, memo)
 
-    def _keep(self, key: tuple[str, int], records: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    def _keep(
+        self, key: tuple[str, int], records: dict[bytes, bytes], memo: _Memo | None
+    ) -> dict[bytes, bytes]:
+        if memo is not None:
+            memo[key] = records
         with self._lock:
             hit = self._frames.get(key)
             if hit is not None:  # another thread decoded it meanwhile: count it once
@@ -200,13 +208,21 @@ class ChunkReader:
                 self.budget.cache(-size)
             return records
 
-    def _decode(self, loc: Location, raw: bytes, depth: int) -> dict[bytes, bytes]:
+    def _decode(
+        self, loc: Location, raw: bytes, depth: int, memo: _Memo | None = None
+    ) -> dict[bytes, bytes]:
+        """Decode and verify one frame, its bases first.  ``memo`` holds every frame decoded
+        for the same top-level read, so that however small the cache is (other readers of
+        the process share its budget), no frame of one base tree is decoded twice: the work
+        stays linear in the tree, never exponential in its depth."""
         where = f"pack {loc.pack} (frame at {loc.frame_offset})"
         try:
             header, payload = split_frame(raw)
             with self._lock:
                 self._bases[(loc.pack.hex, loc.frame_offset)] = header.bases
-            dictionary = b"".join(self._base(b, depth) for b in header.bases)
+            if header.bases and memo is None:
+                memo = {}
+            dictionary = b"".join(self._base(b, depth, memo) for b in header.bases)
             data = codec.decompress(header.codec, payload, header.raw_size, dictionary=dictionary)
         except IntegrityError as exc:
             if isinstance(exc, CorruptObject):
@@ -223,11 +239,11 @@ class ChunkReader:
             out[rec.raw] = bytes(piece)
         return out
 
-    def _base(self, base: Digest, depth: int) -> bytes:
+    def _base(self, base: Digest, depth: int, memo: _Memo | None) -> bytes:
         loc = self.index.get(base)
         if loc is None:
             raise CorruptObject(f"base object {base} of a delta is missing", base)
-        rec = self._decoded(loc, depth + 1).get(base.raw)
+        rec = self._decoded(loc, depth + 1, memo).get(base.raw)
         if rec is None:
             raise CorruptObject(f"base object {base} is missing from its frame", base)
         return rec
