@@ -216,3 +216,24 @@ def test_two_trees_keep_their_own_records(tmp_path: Path, reads: list[str], trus
     assert open_store(tmp_path).put_tree(one).digest == d1
     assert open_store(tmp_path).put_tree(two).digest == d2
     assert reads == []
+
+
+def test_the_cache_keeps_the_most_recent_trees_only(
+    tmp_path: Path, reads: list[str], trusting: None
+) -> None:
+    """A folder per release pushed in turn: the cache keeps ``MAX_TREES`` of them, so loading it
+    costs the same at the hundredth release as at the fourth; a tree it dropped is read again
+    and stores the same bundle."""
+    trees = [tmp_path / f"release{n}" for n in range(filescache.MAX_TREES + 2)]
+    shutil.copytree(make_tree(trees[0]), trees[1], symlinks=True)
+    for t in trees[2:]:
+        shutil.copytree(trees[0], t, symlinks=True)
+    digests = [open_store(tmp_path).put_tree(t).digest for t in trees]
+    kept = open_store(tmp_path)
+    reads.clear()
+    assert [kept.put_tree(t).digest for t in trees[-filescache.MAX_TREES :]] == digests[
+        -filescache.MAX_TREES :
+    ]
+    assert reads == []  # the last MAX_TREES trees are remembered
+    assert open_store(tmp_path).put_tree(trees[0]).digest == digests[0]
+    assert reads  # the oldest was dropped: read again, same bundle

@@ -51,6 +51,11 @@ from flowpack.cas.treescan import STAT
 MAGIC = b"flowpack-files\x00\x02"
 #: Files kept at most, over every tree (the tree pushed last first).
 MAX_FILES = 200_000
+#: Trees kept at most: the one pushed last and the ones pushed before it, most recent first.
+#: Loading the cache decodes every tree's folder records, so a machine that pushes many
+#: different trees (a folder per release, as the benchmarks' corpora are) would otherwise pay
+#: memory and time for all of them at every push (borg bounds its files cache by age likewise).
+MAX_TREES = 4
 #: A file changed this close to the scan is not trusted next time (two seconds: filesystems
 #: with one- or two-second timestamps).
 RACY_NS = 2_000_000_000
@@ -253,8 +258,9 @@ class FilesCache:
         rows = [blobs.row(rel, rec) for rel, rec in mine.items()]
         trees: list[list[Any]] = [[tree.key, tree.rules, rows]]
         budget = MAX_FILES - sum(r.count for r in mine.values())
-        for key, rules, recs in self._trees:
-            if key != tree.key and budget > 0:
+        others = [t for t in self._trees if t[0] != tree.key][: MAX_TREES - 1]
+        for key, rules, recs in others:
+            if budget > 0:
                 trees.append([key, rules, self._carried(recs, stamps, blobs)])
                 budget -= sum(int(r[3][1]) // STAT.size for r in recs)
         head = msgpack.packb(
