@@ -46,6 +46,10 @@ def location(registry: Registry) -> Iterator[Location]:
 
 
 class TestOciBlobStore(BlobStoreConformance):
+    #: As many racers as the client has connections (8): with 16, half wait for a connection,
+    #: and on a machine loaded by other work that wait counted against the 60 s request timeout.
+    race_threads = 8
+
     @pytest.fixture
     def blob_store(self, location: Location) -> BlobStore:
         return location.blobs
