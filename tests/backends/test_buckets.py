@@ -29,7 +29,7 @@ from flowpack.cas.registry import known_schemes, open_location
 from flowpack.cas.restore import restore_tree
 from flowpack.cas.verify import verify
 from flowpack.cli.main import cli
-from servers.buckets import AZURITE_KEY, Azurite, BucketServer
+from servers.buckets import AZURITE_KEY, Azurite, BucketServer, use_environment_of
 from servers.proxy import FaultProxy
 
 MIB = 1 << 20
@@ -56,10 +56,7 @@ def test_a_store_round_trips_through_the_url(server: BucketServer, tmp_path: Pat
 def test_the_standard_variables_point_a_store_at_the_server(
     server: BucketServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in [n for n in os.environ if n.startswith(("AWS_", "AZURE_", "STORAGE_EMULATOR"))]:
-        monkeypatch.delenv(name)
-    for name, value in server.env().items():
-        monkeypatch.setenv(name, value)
+    use_environment_of(server, monkeypatch)
     location = open_location(f"{server.scheme}://{server.bucket}/env/{uuid.uuid4().hex}")
     blobs, refs = location.blobs, location.refs
     blobs.put("config", b"from the environment")

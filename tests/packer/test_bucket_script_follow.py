@@ -4,7 +4,6 @@ during) runs without needing to be reregistered"; the script at the key is what 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from flowpack.packer.script import ScriptSource
 from flowpack.storage import GCS, S3, Azure
 from flowpack.storage.bucket import BucketStorage
 from flowpack.storage.script_follow import follow_script
-from servers.buckets import AZURITE_KEY, BucketServer
+from servers.buckets import AZURITE_KEY, BucketServer, use_environment_of
 
 SCRIPT = """\
 from flowpack import Flow, task
@@ -41,10 +40,7 @@ def server(
     request: pytest.FixtureRequest, bucket_server_for: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[BucketServer]:
     found = bucket_server_for(request.param)
-    for name in [n for n in os.environ if n.startswith(("AWS_", "AZURE_", "STORAGE_EMULATOR"))]:
-        monkeypatch.delenv(name)
-    for name, value in found.env().items():
-        monkeypatch.setenv(name, value)
+    use_environment_of(found, monkeypatch)
     yield found
 
 
@@ -164,8 +160,7 @@ def test_a_followed_script_connects_as_registered_and_no_secret_is_stored(
     scheme: str, bucket_server_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     found = bucket_server_for(scheme)
-    for name in [n for n in os.environ if n.startswith(("AWS_", "AZURE_", "STORAGE_EMULATOR"))]:
-        monkeypatch.delenv(name)
+    use_environment_of(None, monkeypatch)
     key = f"scripts/{uuid.uuid4().hex}/remote.py"
     folder, _, name = key.rpartition("/")
     blobs = open_location(found.store_url(found.bucket, folder)).blobs  # the endpoint in the URL

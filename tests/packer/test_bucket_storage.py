@@ -26,7 +26,7 @@ from flowpack.packer.run import execute, run_flow
 from flowpack.packer.script import ScriptSource, collect
 from flowpack.storage import GCS, S3, Azure
 from flowpack.storage.bucket import BucketStorage
-from servers.buckets import BucketServer
+from servers.buckets import BucketServer, use_environment_of
 
 SCHEMES = ["s3", "gs", "az"]
 
@@ -37,10 +37,7 @@ def server(
 ) -> Iterator[BucketServer]:
     """The scheme's server, reached through the standard environment variables alone."""
     found = bucket_server_for(request.param)
-    for name in [n for n in os.environ if n.startswith(("AWS_", "AZURE_", "STORAGE_EMULATOR"))]:
-        monkeypatch.delenv(name)
-    for name, value in found.env().items():
-        monkeypatch.setenv(name, value)
+    use_environment_of(found, monkeypatch)
     yield found
 
 

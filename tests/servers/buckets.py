@@ -312,6 +312,14 @@ def azurite() -> Iterator[BucketServer]:
     server.process.stop()
 
 
+def use_environment_of(server: BucketServer | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clear every bucket SDK's environment variables, then set ``server``'s (if any)."""
+    for name in [n for n in os.environ if n.startswith(("AWS_", "AZURE_", "STORAGE_EMULATOR"))]:
+        monkeypatch.delenv(name)
+    for name, value in (server.env() if server is not None else {}).items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def bucket_server_for(request: pytest.FixtureRequest) -> Callable[[str], BucketServer]:
     """``bucket_server_for("s3")``: the session's server for a scheme."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,16 +41,14 @@ from flowpack.cas.manifest import (
 )
 from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
-from flowpack.cas.push import Batches, Packed, PushCaches, pack_files
+from flowpack.cas.push import Batches
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.storeconfig import BelievedConfig
 from flowpack.cas.streaming import iter_file
 
 if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
-    from flowpack.cas.bases import BaseFinder
     from flowpack.cas.chunker import ChunkerParams
-    from flowpack.cas.filescache import TreeCache
     from flowpack.cas.tree import SourceFile
     from flowpack.cas.writer import Writer, WriteStats
 
@@ -85,11 +83,13 @@ class Store:
         self._notices: Notices | None = None
         self._vanished: frozenset[str] = frozenset()  # listed packs found deleted
         self.sync_once = sync_once
-        self._batches = Batches()
+        #: The calling thread's open batch, and the config and objects believed from the local
+        #: cache: the cas layer's own (:mod:`flowpack.cas.pushsession`), not for callers.
+        self.batches = Batches()
         self._synced = False
         self.reader = ChunkReader(blobs, self.index)
         durable = blobs.capabilities.durable
-        self._believed = BelievedConfig(
+        self.believed = BelievedConfig(
             blobs, self.reader, cache_dir if durable and url else None, cache_key or url, chunker
         )
         #: The location the store was opened from (closed with the store), if any.
@@ -132,11 +132,11 @@ class Store:
     def config(self) -> StoreConfig:
         """The store's config, created on first use (create-only, so cached locally; when the
         cache may be believed: :mod:`flowpack.cas.storeconfig`)."""
-        return self._believed.get()
+        return self.believed.get()
 
     @property
     def initialized(self) -> bool:
-        return self._believed.current is not None or load_config(self.blobs) is not None
+        return self.believed.current is not None or load_config(self.blobs) is not None
 
     def _cache_dir(self) -> Path | None:
         root = self.store_cache()
@@ -166,7 +166,7 @@ class Store:
             self._index_files = sync_index_files(self.blobs, self._index_files, self._cache_dir())
             self._notices = load_notices(self.blobs, self._notices)
             self.index.replace(self._index_files, self._notices.condemned() | self._vanished)
-            self._believed.saw_store(empty=not self._index_files)
+            self.believed.saw_store(empty=not self._index_files)
 
     def short_grace_announced(self) -> bool:
         """Whether the last :meth:`sync` listed a gc short-grace announcement in force
@@ -264,68 +264,9 @@ class Store:
         against the parent manifest, so a new version costs about what changed.
         Raises :class:`CapabilityError` on a read-only location, before any request.
         """
-        self.begin_push(links)
-        files = list(files)
+        from flowpack.cas.pushsession import put_files
 
-        def pack(writer: Writer, bases: BaseFinder) -> Packed:
-            return pack_files(
-                writer, files, self.config.chunker, bases, kind, metadata, links, progress
-            )
-
-        caches = PushCaches(self.store_cache())
-        return self.push_with(pack, caches, kind, parent, lambda: (f.path for f in files), progress)
-
-    def begin_push(self, links: Sequence[Digest] = ()) -> None:
-        """Refuse a read-only location, create the store if new, sync, and check ``links``."""
-        refuse_write(self.blobs.capabilities, "push", self.url)
-        self.config  # noqa: B018 - creates the store on first write
-        self.sync()
-        batch = self._batches.writer
-        for link in links:
-            if not ((batch is not None and batch.has(link)) or self.has(link)):
-                raise NotFound(f"linked object {link} is not in the store")
-        self._revive([link for link in links if self.index.get(link) is not None])
-
-    def push_with(
-        self,
-        pack: Callable[[Writer, BaseFinder], Packed],
-        caches: PushCaches,
-        kind: str,
-        parent: Digest | None,
-        paths: Callable[[], Iterable[str]],
-        progress: Progress | None,
-        tree: TreeCache | None = None,
-    ) -> PushResult:
-        """Run ``pack`` in a write session (the open batch's, if any), then feed the caches
-        (``paths()``: the bundle's paths; ``tree``: the files cache records ``pack`` kept).
-
-        Without ``parent``, a bundle's bases come from the held bundle most like it (found
-        only if a base is needed)."""
-        from flowpack.cas.bases import BaseFinder
-        from flowpack.cas.filescache import Stamp
-        from flowpack.cas.manifestview import ManifestView
-
-        batch = self._batches.writer
-
-        def by_content() -> Digest | None:
-            return caches.sketches.best(paths(), self.index) if kind == BUNDLE else None
-
-        def manifest(d: Digest) -> ManifestView:
-            return ManifestView(self.manifest_bytes(d, cached=True))
-
-        bases = BaseFinder(parent, self.index, self.reader, manifest, find_parent=by_content)
-        with self.writing() as writer:
-            packed = pack(writer, bases)
-            if progress and batch is None:
-                progress("upload", 0, 0)
-        if packed.data is not None:
-            self._believed.objects.put(packed.digest, packed.data)
-        # once the session is uploaded, every chunk of the tree is held in this index
-        held = None if batch else Stamp.of(self.index, writer.stats.index_files)
-        caches.pushed(packed, paths, remember=kind == BUNDLE and not batch, tree=tree, stamp=held)
-        if batch is not None and packed.data is not None:
-            self._batches.manifests[packed.digest] = packed.data
-        return packed.result(writer.stats)
+        return put_files(self, list(files), kind, metadata, links, parent, progress)
 
     @contextmanager
     def batch(self) -> Iterator[WriteStats]:
@@ -341,7 +282,7 @@ class Store:
         refuse_write(self.blobs.capabilities, "push", self.url)
         self.sync()
         with self.writing() as writer:
-            batches = self._batches
+            batches = self.batches
             outer = batches.writer is not None
             batches.writer = writer  # the outer batch's own writer when nested
             try:
@@ -357,7 +298,7 @@ class Store:
         new one whose packs and then index file are uploaded when the block ends (and dropped
         if the block raises).  :class:`CapabilityError` on a read-only location."""
         refuse_write(self.blobs.capabilities, "write", self.url)
-        batch = self._batches.writer
+        batch = self.batches.writer
         if join_batch and batch is not None:
             yield batch
             return
@@ -406,16 +347,16 @@ class Store:
 
     def manifest_bytes(self, digest: Digest, *, cached: bool = False) -> bytes:
         """The verified bytes of manifest ``digest`` (``cached``: as :meth:`get_manifest`)."""
-        pending = self._batches.manifests.get(digest)
+        pending = self.batches.manifests.get(digest)
         if pending is not None:  # written in the open batch, not uploaded yet
             return pending
         if cached:
             self.config  # noqa: B018 - opens the local cache (the config is cached too)
-            data = self._believed.objects.get(digest)
+            data = self.believed.objects.get(digest)
             if data is not None:
                 return data
         data = self.get_bytes(digest)
-        self._believed.objects.put(digest, data)
+        self.believed.objects.put(digest, data)
         return data
 
     def read_file(self, digest: Digest, path: str) -> bytes:
@@ -448,10 +389,10 @@ class Store:
         refuse_write(self.blobs.capabilities, f"set ref {name!r}", self.url)
         if not self.has(digest):
             raise NotFound(f"cannot point {name!r} at {digest}: it is not in the store")
-        self._revive([digest])
+        self.revive([digest])
         self.refs.update(name, digest, expected=expected, create=create)
 
-    def _revive(self, digests: Sequence[Digest]) -> None:
+    def revive(self, digests: Sequence[Digest]) -> None:
         """Store again what ``digests`` reach that lies only in condemned packs.
 
         Pointing a ref (or a link) at such objects would otherwise race with gc deleting them.

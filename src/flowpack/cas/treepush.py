@@ -28,6 +28,7 @@ from flowpack.cas.filescache import FolderRecord, TreeCache
 from flowpack.cas.ignore import IgnoreRules
 from flowpack.cas.manifest import BUNDLE, encode_entry, encode_from_entries
 from flowpack.cas.push import Packed, PushCaches, add_file, queue_manifest
+from flowpack.cas.pushsession import begin_push, push_with
 from flowpack.cas.tree import is_tree, scan_tree, source_file
 from flowpack.cas.treescan import STAT, Folder, scan_folders
 
@@ -56,7 +57,7 @@ def put_tree(
         files = scan_tree(root, rules)
         result = store.put_files(files, metadata=metadata, parent=parent, progress=progress)
         return dataclasses.replace(result, ignored=rules.ignored)
-    store.begin_push()
+    begin_push(store)
     caches = PushCaches(store.store_cache())
     tree = caches.files.tree(os.path.abspath(root), rules.key)
     folders = scan_folders(str(root), rules, tree.remembered)
@@ -80,7 +81,7 @@ def put_tree(
         pieces = encode_from_entries(BUNDLE, packer.files, packer.entries, (), metadata)
         return queue_manifest(writer, pieces, bases, packer.files, packer.size, packer.chunks)
 
-    result = store.push_with(pack, caches, BUNDLE, parent, paths, progress, tree)
+    result = push_with(store, pack, caches, BUNDLE, parent, paths, progress, tree)
     return dataclasses.replace(result, ignored=rules.ignored)
 
 

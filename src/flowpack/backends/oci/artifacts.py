@@ -136,12 +136,17 @@ def push_manifest(value: str, pushed: list[Descriptor]) -> bytes:
 
 def parse_manifest(raw: bytes, what: str) -> dict[str, Any]:
     """The JSON object of manifest ``raw``; :class:`MalformedData` naming ``what`` otherwise."""
+    return json_object(raw, f"the manifest of {what}")
+
+
+def json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """The JSON object ``raw`` holds; :class:`MalformedData` naming ``what`` otherwise."""
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedData(f"the manifest of {what} is not JSON") from exc
+        raise MalformedData(f"{what} is not JSON") from exc
     if not isinstance(doc, dict):
-        raise MalformedData(f"the manifest of {what} is not a JSON object")
+        raise MalformedData(f"{what} is not a JSON object")
     return doc
 
 

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowpack.backends.oci.artifacts import json_object
 from flowpack.backends.oci.client import (
     MANIFEST_TYPES,
     OCI_MANIFEST,
@@ -100,22 +101,12 @@ class Image:
         return list(self.manifest.get("layers", []))
 
 
-def _json(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedData(f"{what} is not JSON") from exc
-    if not isinstance(doc, dict):
-        raise MalformedData(f"{what} is not a JSON object")
-    return doc
-
-
 def fetch_image(client: RegistryClient, name: ImageName, platform: str = "linux/amd64") -> Image:
     """Read ``name``'s manifest (resolving an index to ``platform``) and its config."""
     found = client.get_manifest(name.repository, name.reference)
     if found is None:
         raise NotFound(f"image {name} not found")
-    doc = _json(found.raw, f"the manifest of {name}")
+    doc = json_object(found.raw, f"the manifest of {name}")
     media_type = doc.get("mediaType") or found.media_type
     if media_type in INDEX_TYPES:
         os_, _, arch = platform.partition("/")
@@ -136,7 +127,7 @@ def fetch_image(client: RegistryClient, name: ImageName, platform: str = "linux/
         raise MalformedData(f"the manifest of {name} names no config") from exc
     if len(raw) > MAX_CONFIG:
         raise MalformedData(f"the config of {name} is over {MAX_CONFIG} bytes")
-    return Image(doc, str(media_type), _json(raw, f"the config of {name}"), found.digest)
+    return Image(doc, str(media_type), json_object(raw, f"the config of {name}"), found.digest)
 
 
 @dataclass
