@@ -57,6 +57,7 @@ def test_sweep_keeps_live_restores_user_folders_and_other_hosts(tmp_path: Path) 
         folder.mkdir()
         (folder / "0").write_bytes(b"staged")
     (users / "notes.txt").write_text("a user's own file")
+    (stale / "spill-k2j4").write_bytes(b"frames a killed restore kept on disk")
     named_in_bundle = tmp_path / f"{_stage_prefix(dead)}kept"
     named_in_bundle.mkdir()
     removed = sweep_stale_stages(tmp_path, keep={named_in_bundle.name})

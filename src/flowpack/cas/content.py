@@ -29,6 +29,8 @@ from flowpack.cas.protocols import BlobStore
 from flowpack.cas.refs import Refs
 
 if TYPE_CHECKING:  # the writer is imported by the commands that write
+    from pathlib import Path
+
     from flowpack.cas.writer import Writer
 
 __all__ = ["ChunkLocation", "Content", "Progress", "PushResult"]
@@ -138,6 +140,13 @@ class Content(Protocol):
 
     def prefetch(self, digests: Iterable[Digest]) -> None:
         """Fetch the frames ``digests`` live in with few coalesced reads."""
+        ...
+
+    def planned(
+        self, digests: Iterable[Digest], spill: Path | None = None
+    ) -> AbstractContextManager[None]:
+        """A block within which ``digests`` are about to be read (frames evicted meanwhile
+        kept in the directory ``spill``)."""
         ...
 
     def get_bytes(self, digest: Digest) -> bytes:

@@ -5,7 +5,10 @@ Every chunk handed out has been re-hashed against its digest; a mismatch raises
 that keeps what the process's :class:`~flowpack.cas.memory.MemoryBudget` leaves (at least one
 working set), and :meth:`ChunkReader.prefetch` fetches the frames a batch of chunks needs with
 one ranged read per run of nearby frames, so requests grow with packs, not chunks; raw frames
-read ahead count against the budget's ``read_ahead`` until decoded.  Where the location
+read ahead count against the budget's ``read_ahead`` until decoded.  A reader told what it is
+about to read (:meth:`ChunkReader.plan`, as a restore is) keeps the frames those reads need
+over the others when the cache is full, so a frame decoded early as another's base is still
+there when its own files come.  Where the location
 declares no ``range_reads``, a pack is read whole once, kept within the budget's ``packs``
 (at least the last one), and frames are sliced from it (see :mod:`flowpack.cas.guards`).
 """
@@ -13,8 +16,10 @@ declares no ``range_reads``, a pack is read whole once, kept within the budget's
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 import blake3
 
@@ -26,12 +31,22 @@ from flowpack.cas.localcache import FrameCache
 from flowpack.cas.memory import MemoryBudget, process_budget
 from flowpack.cas.pack import split_frame
 from flowpack.cas.protocols import BlobStore
+from flowpack.cas.spill import FrameSpill
 
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.
 COALESCE_GAP = 256 << 10
 MAX_DEPTH_READ = 64
 #: Frames decoded for one top-level read, by (pack, offset): see ``ChunkReader._decode``.
 _Memo = dict[tuple[str, int], dict[bytes, bytes]]
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """Reads announced to a :class:`ChunkReader` (frame key -> reads), and where frames
+    evicted before those reads are kept."""
+
+    reads: Counter[tuple[str, int]]
+    spill: FrameSpill | None
 
 
 def pack_key(pack: Digest) -> str:
@@ -51,6 +66,8 @@ class ChunkReader:
         self._bases: dict[tuple[str, int], tuple[Digest, ...]] = {}
         self._sizes: dict[tuple[str, int], int] = {}  # decoded sizes of frames planned
         self._cached = 0
+        self._planned: Counter[tuple[str, int]] = Counter()  # reads to come, by frame
+        self._spill: FrameSpill | None = None
         self._ranged = blobs.capabilities.range_reads
         self._packs: OrderedDict[str, bytes] = OrderedDict()  # whole packs, without ranges
         self._packs_bytes = 0
@@ -70,7 +87,69 @@ class ChunkReader:
             raise CorruptObject(
                 f"object {digest} is missing from its frame in pack {loc.pack}", digest
             )
+        if self._planned:
+            self._consume({(loc.pack.hex, loc.frame_offset): 1})
         return data
+
+    def plan(self, digests: Iterable[Digest], spill: Path | None = None) -> ReadPlan:
+        """Note that ``digests`` are about to be read: until each is, the frames they live in
+        and the bases those frames are decoded against are the last the cache evicts, and
+        with a ``spill`` directory, such a frame evicted is kept there (see
+        :mod:`flowpack.cas.spill`), so that each is decoded once.  Reads every frame header
+        of that base tree once (not kept: see :meth:`frame_plan`).  Returns the plan, for
+        :meth:`unplan`."""
+        planned: Counter[tuple[str, int]] = Counter()
+        todo: dict[tuple[str, int], Location] = {}
+        for d in digests:
+            loc = self.index.get(d)
+            if loc is not None:
+                key = (loc.pack.hex, loc.frame_offset)
+                planned[key] += 1
+                todo.setdefault(key, loc)
+        seen = set(todo)
+        while todo:
+            key, loc = todo.popitem()
+            for base in self._plan_bases(key, loc):
+                bloc = self.index.get(base)
+                if bloc is not None:
+                    bkey = (bloc.pack.hex, bloc.frame_offset)
+                    planned[bkey] += 1  # one read per decode of the frame at ``key``
+                    if bkey not in seen:
+                        seen.add(bkey)
+                        todo[bkey] = bloc
+        with self._lock:
+            self._planned += planned
+            kept = FrameSpill(spill) if spill is not None and self._spill is None else None
+            self._spill = self._spill or kept
+        return ReadPlan(planned, kept)
+
+    def _plan_bases(self, key: tuple[str, int], loc: Location) -> tuple[Digest, ...]:
+        info = self.frame_plan(loc)
+        if info is None:
+            return ()  # damaged: its decode reports it
+        if info[2]:  # read from the store for its header: kept locally, not in memory
+            with self._lock:
+                raw = self._unstash(key)
+            if raw is not None and self.frame_cache is not None:
+                self.frame_cache.put(loc.pack.hex, loc.frame_offset, raw)
+        return info[1]
+
+    def unplan(self, plan: ReadPlan) -> None:
+        """Forget the reads of ``plan`` not made yet, and the frames it kept on disk."""
+        self._consume(plan.reads)
+        if plan.spill is not None:
+            with self._lock:
+                self._spill = None
+                plan.spill.close()
+
+    def _consume(self, reads: dict[tuple[str, int], int]) -> None:
+        with self._lock:
+            for key, n in reads.items():
+                left = self._planned.get(key, 0) - n
+                if left > 0:
+                    self._planned[key] = left
+                else:
+                    self._planned.pop(key, None)
 
     def prefetch(self, digests: Iterable[Digest]) -> None:
         """Fetch, with coalesced ranged reads, the raw frames that ``digests`` live in, in
@@ -167,6 +246,10 @@ class ChunkReader:
             if hit is not None:
                 self._frames.move_to_end(key)
                 return hit
+            kept = self._spill.get(key) if self._spill is not None else None
+            if kept is not None:
+                self._unstash(key)
+                return self._keep(key, kept, memo)
             raw = self._unstash(key)
         if depth > MAX_DEPTH_READ:
             raise CorruptObject(f"delta chain too deep in pack {loc.pack}", loc.pack)
@@ -202,11 +285,27 @@ class ChunkReader:
             self._cached += size
             self.budget.cache(size)
             while self.budget.caches_over() and len(self._frames) > 1:
-                _, old = self._frames.popitem(last=False)
+                victim = self._victim(key)
+                old = self._frames.pop(victim)
+                if self._spill is not None and victim in self._planned:
+                    self._spill.put(victim, old)
                 size = sum(len(v) for v in old.values())
                 self._cached -= size
                 self.budget.cache(-size)
             return records
+
+    def _victim(self, added: tuple[str, int]) -> tuple[str, int]:
+        """The cached frame to evict: the least recently used that no planned read needs,
+        else the least recently used; never ``added`` while another is cached."""
+        first = None
+        for key in self._frames:
+            if key == added:
+                continue
+            if key not in self._planned:
+                return key
+            first = first or key
+        assert first is not None  # more than one frame is cached
+        return first
 
     def _decode(
         self, loc: Location, raw: bytes, depth: int, memo: _Memo | None = None
@@ -244,6 +343,8 @@ class ChunkReader:
         if loc is None:
             raise CorruptObject(f"base object {base} of a delta is missing", base)
         rec = self._decoded(loc, depth + 1, memo).get(base.raw)
+        if self._planned:
+            self._consume({(loc.pack.hex, loc.frame_offset): 1})
         if rec is None:
             raise CorruptObject(f"base object {base} is missing from its frame", base)
         return rec

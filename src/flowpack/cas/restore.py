@@ -29,6 +29,7 @@ from flowpack.cas.errors import AlreadyExists, CorruptObject, MalformedData
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.memory import process_budget
 from flowpack.cas.meter import Meter
+from flowpack.cas.spill import SPILL_PREFIX
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
 if TYPE_CHECKING:
@@ -67,35 +68,70 @@ def restore(
     dest.mkdir(parents=True, exist_ok=True)
     stage = _stage_dir(manifest, dest)
     staged: list[tuple[Path, Path]] = []
-    made_dirs: list[Path] = []
+    made_dirs = _Dirs(dest)
     meter = Meter(progress, "pull", manifest.size)  # bytes of files restored
     try:
-        batch: list[int] = []
-        size = 0
-        files = manifest.files
-        window = process_budget().read_ahead
-        for i, f in enumerate(files):
-            batch.append(i)
-            size += f.size
-            if size >= window or i == len(files) - 1:
-                if size <= window:  # a larger file prefetches by windows in _stage
-                    store.prefetch(c for j in batch for c in files[j].chunks)
-                for j in batch:
-                    tmp = stage / str(len(staged))
-                    staged.append((tmp, _stage(store, manifest, j, dest, tmp, made_dirs, meter)))
-                batch, size = [], 0
+        with store.planned((c for f in manifest.files for c in f.chunks), spill=stage):
+            _stage_all(store, manifest, dest, stage, staged, made_dirs, meter)
         for tmp, target in staged:
             os.replace(tmp, target)
         stage.rmdir()
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
-        for d in [*reversed(made_dirs), *created]:
+        for d in [*reversed(made_dirs.made), *created]:
             try:
                 d.rmdir()
             except OSError:
                 pass
         raise
     return manifest
+
+
+def _stage_all(
+    store: Content,
+    manifest: Manifest,
+    dest: Path,
+    stage: Path,
+    staged: list[tuple[Path, Path]],
+    made_dirs: _Dirs,
+    meter: Meter,
+) -> None:
+    """Write every file of ``manifest`` into ``stage``, prefetching by read-ahead windows."""
+    batch: list[int] = []
+    size = 0
+    files = manifest.files
+    window = process_budget().read_ahead
+    for i, f in enumerate(files):
+        batch.append(i)
+        size += f.size
+        if size >= window or i == len(files) - 1:
+            if size <= window:  # a larger file prefetches by windows in _stage
+                store.prefetch(c for j in batch for c in files[j].chunks)
+            for j in batch:
+                tmp = stage / str(len(staged))
+                staged.append((tmp, _stage(store, manifest, j, dest, tmp, made_dirs, meter)))
+            batch, size = [], 0
+
+
+class _Dirs:
+    """The directories files are restored into: made when missing, each looked at once."""
+
+    def __init__(self, dest: Path) -> None:
+        self.made: list[Path] = []
+        self._there = {dest}
+
+    def ensure(self, parent: Path) -> None:
+        if parent in self._there:
+            return
+        missing = []
+        for p in [parent, *parent.parents]:
+            if p in self._there or p.exists():
+                break
+            missing.append(p)
+        for p in reversed(missing):
+            p.mkdir()
+            self.made.append(p)
+        self._there.update([parent, *parent.parents])
 
 
 def _stage_dir(manifest: Manifest, dest: Path) -> Path:
@@ -115,16 +151,13 @@ def _stage(
     j: int,
     dest: Path,
     tmp: Path,
-    made: list[Path],
+    made: _Dirs,
     meter: Meter,
 ) -> Path:
     """Write file ``j`` of ``manifest`` at ``tmp`` (verified); return where it belongs."""
     f = manifest.files[j]
     target = safe_join(dest, f.path)
-    missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
-    for p in reversed(missing):
-        p.mkdir()
-        made.append(p)
+    made.ensure(target.parent)
     if f.is_symlink:
         link = b"".join(store.get_bytes(c) for c in f.chunks)
         if not f.digest.matches(link):
@@ -172,9 +205,9 @@ def _stage_prefix(pid: int) -> str:
 def sweep_stale_stages(dest: Path, *, keep: set[str]) -> list[str]:
     """Remove staging directories in ``dest`` of restores on this host whose process is gone.
 
-    Only a directory named by :func:`_stage_prefix` whose entries are all staged files (numbered
-    names) is removed, never one of ``keep`` (the bundle's own top-level names).  Returns the
-    names removed.
+    Only a directory named by :func:`_stage_prefix` whose entries are all a restore's own (see
+    :func:`_staged_name`) is removed, never one of ``keep`` (the bundle's own top-level
+    names).  Returns the names removed.
     """
     removed = []
     with os.scandir(dest) as entries:
@@ -184,10 +217,16 @@ def sweep_stale_stages(dest: Path, *, keep: set[str]) -> list[str]:
                 continue
             if not entry.is_dir(follow_symlinks=False):
                 continue
-            if all(name.isdigit() for name in os.listdir(entry.path)):
+            if all(_staged_name(name) for name in os.listdir(entry.path)):
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed.append(entry.name)
     return removed
+
+
+def _staged_name(name: str) -> bool:
+    """Whether ``name`` is one a restore gives what it writes in its staging directory: a
+    staged file (a number) or its frames kept on disk (:mod:`flowpack.cas.spill`)."""
+    return name.isdigit() or name.startswith(SPILL_PREFIX)
 
 
 def _stage_owner(name: str) -> int | None:

@@ -226,6 +226,17 @@ class Store:
         """Fetch the frames ``digests`` live in with few coalesced reads."""
         self.reader.prefetch(digests)
 
+    @contextmanager
+    def planned(self, digests: Iterable[Digest], spill: Path | None = None) -> Iterator[None]:
+        """Within the block, ``digests`` are about to be read: the cache keeps the frames
+        they need over others, and evicted ones in the directory ``spill`` if given (see
+        :meth:`ChunkReader.plan`)."""
+        plan = self.reader.plan(digests, spill)
+        try:
+            yield
+        finally:
+            self.reader.unplan(plan)
+
     # -- writing -------------------------------------------------------------------------
 
     def put_tree(

@@ -83,16 +83,18 @@ def source_file(path: Path, rel: str, st: os.stat_result | None = None) -> Sourc
 def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:
     """Check, before writing anything, that restoring ``manifest`` into ``dest`` is safe."""
     dest_abs = Path(os.path.abspath(dest))
+    checked: set[Path] = set()
     for f in manifest.files:
         target = safe_join(dest_abs, f.path)
-        if (target.exists() or target.is_symlink()) and not force:
+        if os.path.lexists(target) and not force:
             raise AlreadyExists(f"{target} exists (use --force to overwrite)")
         # A symlink's text is checked once its bytes are known, in check_link; where the
         # link itself is created is checked here, like any file.
         parent = target.parent
-        while parent != dest_abs:
+        while parent != dest_abs and parent not in checked:
             if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
                 raise UnsafePath(f"{f.path}: a parent directory is a symlink or a file")
+            checked.add(parent)
             parent = parent.parent
 
 

@@ -1,0 +1,136 @@
+"""A restore decodes each frame of its base tree once, within the memory budget.
+
+The frames one version's files live in are compressed against earlier versions' frames, which
+are often the frames of the same version's other files: one wide, deep base tree.  A restore
+announces its reads (``Store.planned``), so the reader keeps the frames later reads need and,
+when its cache must evict one of them, keeps that frame's records in the restore's staging
+directory (``cas/spill.py``) instead of decoding it again.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import blake3
+import pytest
+
+from flowpack.backends.local import LocalBlobStore, LocalRefStore
+from flowpack.cas.digest import Digest
+from flowpack.cas.reader import ChunkReader
+from flowpack.cas.restore import restore_tree
+from flowpack.cas.spill import FrameSpill
+from flowpack.cas.store import Store
+from flowpack.cas.tree import SourceFile
+
+
+def open_store(root: Path) -> Store:
+    return Store(
+        LocalBlobStore(root / "store"),
+        LocalRefStore(root / "store"),
+        url=f"file://{root / 'store'}",
+        cache_dir=root / "c",
+    )
+
+
+def releases(count: int) -> list[list[SourceFile]]:
+    """30 text files of ~30 KB, a third of them edited in a few lines per release (as API
+    models are): a release's files live in frames of many releases, bases of each other."""
+    rng = random.Random(11)
+    words = [f"w{i}" for i in range(2000)]
+    files = [[" ".join(rng.choices(words, k=8)) for _ in range(600)] for _ in range(30)]
+    out = []
+    for _ in range(count):
+        for lines in rng.sample(files, 10):
+            for _ in range(3):
+                lines[rng.randrange(len(lines))] = " ".join(rng.choices(words, k=8))
+        out.append(
+            [
+                SourceFile.from_bytes(f"models/m{i:02}.txt", ("\n".join(ls) + "\n").encode())
+                for i, ls in enumerate(files)
+            ]
+        )
+    return out
+
+
+def pushed(root: Path, count: int) -> tuple[Digest, list[list[SourceFile]]]:
+    store = open_store(root)
+    history = releases(count)
+    prev: Digest | None = None
+    for files in history:
+        prev = store.put_files(files, parent=prev).digest
+    assert prev is not None
+    return prev, history
+
+
+def count_decodes(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, int]]:
+    decodes: Counter[tuple[str, int]] = Counter()
+    decode = ChunkReader._decode
+
+    def counting(self: ChunkReader, loc: Any, *args: Any) -> dict[bytes, bytes]:
+        decodes[(loc.pack.hex, loc.frame_offset)] += 1
+        return decode(self, loc, *args)
+
+    monkeypatch.setattr(ChunkReader, "_decode", counting)
+    return decodes
+
+
+def test_a_restore_decodes_every_frame_once_with_no_room_in_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    last, history = pushed(tmp_path, 8)
+    fresh = open_store(tmp_path)
+    budget = fresh.reader.budget
+    budget.cache(budget.total)  # other readers' frames fill the budget: one frame fits
+    decodes = count_decodes(monkeypatch)
+    kept: list[tuple[str, int]] = []
+    put = FrameSpill.put
+
+    def counting_put(self: FrameSpill, key: tuple[str, int], records: dict[bytes, bytes]) -> None:
+        kept.append(key)
+        put(self, key, records)
+
+    monkeypatch.setattr(FrameSpill, "put", counting_put)
+    try:
+        restore_tree(fresh, last, tmp_path / "out")
+    finally:
+        budget.cache(-budget.total)
+    for f in history[-1]:
+        assert (tmp_path / "out" / f.path).read_bytes() == f.read()
+    assert len(decodes) > 8, "the restore went through a tree of delta bases"
+    assert max(decodes.values()) == 1, "a frame was decoded twice in one restore"
+    assert kept, "frames evicted before their reads were kept on disk"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["models"], "spill left"
+
+
+def test_without_a_plan_the_same_restore_decodes_frames_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test above can fail: reading the same files one by one, unplanned, re-decodes."""
+    last, _ = pushed(tmp_path, 8)
+    fresh = open_store(tmp_path)
+    budget = fresh.reader.budget
+    budget.cache(budget.total)
+    decodes = count_decodes(monkeypatch)
+    try:
+        for f in fresh.get_manifest(last).files:
+            fresh.file_bytes(f)
+    finally:
+        budget.cache(-budget.total)
+    assert max(decodes.values()) > 1
+
+
+def test_a_damaged_spilled_record_is_never_returned(tmp_path: Path) -> None:
+    spill = FrameSpill(tmp_path)
+    good = b"a record kept on disk"
+    digest = blake3.blake3(good).digest()
+    spill.put(("p", 0), {digest: good})
+    assert spill.get(("p", 0)) == {digest: good}
+    with open(spill.path, "r+b") as fh:
+        fh.write(b"A")
+    assert spill.get(("p", 0)) is None, "a damaged copy was returned"
+    assert ("p", 0) not in spill, "a damaged copy is forgotten (decoded again)"
+    spill.close()
+    assert list(tmp_path.iterdir()) == []
