@@ -96,43 +96,21 @@ class ChunkReader:
         and the bases those frames are decoded against are the last the cache evicts, and
         with a ``spill`` directory, such a frame evicted is kept there (see
         :mod:`flowpack.cas.spill`), so that each is decoded once.  Reads every frame header
-        of that base tree once (not kept: see :meth:`frame_plan`).  Returns the plan, for
-        :meth:`unplan`."""
-        planned: Counter[tuple[str, int]] = Counter()
-        todo: dict[tuple[str, int], Location] = {}
-        for d in digests:
-            loc = self.index.get(d)
-            if loc is not None:
-                key = (loc.pack.hex, loc.frame_offset)
-                planned[key] += 1
-                todo.setdefault(key, loc)
-        seen = set(todo)
-        while todo:
-            key, loc = todo.popitem()
-            for base in self._plan_bases(key, loc):
-                bloc = self.index.get(base)
-                if bloc is not None:
-                    bkey = (bloc.pack.hex, bloc.frame_offset)
-                    planned[bkey] += 1  # one read per decode of the frame at ``key``
-                    if bkey not in seen:
-                        seen.add(bkey)
-                        todo[bkey] = bloc
+        of that base tree once (see :func:`flowpack.cas.readplan.plan_reads`).  Returns the
+        plan, for :meth:`unplan`."""
+        from flowpack.cas.readplan import plan_reads
+
+        planned = plan_reads(self, digests)
         with self._lock:
             self._planned += planned
             kept = FrameSpill(spill) if spill is not None and self._spill is None else None
             self._spill = self._spill or kept
         return ReadPlan(planned, kept)
 
-    def _plan_bases(self, key: tuple[str, int], loc: Location) -> tuple[Digest, ...]:
-        info = self.frame_plan(loc)
-        if info is None:
-            return ()  # damaged: its decode reports it
-        if info[2]:  # read from the store for its header: kept locally, not in memory
-            with self._lock:
-                raw = self._unstash(key)
-            if raw is not None and self.frame_cache is not None:
-                self.frame_cache.put(loc.pack.hex, loc.frame_offset, raw)
-        return info[1]
+    def take_raw(self, key: tuple[str, int]) -> bytes | None:
+        """Take back the raw frame at ``key`` read ahead and not decoded, if any."""
+        with self._lock:
+            return self._unstash(key)
 
     def unplan(self, plan: ReadPlan) -> None:
         """Forget the reads of ``plan`` not made yet, and the frames it kept on disk."""
@@ -154,10 +132,13 @@ class ChunkReader:
     def prefetch(self, digests: Iterable[Digest]) -> None:
         """Fetch, with coalesced ranged reads, the raw frames that ``digests`` live in, in
         their order and up to the budget's ``read_ahead`` bytes (the rest is read on decode)."""
+        self.prefetch_frames(self.index.get(d) for d in digests)
+
+    def prefetch_frames(self, locs: Iterable[Location | None]) -> None:
+        """:meth:`prefetch` of the frames at ``locs`` (None: not in the store, skipped)."""
         wanted: dict[str, set[tuple[int, int]]] = {}
         room, taken = self.budget.read_ahead, 0
-        for d in digests:
-            loc = self.index.get(d)
+        for loc in locs:
             key = (loc.pack.hex, loc.frame_offset) if loc is not None else None
             if (
                 loc is None

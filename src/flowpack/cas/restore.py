@@ -30,6 +30,7 @@ from flowpack.cas.manifest import Manifest
 from flowpack.cas.memory import process_budget
 from flowpack.cas.meter import Meter
 from flowpack.cas.spill import SPILL_PREFIX
+from flowpack.cas.stagewriter import OPEN_FLAGS, Folders, StageWriter
 from flowpack.cas.tree import check_link, plan_restore, safe_join
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from flowpack.cas.digest import Digest
 
 STAGE_PREFIX = ".flowpack-stage-"
-_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def restore_tree(
@@ -68,11 +68,16 @@ def restore(
     dest.mkdir(parents=True, exist_ok=True)
     stage = _stage_dir(manifest, dest)
     staged: list[tuple[Path, Path]] = []
-    made_dirs = _Dirs(dest)
+    made_dirs = Folders(dest)
     meter = Meter(progress, "pull", manifest.size)  # bytes of files restored
+    writer = StageWriter(made_dirs, process_budget())
     try:
-        with store.planned((c for f in manifest.files for c in f.chunks), spill=stage):
-            _stage_all(store, manifest, dest, stage, staged, made_dirs, meter)
+        try:
+            with store.planned((c for f in manifest.files for c in f.chunks), spill=stage):
+                _stage_all(store, manifest, dest, stage, staged, writer, meter)
+        finally:
+            writer.close(check=False)  # nothing is written into the stage once it ends
+        writer.close()
         for tmp, target in staged:
             os.replace(tmp, target)
         stage.rmdir()
@@ -93,7 +98,7 @@ def _stage_all(
     dest: Path,
     stage: Path,
     staged: list[tuple[Path, Path]],
-    made_dirs: _Dirs,
+    writer: StageWriter,
     meter: Meter,
 ) -> None:
     """Write every file of ``manifest`` into ``stage``, prefetching by read-ahead windows."""
@@ -109,29 +114,8 @@ def _stage_all(
                 store.prefetch(c for j in batch for c in files[j].chunks)
             for j in batch:
                 tmp = stage / str(len(staged))
-                staged.append((tmp, _stage(store, manifest, j, dest, tmp, made_dirs, meter)))
+                staged.append((tmp, _stage(store, manifest, j, dest, tmp, writer, meter)))
             batch, size = [], 0
-
-
-class _Dirs:
-    """The directories files are restored into: made when missing, each looked at once."""
-
-    def __init__(self, dest: Path) -> None:
-        self.made: list[Path] = []
-        self._there = {dest}
-
-    def ensure(self, parent: Path) -> None:
-        if parent in self._there:
-            return
-        missing = []
-        for p in [parent, *parent.parents]:
-            if p in self._there or p.exists():
-                break
-            missing.append(p)
-        for p in reversed(missing):
-            p.mkdir()
-            self.made.append(p)
-        self._there.update([parent, *parent.parents])
 
 
 def _stage_dir(manifest: Manifest, dest: Path) -> Path:
@@ -151,13 +135,23 @@ def _stage(
     j: int,
     dest: Path,
     tmp: Path,
-    made: _Dirs,
+    writer: StageWriter,
     meter: Meter,
 ) -> Path:
     """Write file ``j`` of ``manifest`` at ``tmp`` (verified); return where it belongs."""
     f = manifest.files[j]
     target = safe_join(dest, f.path)
-    made.ensure(target.parent)
+    if f.size <= process_budget().read_ahead and not f.is_symlink:
+        pieces = [store.get_bytes(c) for c in f.chunks]
+        whole = blake3.blake3()
+        for piece in pieces:
+            whole.update(piece)
+        if whole.hexdigest() != f.digest.hex:
+            raise CorruptObject(f"file {f.path} does not match its digest {f.digest}", f.digest)
+        writer.write(tmp, target.parent, pieces, f.mode)
+        meter.add(f.size)
+        return target
+    writer.folders.ensure(target.parent)
     if f.is_symlink:
         link = b"".join(store.get_bytes(c) for c in f.chunks)
         if not f.digest.matches(link):
@@ -173,7 +167,7 @@ def _stage(
     whole = blake3.blake3()
     big = f.size > process_budget().read_ahead
     window = 0
-    with os.fdopen(os.open(tmp, _OPEN_FLAGS, 0o600), "wb") as fh:
+    with os.fdopen(os.open(tmp, OPEN_FLAGS, 0o600), "wb") as fh:
         for k, c in enumerate(f.chunks):  # one verified chunk in memory at a time
             if big and k >= window:
                 window = _prefetch_window(store, f.chunks, k)

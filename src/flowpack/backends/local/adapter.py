@@ -60,6 +60,7 @@ _CAPABILITIES = Capabilities(
     remote=False,
 )
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_PREAD = hasattr(os, "pread")
 _TRANSIENT = {errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.EINTR}
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", -1)}
 
@@ -104,10 +105,13 @@ class LocalBlobStore:
         path = self._path(key)
         check_range(offset, length)
         missing = f"no blob {key!r} under {self.root}"
-        with _os_errors(f"cannot read blob {key!r}", missing), open(path, "rb") as f:
-            if offset:
-                f.seek(offset)
-            return f.read() if length is None else f.read(length)
+        with _os_errors(f"cannot read blob {key!r}", missing):
+            if length is not None and _PREAD:  # a frame: open, pread, close, no more
+                return _read_range(path, offset, length)
+            with open(path, "rb") as f:
+                if offset:
+                    f.seek(offset)
+                return f.read() if length is None else f.read(length)
 
     def stat(self, key: str) -> BlobInfo:
         """Size and mtime of ``key``; :class:`NotFound` if absent."""
@@ -425,3 +429,23 @@ def _listing(directory: Path, failure: str) -> list[os.DirEntry[str]]:
         return []
     except OSError as exc:
         raise _translate(exc, failure) from exc
+
+
+def _read_range(path: Path, offset: int, length: int) -> bytes:
+    """``length`` bytes of the regular file ``path`` from ``offset`` (fewer at its end)."""
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+    try:
+        data = os.pread(fd, length, offset)
+        if len(data) == length or not data:
+            return data
+        parts = [data]
+        got = len(data)
+        while got < length:
+            more = os.pread(fd, length - got, offset + got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+    finally:
+        os.close(fd)

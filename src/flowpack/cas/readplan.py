@@ -1,0 +1,73 @@
+"""Planning a read of many chunks: which frames it decodes, and how often each is needed.
+
+A frame is needed once per chunk read from it and once per decode of a frame compressed
+against one of its chunks.  Those bases are only known from the frames' headers, so the plan
+reads the header of every frame in the base tree, a window of frames at a time
+(:meth:`ChunkReader.prefetch_frames`: coalesced ranged reads within the budget's
+``read_ahead``).  The raw frames are not held: where the store is remote they go to the local
+frame cache, which the decodes then read instead of the store; a local store's are read again
+(from the page cache).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from flowpack.cas.digest import Digest
+from flowpack.cas.index import Location
+
+if TYPE_CHECKING:
+    from flowpack.cas.reader import ChunkReader
+
+FrameKey = tuple[str, int]
+
+
+def plan_reads(reader: ChunkReader, digests: Iterable[Digest]) -> Counter[FrameKey]:
+    """How many times reading ``digests`` (each decoded frame once) needs each frame."""
+    planned: Counter[FrameKey] = Counter()
+    todo: dict[FrameKey, Location] = {}
+    for d in digests:
+        loc = reader.index.get(d)
+        if loc is not None:
+            key = (loc.pack.hex, loc.frame_offset)
+            planned[key] += 1
+            todo.setdefault(key, loc)
+    seen = set(todo)
+    while todo:
+        window = _window(todo, reader.budget.read_ahead)
+        reader.prefetch_frames(window.values())
+        for key, loc in window.items():
+            for base in _bases(reader, key, loc):
+                bloc = reader.index.get(base)
+                if bloc is None:
+                    continue  # the decode reports it
+                bkey = (bloc.pack.hex, bloc.frame_offset)
+                planned[bkey] += 1  # read once per decode of the frame at ``key``
+                if bkey not in seen:
+                    seen.add(bkey)
+                    todo[bkey] = bloc
+    return planned
+
+
+def _window(todo: dict[FrameKey, Location], room: int) -> dict[FrameKey, Location]:
+    """Take frames from ``todo`` up to ``room`` raw bytes (at least one)."""
+    window: dict[FrameKey, Location] = {}
+    for key in list(todo):
+        loc = todo[key]
+        if window and loc.frame_length > room:
+            break
+        window[key] = todo.pop(key)
+        room -= loc.frame_length
+    return window
+
+
+def _bases(reader: ChunkReader, key: FrameKey, loc: Location) -> tuple[Digest, ...]:
+    info = reader.frame_plan(loc)
+    if info is None:
+        return ()  # damaged: its decode reports it
+    raw = reader.take_raw(key)
+    if raw is not None and reader.frame_cache is not None:
+        reader.frame_cache.put(loc.pack.hex, loc.frame_offset, raw)
+    return info[1]
