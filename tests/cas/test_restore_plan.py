@@ -134,3 +134,13 @@ def test_a_damaged_spilled_record_is_never_returned(tmp_path: Path) -> None:
     assert ("p", 0) not in spill, "a damaged copy is forgotten (decoded again)"
     spill.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_plan_reports_the_frames_it_reads_before_the_files(tmp_path: Path) -> None:
+    """On a remote store the plan is where frames are downloaded: it shows as a stage."""
+    last, _ = pushed(tmp_path, 3)
+    events: list[tuple[str, int, int]] = []
+    restore_tree(open_store(tmp_path), last, tmp_path / "out", progress=lambda *e: events.append(e))
+    plan = [e for e in events if e[0] == "plan"]
+    assert plan[0][1] == 0 and plan[-1][1] == plan[-1][2] > 0, plan
+    assert events.index(plan[-1]) < min(i for i, e in enumerate(events) if e[0] == "pull")

@@ -143,7 +143,10 @@ class Content(Protocol):
         ...
 
     def planned(
-        self, digests: Iterable[Digest], spill: Path | None = None
+        self,
+        digests: Iterable[Digest],
+        spill: Path | None = None,
+        progress: Progress | None = None,
     ) -> AbstractContextManager[None]:
         """A block within which ``digests`` are about to be read (frames evicted meanwhile
         kept in the directory ``spill``)."""

@@ -20,6 +20,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import blake3
 
@@ -32,6 +33,9 @@ from flowpack.cas.memory import MemoryBudget, process_budget
 from flowpack.cas.pack import split_frame
 from flowpack.cas.protocols import BlobStore
 from flowpack.cas.spill import FrameSpill
+
+if TYPE_CHECKING:
+    from flowpack.cas.content import Progress
 
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.
 COALESCE_GAP = 256 << 10
@@ -91,16 +95,21 @@ class ChunkReader:
             self._consume({(loc.pack.hex, loc.frame_offset): 1})
         return data
 
-    def plan(self, digests: Iterable[Digest], spill: Path | None = None) -> ReadPlan:
+    def plan(
+        self,
+        digests: Iterable[Digest],
+        spill: Path | None = None,
+        progress: Progress | None = None,
+    ) -> ReadPlan:
         """Note that ``digests`` are about to be read: until each is, the frames they live in
         and the bases those frames are decoded against are the last the cache evicts, and
         with a ``spill`` directory, such a frame evicted is kept there (see
         :mod:`flowpack.cas.spill`), so that each is decoded once.  Reads every frame header
-        of that base tree once (see :func:`flowpack.cas.readplan.plan_reads`).  Returns the
-        plan, for :meth:`unplan`."""
+        of that base tree once (see :func:`flowpack.cas.readplan.plan_reads`, which reports
+        to ``progress``).  Returns the plan, for :meth:`unplan`."""
         from flowpack.cas.readplan import plan_reads
 
-        planned = plan_reads(self, digests)
+        planned = plan_reads(self, digests, progress)
         with self._lock:
             self._planned += planned
             kept = FrameSpill(spill) if spill is not None and self._spill is None else None

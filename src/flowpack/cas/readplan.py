@@ -6,7 +6,8 @@ reads the header of every frame in the base tree, a window of frames at a time
 (:meth:`ChunkReader.prefetch_frames`: coalesced ranged reads within the budget's
 ``read_ahead``).  The raw frames are not held: where the store is remote they go to the local
 frame cache, which the decodes then read instead of the store; a local store's are read again
-(from the page cache).
+(from the page cache).  On a remote store the plan is where the frames are downloaded, so it
+reports progress as a stage of its own, ``plan``, in raw bytes of frames read.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from typing import TYPE_CHECKING
 
 from flowpack.cas.digest import Digest
 from flowpack.cas.index import Location
+from flowpack.cas.meter import Meter
 
 if TYPE_CHECKING:
+    from flowpack.cas.content import Progress
     from flowpack.cas.reader import ChunkReader
 
 FrameKey = tuple[str, int]
 
 
-def plan_reads(reader: ChunkReader, digests: Iterable[Digest]) -> Counter[FrameKey]:
+def plan_reads(
+    reader: ChunkReader, digests: Iterable[Digest], progress: Progress | None = None
+) -> Counter[FrameKey]:
     """How many times reading ``digests`` (each decoded frame once) needs each frame."""
     planned: Counter[FrameKey] = Counter()
     todo: dict[FrameKey, Location] = {}
@@ -35,9 +40,11 @@ def plan_reads(reader: ChunkReader, digests: Iterable[Digest]) -> Counter[FrameK
             planned[key] += 1
             todo.setdefault(key, loc)
     seen = set(todo)
+    meter = Meter(progress, "plan", sum(loc.frame_length for loc in todo.values()))
     while todo:
         window = _window(todo, reader.budget.read_ahead)
         reader.prefetch_frames(window.values())
+        meter.add(sum(loc.frame_length for loc in window.values()))
         for key, loc in window.items():
             for base in _bases(reader, key, loc):
                 bloc = reader.index.get(base)
@@ -48,6 +55,7 @@ def plan_reads(reader: ChunkReader, digests: Iterable[Digest]) -> Counter[FrameK
                 if bkey not in seen:
                     seen.add(bkey)
                     todo[bkey] = bloc
+                    meter.grow(bloc.frame_length)
     return planned
 
 

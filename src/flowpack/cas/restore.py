@@ -69,11 +69,12 @@ def restore(
     stage = _stage_dir(manifest, dest)
     staged: list[tuple[Path, Path]] = []
     made_dirs = Folders(dest)
-    meter = Meter(progress, "pull", manifest.size)  # bytes of files restored
     writer = StageWriter(made_dirs, process_budget())
     try:
         try:
-            with store.planned((c for f in manifest.files for c in f.chunks), spill=stage):
+            reads = (c for f in manifest.files for c in f.chunks)
+            with store.planned(reads, spill=stage, progress=progress):
+                meter = Meter(progress, "pull", manifest.size)  # bytes of files restored
                 _stage_all(store, manifest, dest, stage, staged, writer, meter)
         finally:
             writer.close(check=False)  # nothing is written into the stage once it ends

@@ -87,8 +87,9 @@ class StageWriter:
 
     def close(self, *, check: bool = True) -> None:
         """Wait for every file queued; with ``check``, raise the thread's first error."""
-        self._queue.put(None)
-        self._thread.join()
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
         if check and self._error is not None:
             raise self._error
 

@@ -227,11 +227,16 @@ class Store:
         self.reader.prefetch(digests)
 
     @contextmanager
-    def planned(self, digests: Iterable[Digest], spill: Path | None = None) -> Iterator[None]:
+    def planned(
+        self,
+        digests: Iterable[Digest],
+        spill: Path | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[None]:
         """Within the block, ``digests`` are about to be read: the cache keeps the frames
         they need over others, and evicted ones in the directory ``spill`` if given (see
-        :meth:`ChunkReader.plan`)."""
-        plan = self.reader.plan(digests, spill)
+        :meth:`ChunkReader.plan`, which reports to ``progress``)."""
+        plan = self.reader.plan(digests, spill, progress)
         try:
             yield
         finally:

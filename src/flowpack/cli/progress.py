@@ -22,7 +22,9 @@ Callback = Callable[[str, int, int], None]
 
 
 #: Stages whose counts are bytes (drawn as sizes and a byte rate); others count items.
-BYTE_STAGES = frozenset({"pack", "pull", "copy", "read", "files", "mark", "examine", "sweep"})
+BYTE_STAGES = frozenset(
+    {"plan", "pack", "pull", "copy", "read", "files", "mark", "examine", "sweep"}
+)
 #: Seconds between redraws.
 REDRAW = 0.2
 #: Seconds of a stage after which its rate (and so an ETA) is shown.
