@@ -7,9 +7,9 @@ every update is read back and verified (with a warning, once per :class:`Refs`).
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import NotFound, RefConflict
@@ -17,9 +17,10 @@ from flowpack.cas.guards import refuse_write
 from flowpack.cas.protocols import RefStore, Token
 from flowpack.cas.refname import check_ref_name
 
-MAX_FORCE_TRIES = 64
+if TYPE_CHECKING:
+    import logging
 
-log = logging.getLogger("flowpack.cas")
+MAX_FORCE_TRIES = 64
 
 
 class Refs:
@@ -64,7 +65,7 @@ class Refs:
             if self._warned:
                 return
             self._warned = True
-        log.warning(
+        _log().warning(
             "%s has no atomic compare-and-set: a concurrent update of a ref can be lost;"
             " each update is read back and verified",
             self.where or "the location",
@@ -158,3 +159,11 @@ def _conflict(name: str, current: Digest | None, expected: Digest | None) -> Ref
     now = str(current) if current else "nothing (absent)"
     want = str(expected) if expected else "absent"
     return RefConflict(f"ref {name!r} changed: expected {want}, it now points at {now}", current)
+
+
+def _log() -> logging.Logger:
+    """The module's logger (``logging`` is imported on the first warning: a read starts
+    faster without it)."""
+    import logging
+
+    return logging.getLogger("flowpack.cas")

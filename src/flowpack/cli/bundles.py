@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 def resolve_bundle(cli: CliContext, text: str, *, bundle_only: bool = False) -> Digest:
     """The manifest ``text`` names (module docstring)."""
     from flowpack.cas.errors import FlowpackError, NotFound, UsageError
-    from flowpack.packer.lookup import find_registration
 
     flowish = "@" in text and not text.strip().startswith("blake3:")
     try:
@@ -32,6 +31,8 @@ def resolve_bundle(cli: CliContext, text: str, *, bundle_only: bool = False) -> 
     except (NotFound, UsageError) as first:
         if isinstance(first, UsageError) and not flowish:
             raise  # not a digest, not a ref name, and not FLOW@VERSION
+        from flowpack.packer.lookup import find_registration  # a flow name: the flow's code
+
         try:
             return find_registration(cli.store, text).bundle
         except FlowpackError as second:
@@ -45,10 +46,13 @@ def resolve_bundle(cli: CliContext, text: str, *, bundle_only: bool = False) -> 
 
 def _refuse_record(cli: CliContext, text: str, digest: Digest) -> None:
     from flowpack.cas.errors import UsageError
-    from flowpack.packer.projects import PROJECT
-    from flowpack.packer.records import REGISTRATION, RUN, parse_registration, parse_run
+    from flowpack.packer.kinds import PROJECT, RECORD_KINDS, REGISTRATION, RUN
 
     manifest = cli.store.get_manifest(digest)
+    if manifest.kind not in RECORD_KINDS:
+        return
+    from flowpack.packer.records import parse_registration, parse_run
+
     if manifest.kind == REGISTRATION:
         reg = parse_registration(digest, manifest)
         raise UsageError(

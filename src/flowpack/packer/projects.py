@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from flowpack.cas.errors import AlreadyExists, NotFound, RefConflict
 from flowpack.cas.store import Store
 from flowpack.packer import environment
+from flowpack.packer.kinds import PROJECT as PROJECT
 from flowpack.packer.records import slug
 from flowpack.packer.suggest import unknown
 
-PROJECT = "flowpack.project.v1"
 PREFIX = "projects/"
 #: The project ``flowpack register`` uses without ``--project``; it always exists.
 DEFAULT_PROJECT = "default"

@@ -34,9 +34,9 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import MalformedData
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.store import Store
+from flowpack.packer.kinds import REGISTRATION as REGISTRATION
+from flowpack.packer.kinds import RUN as RUN
 
-REGISTRATION = "flowpack.registration.v1"
-RUN = "flowpack.run.v1"
 SUCCESS = "success"
 FAILED = "failed"
 

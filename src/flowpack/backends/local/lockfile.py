@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import platform
 import random
@@ -38,8 +37,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowpack.cas.errors import TransientBackendError
+
+if TYPE_CHECKING:
+    import logging
 
 try:
     import fcntl
@@ -48,7 +51,6 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = ["LockFile", "LockOwner"]
 
-log = logging.getLogger(__name__)
 
 #: How long a lock from another host (or an unreadable one) must be untouched to be stale.
 DEFAULT_STALE_AFTER = 600.0
@@ -187,7 +189,7 @@ class LockFile:
         held = self.still_held()
         self._owner = None
         if not held:
-            log.warning("lock %s was broken by another process while held", self.path)
+            _log().warning("lock %s was broken by another process while held", self.path)
             return
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -253,7 +255,7 @@ class LockFile:
                 with contextlib.suppress(FileNotFoundError):
                     grave.unlink()
         holder = seen.owner.describe() if seen.owner else "an unknown owner"
-        log.warning("broke stale lock %s held by %s", self.path, holder)
+        _log().warning("broke stale lock %s held by %s", self.path, holder)
         return True
 
     def _timeout_message(self) -> str:
@@ -343,3 +345,11 @@ def _process_alive(pid: int, start: str) -> bool:
     if state in ("Z", "X"):
         return False
     return not (start and started != start)
+
+
+def _log() -> logging.Logger:
+    """The module's logger (``logging`` is imported on the first warning: a read starts
+    faster without it)."""
+    import logging
+
+    return logging.getLogger(__name__)
