@@ -1,4 +1,5 @@
-"""A restore decodes each frame of its base tree once, within the memory budget.
+"""A restore (and a copy, an export) decodes each frame of its base tree once, within the
+memory budget.
 
 The frames one version's files live in are compressed against earlier versions' frames, which
 are often the frames of the same version's other files: one wide, deep base tree.  A restore
@@ -21,6 +22,7 @@ from flowpack.backends.local import LocalBlobStore, LocalRefStore
 from flowpack.cas.digest import Digest
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.restore import restore_tree
+from flowpack.cas.transfer import export_bundle
 from flowpack.cas.spill import FrameSpill
 from flowpack.cas.store import Store
 from flowpack.cas.tree import SourceFile
@@ -144,3 +146,29 @@ def test_the_plan_reports_the_frames_it_reads_before_the_files(tmp_path: Path) -
     plan = [e for e in events if e[0] == "plan"]
     assert plan[0][1] == 0 and plan[-1][1] == plan[-1][2] > 0, plan
     assert events.index(plan[-1]) < min(i for i, e in enumerate(events) if e[0] == "pull")
+
+
+@pytest.mark.parametrize("verb", ["copy", "export"])
+def test_copy_and_export_decode_every_frame_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verb: str
+) -> None:
+    last, history = pushed(tmp_path, 8)
+    src = open_store(tmp_path)
+    src_packs = {p.pack.hex for p in (src.sync(), src.indexed_packs())[1]}
+    budget = src.reader.budget
+    budget.cache(budget.total)
+    decodes = count_decodes(monkeypatch)
+    try:
+        if verb == "copy":
+            dst = open_store(tmp_path / "dst")
+            src.copy_to(dst, [last])
+        else:
+            export_bundle(src, last, tmp_path / "out.pack")
+    finally:
+        budget.cache(-budget.total)
+    read = {k: n for k, n in decodes.items() if k[0] in src_packs}  # not the copy's own
+    assert len(read) > 8, "the read went through a tree of delta bases"
+    assert max(read.values()) == 1, f"a frame was decoded twice in one {verb}"
+    if verb == "copy":
+        for f in history[-1]:
+            assert dst.read_file(last, f.path) == f.read()

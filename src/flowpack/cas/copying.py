@@ -19,6 +19,7 @@ from flowpack.cas.guards import refuse_write
 from flowpack.cas.memory import process_budget
 from flowpack.cas.meter import Meter
 from flowpack.cas.pack import DATA, OBJECT
+from flowpack.cas.spill import spill_folder
 from flowpack.cas.walk import manifest_loader, walk
 
 if TYPE_CHECKING:  # the writer is imported by the commands that write
@@ -51,11 +52,17 @@ def copy_objects(
     dst.config  # noqa: B018
     missing = set(dst.missing(reach.every_digest()))
     meter = Meter(progress, "copy", sum(d.size for d in missing))
-    with dst.writing(join_batch=False) as writer:  # visible at once, even in a batch
-        _send(src, writer, [d for d in reach.objects if d in missing], meter)
+    objects = [d for d in reach.objects if d in missing]
+    manifests = [d for d in reversed(reach.manifests) if d in missing]
+    with (
+        dst.writing(join_batch=False) as writer,  # visible at once, even in a batch
+        spill_folder() as spill,
+        src.planned([*objects, *manifests], spill=spill),  # each frame decoded once
+    ):
+        _send(src, writer, objects, meter)
         writer.seal(DATA)
         writer.seal(OBJECT)
-        _send(src, writer, [d for d in reversed(reach.manifests) if d in missing], meter)
+        _send(src, writer, manifests, meter)
     meter.advance_to(meter.total)
     last = digests[-1]
     m = reach.manifests.get(last)

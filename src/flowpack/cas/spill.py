@@ -19,6 +19,9 @@ returned, the entry is forgotten and the frame is decoded from the store again.
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import blake3
@@ -86,3 +89,16 @@ class FrameSpill:
             self._fh.close()
         self.path.unlink(missing_ok=True)
         self._where.clear()
+
+
+@contextmanager
+def spill_folder() -> Iterator[Path]:
+    """A private folder (mode 0700) in the system's temporary directory for a read that has
+    no folder of its own (copy, export), removed at the end."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="flowpack-spill-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

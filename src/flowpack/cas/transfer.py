@@ -52,6 +52,7 @@ from flowpack.cas.pack import (
     read_trailer,
     split_frame,
 )
+from flowpack.cas.spill import spill_folder
 from flowpack.cas.walk import Reach, manifest_loader, walk
 from flowpack.cas.writer import FRAME_TARGET
 
@@ -71,9 +72,10 @@ def export_bundle(store: Content, digest: Digest, out: Path) -> int:
     builder = PackBuilder()
     builder.add(*encode_frame(MANIFEST, [(Digest.of(header), header)], level=store.level))
     manifests = list(reversed(reach.manifests))
-    _add_frames(store, builder, MANIFEST, manifests)
-    for kind in (DATA, OBJECT):
-        _add_frames(store, builder, kind, [d for d in reach.objects if _kind(store, d) == kind])
+    with spill_folder() as spill, store.planned([*manifests, *reach.objects], spill=spill):
+        _add_frames(store, builder, MANIFEST, manifests)
+        for kind in (DATA, OBJECT):
+            _add_frames(store, builder, kind, [d for d in reach.objects if _kind(store, d) == kind])
     data = builder.build().data
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
