@@ -22,9 +22,9 @@ from flowpack.backends.local import LocalBlobStore, LocalRefStore
 from flowpack.cas.digest import Digest
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.restore import restore_tree
-from flowpack.cas.transfer import export_bundle
 from flowpack.cas.spill import FrameSpill
 from flowpack.cas.store import Store
+from flowpack.cas.transfer import export_bundle
 from flowpack.cas.tree import SourceFile
 
 
