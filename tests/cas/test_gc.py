@@ -18,7 +18,7 @@ from wholestore import (
     text_bytes,
 )
 
-from flowpack.cas import gc
+from flowpack.cas import frameheads
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError
 from flowpack.cas.gc import collect
@@ -230,7 +230,7 @@ def test_partly_live_packs_are_kept_whole(root: Path) -> None:
 def test_packs_holding_bases_of_live_frames_are_kept(
     root: Path, whole_pack_frames: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gc, "WHOLE_PACK_FRAMES", whole_pack_frames)
+    monkeypatch.setattr(frameheads, "WHOLE_PACK_FRAMES", whole_pack_frames)
     store = file_store(root)
     v1 = text_bytes(200_000, 5)
     d1 = push(store, {"flow.py": v1}).digest

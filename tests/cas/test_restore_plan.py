@@ -172,3 +172,24 @@ def test_copy_and_export_decode_every_frame_once(
     if verb == "copy":
         for f in history[-1]:
             assert dst.read_file(last, f.path) == f.read()
+
+
+def test_verify_read_data_decodes_every_base_frame_once_per_phase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``verify --read-data`` decodes each frame of each pack itself, and reads the bases of
+    deltas (then the files it reassembles) through a reader: both are planned reads."""
+    from flowpack.cas.verify import verify
+
+    pushed(tmp_path, 8)
+    store = open_store(tmp_path)
+    budget = store.reader.budget
+    budget.cache(budget.total)
+    decodes = count_decodes(monkeypatch)
+    try:
+        report = verify(store, read_data=True)
+    finally:
+        budget.cache(-budget.total)
+    assert report.ok, report
+    assert len(decodes) > 8, "the bases of deltas were read"
+    assert max(decodes.values()) <= 2, "a frame was decoded again within one phase"

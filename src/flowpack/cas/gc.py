@@ -53,28 +53,23 @@ from flowpack.cas.content import Content, Progress
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     AlreadyExists,
-    CorruptObject,
     IntegrityError,
     NotFound,
     UsageError,
 )
+from flowpack.cas.frameheads import delta_bases
 from flowpack.cas.guards import refuse_write, require_listing
 from flowpack.cas.index import FrameSpan, IndexFile, PackEntry
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.meter import Meter
-from flowpack.cas.pack import MANIFEST, U32, FrameHeader
+from flowpack.cas.pack import MANIFEST
 from flowpack.cas.protocols import LeftoverCleaner
 from flowpack.cas.reach import scan_refs
-from flowpack.cas.reader import pack_key
 from flowpack.cas.walk import manifest_loader, walk
 
 #: The shortest grace ``flowpack gc`` accepts without ``--force``: a push running longer than
 #: the grace period can lose the packs it uploaded before its ref moved.
 MIN_GRACE = 600.0
-#: How much of a frame to read first to find its header (re-read if the header is longer).
-HEAD_READ = 4096
-#: A live pack with more delta frames than this is read whole to find their bases.
-WHOLE_PACK_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -293,36 +288,14 @@ def _live_packs(
 
 
 def _frame_bases(store: Content, entry: PackEntry) -> set[Digest]:
-    """The bases of every delta frame of a pack, read from the frame headers.
-
-    A pack with many delta frames, or any pack of a location without range reads, is read
-    whole (one request); otherwise each delta frame's header is read with a small ranged read.
-    """
-    deltas = [fr for fr in entry.frames if fr.depth > 0]
-    if not deltas:
-        return set()
-    key = pack_key(entry.pack)
-    out: set[Digest] = set()
+    """The bases of every delta frame of a pack, read from the frame headers."""
     try:
-        whole_read = len(deltas) > WHOLE_PACK_FRAMES or not store.blobs.capabilities.range_reads
-        whole = store.blobs.get(key) if whole_read else None
-        for fr in deltas:
-            if whole is not None:
-                head = whole[fr.offset : fr.offset + fr.length]
-            else:
-                head = store.blobs.get(key, fr.offset, min(fr.length, HEAD_READ))
-            (hlen,) = U32.unpack_from(head) if len(head) >= U32.size else (-1,)
-            if whole is None and hlen >= 0 and U32.size + hlen > len(head):
-                head = store.blobs.get(key, fr.offset, min(fr.length, U32.size + hlen))
-            if hlen < 0 or U32.size + hlen > len(head):
-                raise CorruptObject(f"frame at {fr.offset} of pack {entry.pack} is cut short")
-            out.update(FrameHeader.decode(head[U32.size : U32.size + hlen]).bases)
+        return {b for bases in delta_bases(store.blobs, entry) for b in bases}
     except (IntegrityError, NotFound) as exc:
         raise IntegrityError(
             f"gc stopped: cannot read the frames of live pack {entry.pack}: {exc};"
             " run flowpack verify"
         ) from exc
-    return out
 
 
 def _orphans(

@@ -30,7 +30,7 @@ chunk → pack (and delta record → base) edges.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ from flowpack.cas.errors import (
     UnsafePath,
     UsageError,
 )
+from flowpack.cas.frameheads import delta_bases
 from flowpack.cas.index import Index, IndexFile, PackEntry
 from flowpack.cas.manifest import decode_manifest
 from flowpack.cas.meter import Meter
@@ -55,6 +56,7 @@ from flowpack.cas.pack import MANIFEST
 from flowpack.cas.packcheck import check_bytes, check_layout
 from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import ChunkReader, pack_key
+from flowpack.cas.spill import spill_folder
 from flowpack.cas.streaming import iter_chunks
 
 #: A node of the dependency graph: ("ref", name), ("manifest", hex), ("file", hex, path),
@@ -293,6 +295,27 @@ class _Verifier:
         return sizes
 
     def read_packs(self, packs: list[PackEntry]) -> None:
+        """Read and check every frame of ``packs``; the bases their deltas need are planned
+        reads (each base frame decoded once, see :meth:`ChunkReader.plan`)."""
+        with spill_folder() as spill:
+            plan = self.reader.plan(self._base_reads(packs), spill, self.progress)
+            try:
+                self._read_packs(packs)
+            finally:
+                self.reader.unplan(plan)
+
+    def _base_reads(self, packs: list[PackEntry]) -> Iterator[Digest]:
+        """Every base of every delta frame of ``packs``, once per frame that names it (a
+        pack whose headers cannot be read is left to its check, which reports it)."""
+        for entry in packs:
+            try:
+                bases = delta_bases(self.blobs, entry)
+            except (IntegrityError, NotFound):
+                continue
+            for frame_bases in bases:
+                yield from frame_bases
+
+    def _read_packs(self, packs: list[PackEntry]) -> None:
         meter = Meter(self.progress, "read", sum(p.pack.size for p in packs))  # pack bytes
         for entry in packs:
             try:
@@ -325,11 +348,34 @@ class _Verifier:
 
     def check_files(self, read: set[str], *, whole: bool) -> None:
         total = sum(digest.size for fs in self.manifests.values() for _, digest, _ in fs)
-        meter = Meter(self.progress, "files", total)  # bytes of the files checked
-        for m, files in self.manifests.items():
-            for path, digest, chunks in files:
-                self.check_file(m, (path, digest, chunks), read, whole=whole)
-                meter.add(digest.size)
+        reads = [
+            c
+            for fs in self.manifests.values()
+            for f in fs
+            if self._reassembles(f[2], read, whole=whole)
+            for c in f[2]
+        ]
+        with spill_folder() as spill:
+            plan = self.reader.plan(reads, spill, self.progress)  # each frame decoded once
+            try:
+                meter = Meter(self.progress, "files", total)  # bytes of the files checked
+                for m, files in self.manifests.items():
+                    for path, digest, chunks in files:
+                        self.check_file(m, (path, digest, chunks), read, whole=whole)
+                        meter.add(digest.size)
+            finally:
+                self.reader.unplan(plan)
+
+    def _reassembles(self, chunks: tuple[Digest, ...], read: set[str], *, whole: bool) -> bool:
+        """Whether :meth:`check_file` reads the file's chunks (those of a one-chunk file in a
+        pack read whole re-hashed with it; a file in a pack outside a subset is not read)."""
+        locs = [self.index.get(c) for c in chunks]
+        if any(loc is None for loc in locs) or any(c in self.bad_records for c in chunks):
+            return False
+        packs = {loc.pack.hex for loc in locs if loc is not None}
+        if not whole and not packs <= read:
+            return False
+        return not (len(chunks) == 1 and packs <= read)
 
     def check_file(
         self,
@@ -340,16 +386,14 @@ class _Verifier:
         whole: bool,
     ) -> None:
         path, digest, chunks = file
-        locs = [self.index.get(c) for c in chunks]
-        if any(loc is None for loc in locs) or any(c in self.bad_records for c in chunks):
-            return  # already reported as a missing or damaged object
-        packs = {loc.pack.hex for loc in locs if loc is not None}
-        if not whole and not packs <= read:
-            return
-        if len(chunks) == 1 and packs <= read:
-            self.count("read_files")
-            return  # the chunk is the file, and it re-hashed with its pack
-        self.reassemble(m, path, digest, chunks)
+        if self._reassembles(chunks, read, whole=whole):
+            self.reassemble(m, path, digest, chunks)
+        elif len(chunks) == 1 and {self._pack_of(chunks[0])} <= read:
+            self.count("read_files")  # the chunk is the file, and it re-hashed with its pack
+
+    def _pack_of(self, d: Digest) -> str | None:
+        loc = self.index.get(d)
+        return None if loc is None or d in self.bad_records else loc.pack.hex
 
     def reassemble(self, m: Digest, path: str, digest: Digest, chunks: tuple[Digest, ...]) -> None:
         """Hash file ``path`` of manifest ``m`` chunk by chunk (one window in memory)."""
