@@ -193,3 +193,31 @@ def test_verify_read_data_decodes_every_base_frame_once_per_phase(
     assert report.ok, report
     assert len(decodes) > 8, "the bases of deltas were read"
     assert max(decodes.values()) <= 2, "a frame was decoded again within one phase"
+
+
+def test_a_plan_reads_no_more_than_its_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote store's plan reads ahead at most half its frame cache (none without one), so
+    that no frame is downloaded twice; past that it plans from the index alone."""
+    from flowpack.cas.readplan import plan_reads
+
+    last, _ = pushed(tmp_path, 8)
+    store = open_store(tmp_path)
+    chunks = [c for f in store.get_manifest(last).files for c in f.chunks]
+    reads: list[int] = []
+    get = store.reader.blobs.get
+
+    def counting_get(key: str, offset: int = 0, length: int | None = None) -> bytes:
+        data = get(key, offset, length)
+        reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(store.reader.blobs, "get", counting_get)
+    tops = plan_reads(store.reader, chunks, limit=0)
+    assert reads == [] and sum(tops.values()) == len(chunks), "the index alone"
+    whole = plan_reads(store.reader, chunks)
+    assert sum(whole.values()) > len(chunks), "headers add the reads of bases"
+    reads.clear()
+    some = plan_reads(store.reader, chunks, limit=1)
+    assert reads == [] and some == tops, "a window over the limit is not read"

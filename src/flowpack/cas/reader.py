@@ -109,12 +109,19 @@ class ChunkReader:
         to ``progress``).  Returns the plan, for :meth:`unplan`."""
         from flowpack.cas.readplan import plan_reads
 
-        planned = plan_reads(self, digests, progress)
+        planned = plan_reads(self, digests, progress, self._plan_limit())
         with self._lock:
             self._planned += planned
             kept = FrameSpill(spill) if spill is not None and self._spill is None else None
             self._spill = self._spill or kept
         return ReadPlan(planned, kept)
+
+    def _plan_limit(self) -> int | None:
+        """Bytes of frames a plan may read ahead: any from a local store, half the frame
+        cache from a remote one (so none is downloaded twice), none without a cache."""
+        if not self.blobs.capabilities.remote:
+            return None
+        return self.frame_cache.limit // 2 if self.frame_cache is not None else 0
 
     def take_raw(self, key: tuple[str, int]) -> bytes | None:
         """Take back the raw frame at ``key`` read ahead and not decoded, if any."""

@@ -7,7 +7,9 @@ reads the header of every frame in the base tree, a window of frames at a time
 ``read_ahead``).  The raw frames are not held: where the store is remote they go to the local
 frame cache, which the decodes then read instead of the store; a local store's are read again
 (from the page cache).  On a remote store the plan is where the frames are downloaded, so it
-reports progress as a stage of its own, ``plan``, in raw bytes of frames read.
+reports progress as a stage of its own, ``plan``, in raw bytes of frames read, and it reads
+ahead no more than half the frame cache holds (none without a frame cache): past that, frames
+would be downloaded twice, so the rest of the plan counts only the reads the index shows.
 """
 
 from __future__ import annotations
@@ -28,9 +30,13 @@ FrameKey = tuple[str, int]
 
 
 def plan_reads(
-    reader: ChunkReader, digests: Iterable[Digest], progress: Progress | None = None
+    reader: ChunkReader,
+    digests: Iterable[Digest],
+    progress: Progress | None = None,
+    limit: int | None = None,
 ) -> Counter[FrameKey]:
-    """How many times reading ``digests`` (each decoded frame once) needs each frame."""
+    """How many times reading ``digests`` (each decoded frame once) needs each frame, reading
+    at most ``limit`` bytes of frames for their bases (None: no limit)."""
     planned: Counter[FrameKey] = Counter()
     todo: dict[FrameKey, Location] = {}
     for d in digests:
@@ -39,10 +45,16 @@ def plan_reads(
             key = (loc.pack.hex, loc.frame_offset)
             planned[key] += 1
             todo.setdefault(key, loc)
+    if limit == 0:
+        return planned  # from the index alone
     seen = set(todo)
     meter = Meter(progress, "plan", sum(loc.frame_length for loc in todo.values()))
+    read = 0
     while todo:
         window = _window(todo, reader.budget.read_ahead)
+        read += sum(loc.frame_length for loc in window.values())
+        if limit is not None and read > limit:
+            break  # the rest is planned from the index alone
         reader.prefetch_frames(window.values())
         meter.add(sum(loc.frame_length for loc in window.values()))
         for key, loc in window.items():
