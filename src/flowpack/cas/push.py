@@ -7,7 +7,6 @@ nothing of the store beyond the :class:`~flowpack.cas.writer.Writer` and the
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +27,6 @@ if TYPE_CHECKING:  # the writer (and its thread pools) is imported by the comman
     from flowpack.cas.bases import BaseFinder
     from flowpack.cas.chunker import Chunker, ChunkerParams
     from flowpack.cas.writer import Writer, WriteStats
-
-
-class Batches(threading.local):
-    """The calling thread's open batch (see ``Store.batch``): its writer and its manifests."""
-
-    def __init__(self) -> None:
-        self.writer: Writer | None = None
-        self.manifests: dict[Digest, bytes] = {}  # written in the open batch, not uploaded yet
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowpack.cas.batches import Batches
 from flowpack.cas.condemned import Notices, load_notices
 from flowpack.cas.config import StoreConfig, load_config
 from flowpack.cas.content import ChunkLocation, Progress, PushResult
@@ -41,7 +42,6 @@ from flowpack.cas.manifest import (
 )
 from flowpack.cas.naming import resolve_name
 from flowpack.cas.protocols import BlobStore, RefStore
-from flowpack.cas.push import Batches
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.refs import Refs
 from flowpack.cas.storeconfig import BelievedConfig

@@ -24,14 +24,14 @@ import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowpack.backends.keys import check_blob_key, check_key_prefix, check_range
 from flowpack.backends.local.leftovers import find_leftovers, remove_leftover
-from flowpack.backends.local.lockfile import (
+from flowpack.backends.local.lockparams import (
     BREAKER_NAME,
     DEFAULT_STALE_AFTER,
     DEFAULT_TIMEOUT,
-    LockFile,
 )
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
@@ -47,6 +47,9 @@ from flowpack.cas.errors import (
 from flowpack.cas.protocols import BlobInfo, Capabilities, Token
 from flowpack.cas.refname import check_ref_name
 from flowpack.cas.refvalue import decode_ref_value, encode_ref_value
+
+if TYPE_CHECKING:
+    from flowpack.backends.local.lockfile import LockFile
 
 __all__ = ["LocalBlobStore", "LocalRefStore"]
 
@@ -266,6 +269,8 @@ class LocalRefStore:
         return self.refs_dir / check_ref_name(name)
 
     def _lock(self, path: Path) -> LockFile:
+        from flowpack.backends.local.lockfile import LockFile  # only ref updates lock
+
         return LockFile(
             path.with_name(path.name + ".lock"),
             timeout=self.lock_timeout,

@@ -39,6 +39,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flowpack.backends.local.lockparams import BREAKER_NAME, DEFAULT_STALE_AFTER, DEFAULT_TIMEOUT
 from flowpack.cas.errors import TransientBackendError
 
 if TYPE_CHECKING:
@@ -52,11 +53,6 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = ["LockFile", "LockOwner"]
 
 
-#: How long a lock from another host (or an unreadable one) must be untouched to be stale.
-DEFAULT_STALE_AFTER = 600.0
-#: How long :meth:`LockFile.acquire` waits for a live holder before giving up.
-DEFAULT_TIMEOUT = 10.0
-BREAKER_NAME = ".flowpack-lock-breaker"
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _breaker_mutex = threading.Lock()
 
