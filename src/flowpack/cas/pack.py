@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -111,6 +110,8 @@ class PackBuilder:
     """
 
     def __init__(self) -> None:
+        import tempfile  # only a writer assembles packs
+
         self._spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by build
         self._spool.write(MAGIC)
         self._size = len(MAGIC)

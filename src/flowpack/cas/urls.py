@@ -12,7 +12,6 @@ option (``?endpoint_url=http://u:SECRET@host``) or an encoded ``token%3DSECRET``
 from __future__ import annotations
 
 import re
-from urllib.parse import SplitResult, unquote, urlsplit
 
 __all__ = ["MASK", "redact", "scrub"]
 
@@ -62,6 +61,10 @@ def redact(url: str) -> str:
     ``https://u:p@h/x?sig=1&a=2`` -> ``https://u:***@h/x?sig=***&a=2``.  The rest of the text,
     including its percent-encoding, is kept as it was.  Never raises.
     """
+    if ":" not in url and "@" not in url and "?" not in url and "#" not in url:
+        return url  # a plain path: nothing to parse (nor to import for it)
+    from urllib.parse import SplitResult, urlsplit
+
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an unbalanced '[' in the host
@@ -92,7 +95,7 @@ def _redact_params(text: str) -> str:
     out = []
     for item in text.split("&"):
         name, eq, value = item.partition("=")
-        secret = eq and (_is_secret(unquote(name)) or _hides_secret(value))
+        secret = eq and (_is_secret(_unquote(name)) or _hides_secret(value))
         out.append(f"{name}={MASK}" if secret else item)
     return "&".join(out)
 
@@ -100,7 +103,7 @@ def _redact_params(text: str) -> str:
 def _hides_secret(value: str) -> bool:
     """Whether a parameter value, decoded, carries a credential (a URL with one, or a secret
     ``name=value`` pair)."""
-    decoded = unquote(unquote(value))
+    decoded = _unquote(_unquote(value))
     return scrub(decoded) != decoded
 
 
@@ -137,3 +140,9 @@ def _mask_pair(m: re.Match[str]) -> str:
 def _is_secret(name: str) -> bool:
     norm = name.lower().replace("-", "_").replace("%2d", "_")
     return norm in _SECRET_NAMES or any(part in norm for part in _SECRET_PARTS)
+
+
+def _unquote(text: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(text)

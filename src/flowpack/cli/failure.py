@@ -10,7 +10,6 @@ line is a JSON object ``{"error", "type", "exit_code"}`` (plus ``"current"`` for
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -55,7 +54,7 @@ def report(exc: BaseException, *, json_output: bool, debug: bool) -> int:
         doc: dict[str, Any] = {"error": message, "type": type(exc).__name__, "exit_code": code}
         if isinstance(exc, RefConflict):
             doc["current"] = str(exc.current) if exc.current is not None else None
-        click.echo(json.dumps(doc), err=True)
+        click.echo(_dumps(doc), err=True)
     else:
         click.echo(f"{PROG}: error: {message}", err=True)
     return code
@@ -68,4 +67,10 @@ def report_usage(exc: click.ClickException) -> None:
         "type": "UsageError",
         "exit_code": exc.exit_code,
     }
-    click.echo(json.dumps(doc), err=True)
+    click.echo(_dumps(doc), err=True)
+
+
+def _dumps(doc: object) -> str:
+    import json  # errors are rare: a command that succeeds never loads it here
+
+    return json.dumps(doc)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from flowpack.backends.local.adapter import LocalBlobStore, LocalRefStore
 from flowpack.cas.errors import UsageError
@@ -32,6 +31,8 @@ def path_from_url(url: str) -> Path:
         if not url:
             raise UsageError("empty store path")
         return Path(url).expanduser().absolute()
+    from urllib.parse import unquote, urlsplit  # a plain path (the default) needs neither
+
     parts = urlsplit(url)
     if parts.scheme.lower() != SCHEME:
         raise UsageError(f"not a file:// URL: {url!r}")
