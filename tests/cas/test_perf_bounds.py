@@ -10,7 +10,7 @@ import pytest
 from flowpack.backends.local import LocalBlobStore, LocalRefStore
 from flowpack.cas import bases as bases_mod
 from flowpack.cas import writer as writer_mod
-from flowpack.cas.budget import BaseBudget
+from flowpack.cas.budget import BaseBudget, base_work
 from flowpack.cas.digest import Digest
 from flowpack.cas.memory import process_budget
 from flowpack.cas.store import Store
@@ -44,7 +44,7 @@ def test_decode_work_per_frame_stays_within_the_budget(tmp_path: Path) -> None:
     with cold.batch() as stats:
         res = cold.put_files(version(99), parent=prev)
     frames = max(1, stats.new_chunks)
-    assert stats.base_bytes_planned <= frames * process_budget().working_set
+    assert stats.base_bytes_planned <= frames * base_work(process_budget())
     assert res.bytes_uploaded < sum(len(f.read()) for f in version(99)) // 4  # still deltas
     assert cold.read_file(res.digest, "m/f3.json") == version(99)[3].read()
 
@@ -54,7 +54,9 @@ def test_bases_over_budget_are_left_out_and_data_round_trips(
 ) -> None:
     store = open_store(tmp_path)
     prev = store.put_files(version(1)).digest
-    monkeypatch.setattr(writer_mod, "BaseBudget", lambda reader: BaseBudget(reader, limit=1))
+    monkeypatch.setattr(
+        writer_mod, "BaseBudget", lambda reader, limit=None: BaseBudget(reader, limit=1)
+    )
     with store.batch() as stats:
         res = store.put_files(version(2), parent=prev)
     assert stats.bases_dropped >= 1 and stats.base_bytes_planned == 0
@@ -86,7 +88,9 @@ def push_three(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallbacks: int) 
     bytes uploaded and the fallbacks it used."""
     monkeypatch.setattr(bases_mod, "MAX_FALLBACKS", fallbacks)
     size = sum(len(f.read()) for f in version(1))
-    monkeypatch.setattr(writer_mod, "BaseBudget", lambda r: BaseBudget(r, limit=size * 3 // 2))
+    monkeypatch.setattr(
+        writer_mod, "BaseBudget", lambda r, limit=None: BaseBudget(r, limit=size * 3 // 2)
+    )
     store = open_store(tmp_path / f"fb{fallbacks}")
     prev: Digest | None = None
     for n in (1, 2):

@@ -87,12 +87,12 @@ def test_a_restore_decodes_every_frame_once_with_no_room_in_the_cache(
     budget = fresh.reader.budget
     budget.cache(budget.total)  # other readers' frames fill the budget: one frame fits
     decodes = count_decodes(monkeypatch)
-    kept: list[tuple[str, int]] = []
+    kept: list[int] = []
     put = FrameSpill.put
 
-    def counting_put(self: FrameSpill, key: tuple[str, int], records: dict[bytes, bytes]) -> None:
-        kept.append(key)
-        put(self, key, records)
+    def counting_put(self: FrameSpill, records: dict[bytes, bytes]) -> None:
+        kept.append(len(records))
+        put(self, records)
 
     monkeypatch.setattr(FrameSpill, "put", counting_put)
     try:
@@ -126,14 +126,16 @@ def test_without_a_plan_the_same_restore_decodes_frames_again(
 
 def test_a_damaged_spilled_record_is_never_returned(tmp_path: Path) -> None:
     spill = FrameSpill(tmp_path)
-    good = b"a record kept on disk"
+    good, other = b"a record kept on disk", b"a record no plan reads"
     digest = blake3.blake3(good).digest()
-    spill.put(("p", 0), {digest: good})
-    assert spill.get(("p", 0)) == {digest: good}
+    spill.wanted.add(digest)
+    spill.put({digest: good, blake3.blake3(other).digest(): other})
+    assert spill.written == len(good), "only the wanted record is kept"
+    assert spill.get(digest) == good
     with open(spill.path, "r+b") as fh:
         fh.write(b"A")
-    assert spill.get(("p", 0)) is None, "a damaged copy was returned"
-    assert ("p", 0) not in spill, "a damaged copy is forgotten (decoded again)"
+    assert spill.get(digest) is None, "a damaged copy was returned"
+    assert digest not in spill, "a damaged copy is forgotten (decoded again)"
     spill.close()
     assert list(tmp_path.iterdir()) == []
 
@@ -214,10 +216,69 @@ def test_a_plan_reads_no_more_than_its_limit(
         return data
 
     monkeypatch.setattr(store.reader.blobs, "get", counting_get)
-    tops = plan_reads(store.reader, chunks, limit=0)
+    tops, _ = plan_reads(store.reader, chunks, limit=0)
     assert reads == [] and sum(tops.values()) == len(chunks), "the index alone"
-    whole = plan_reads(store.reader, chunks)
+    whole, _ = plan_reads(store.reader, chunks)
     assert sum(whole.values()) > len(chunks), "headers add the reads of bases"
+    again, _ = plan_reads(store.reader, chunks, limit=1)
+    assert again == whole, "headers read before cost nothing: planned whatever the limit"
+    other = open_store(tmp_path)
+    other.sync()
+    fresh = other.reader
+    monkeypatch.setattr(fresh.blobs, "get", counting_get)
     reads.clear()
-    some = plan_reads(store.reader, chunks, limit=1)
+    some, _ = plan_reads(fresh, chunks, limit=1)
     assert reads == [] and some == tops, "a window over the limit is not read"
+
+
+def test_a_push_reads_bases_beyond_the_cache_once_per_frame_and_removes_its_spill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new frame's bases may need more old frames than the cache holds (``BASE_WORK``): the
+    writer reads them as a planned read, so no old frame is decoded twice for one new frame,
+    and the records it spills go to a private folder it removes at the end."""
+    from flowpack.cas import writer as writer_mod
+
+    last, history = pushed(tmp_path, 8)
+    store = open_store(tmp_path)
+    budget = store.reader.budget
+    spills: list[FrameSpill] = []
+    temporary = FrameSpill.temporary
+
+    def recording() -> FrameSpill:
+        spills.append(temporary())
+        return spills[-1]
+
+    per_frame: list[Counter[tuple[str, int]]] = []
+    dictionary = writer_mod.Writer._dictionary
+
+    def counting(self: writer_mod.Writer, bases: list[Digest]) -> bytes:
+        per_frame.append(Counter())
+        return dictionary(self, bases)
+
+    decode = ChunkReader._decode
+
+    def counting_decode(self: ChunkReader, loc: Any, *args: Any) -> dict[bytes, bytes]:
+        if per_frame:
+            per_frame[-1][(loc.pack.hex, loc.frame_offset)] += 1
+        return decode(self, loc, *args)
+
+    monkeypatch.setattr(FrameSpill, "temporary", staticmethod(recording))
+    monkeypatch.setattr(writer_mod.Writer, "_dictionary", counting)
+    monkeypatch.setattr(ChunkReader, "_decode", counting_decode)
+    store.workers = 1  # the counts are per new frame: one compression at a time
+    budget.cache(budget.total)
+    try:
+        edited = [SourceFile.from_bytes(f.path, f.read() + b"more\n") for f in history[-1]]
+        with store.batch() as stats:
+            res = store.put_files(edited, parent=last)
+    finally:
+        budget.cache(-budget.total)
+    assert stats.base_bytes_planned > 0 and stats.bases_dropped == 0
+    assert res.bytes_uploaded < sum(len(f.read()) for f in edited) // 4, "stored as deltas"
+    decodes = [n for frame in per_frame for n in frame.values()]
+    assert len(decodes) > 8 and max(decodes) == 1, "an old frame decoded twice for one frame"
+    assert spills and not spills[0].path.parent.exists(), "the spill folder is removed"
+    assert [open_store(tmp_path).read_file(res.digest, f.path) for f in edited] == [
+        f.read() for f in edited
+    ]

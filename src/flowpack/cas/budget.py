@@ -9,12 +9,13 @@ no longer fit the reader's cache.
 :class:`BaseBudget` bounds it.  Before a frame is compressed, its candidate bases are admitted
 one at a time: the frames each one needs (from the reader's cache, else from their headers) are
 added to the frame's working set, and a base whose frames would take the working set past the
-process's :attr:`~flowpack.cas.memory.MemoryBudget.working_set` of decoded bytes is left out
-(the writer then tries a shallower base, else compresses against fewer bases, or none).  So each
-new frame decodes at most one working set of old frames, the work
-of a push is linear in the bytes it writes, and the frames one compression needs all fit the
-reader's cache at once, so none is decoded twice within that compression (the writer fetches
-one frame's bases at a time, then compresses frames in parallel).
+limit (the writer's is :func:`base_work`, :data:`BASE_WORK` decoded bytes) is left out (the
+writer then tries a shallower base, else compresses against fewer bases, or none).  So each
+new frame decodes at most that much of old frames and the work of a push is linear in the
+bytes it writes.  The limit bounds work, not memory: the writer reads a frame's bases as a
+planned read (:meth:`~flowpack.cas.reader.ChunkReader.plan`), so the frames the reader's cache
+cannot hold go to the write session's spill (:mod:`flowpack.cas.spill`) and none is decoded
+twice (the writer fetches one frame's bases at a time, then compresses frames in parallel).
 """
 
 from __future__ import annotations
@@ -22,14 +23,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flowpack.cas.digest import Digest
+from flowpack.cas.memory import MemoryBudget
 from flowpack.cas.reader import ChunkReader
+
+#: Decoded bytes of old frames one new frame's bases may cost at most (a bound on work, not on
+#: memory: the writer reads them as a planned read, so what the cache cannot hold is kept on
+#: disk).  Below it, large generated files (Pygments' lexer tables) lost their bases.
+BASE_WORK = 24 << 20
+
+
+def base_work(budget: MemoryBudget) -> int:
+    """The limit a writer gives :class:`BaseBudget`: :data:`BASE_WORK`, or the budget's
+    working set if that is larger."""
+    return max(BASE_WORK, budget.working_set)
 
 
 class BaseBudget:
-    """Admits the bases of one new frame within one working set (``limit``, by default the
-    reader's budget's: the reader's cache always has room for it, so every frame of one
-    compression's working set stays cached while its dependants decode; callers fetch one
-    frame's bases at a time, see ``Writer._encode``).  One per frame; not thread-safe."""
+    """Admits the bases of one new frame within ``limit`` decoded bytes of old frames (by
+    default the reader's budget's working set; the writer passes :func:`base_work` and reads
+    the bases as a planned read, see ``Writer._dictionary``).  One per frame; not
+    thread-safe."""
 
     def __init__(self, reader: ChunkReader, limit: int | None = None) -> None:
         self._reader = reader

@@ -187,6 +187,14 @@ class _State:
     tables: tuple[ChunkTable, ...] = ()
     packs: dict[str, tuple[Digest, tuple[FrameSpan, ...]]] = field(default_factory=dict)
     condemned: frozenset[str] = frozenset()
+    #: Recent lookups in this view: a writer walks the same base trees for every new frame
+    #: (budget, plan), a restore looks each chunk up several times.  Emptied when full, gone
+    #: with the view.
+    recent: dict[Digest, Location | None] = field(default_factory=dict)
+
+
+#: Lookups a view remembers before it forgets them all (about 1 MB).
+RECENT_LOOKUPS = 4096
 
 
 class Index:
@@ -236,8 +244,17 @@ class Index:
     def get(self, digest: Digest) -> Location | None:
         """Where to read ``digest`` (a condemned pack only when no other copy is indexed)."""
         st = self._state
+        recent = st.recent
+        try:
+            return recent[digest]
+        except KeyError:  # not looked up lately (or forgotten meanwhile by another thread)
+            pass
         hit = _winner(st, digest.raw)
-        return _location(st, hit, digest.size) if hit is not None else None
+        loc = _location(st, hit, digest.size) if hit is not None else None
+        if len(recent) >= RECENT_LOOKUPS:
+            recent.clear()
+        recent[digest] = loc
+        return loc
 
     def __contains__(self, digest: object) -> bool:
         """Whether ``digest`` is held for writers to reuse: indexed outside condemned packs."""

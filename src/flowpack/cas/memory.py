@@ -3,10 +3,11 @@
 Everything that holds data draws on the same :class:`MemoryBudget`, so that the parts add up
 to one bound instead of each having a cap of its own:
 
-* the readers' decoded frames: LRU caches of one working set at most, which give way to what
-  else is held (:meth:`MemoryBudget.caches_over`); a working set is the old frames one new
-  frame's bases need, decoded (:attr:`MemoryBudget.working_set`, half the total, enforced by
-  :class:`flowpack.cas.budget.BaseBudget`), so one compression's frames stay cached together;
+* the readers' decoded frames: LRU caches of one working set at most (half the total), which
+  give way to what else is held (:meth:`MemoryBudget.caches_over`); what a planned read (a
+  restore, a copy, a new frame's bases) still needs beyond them is kept on disk
+  (:mod:`flowpack.cas.spill`), so the work a read may do is bounded apart from memory
+  (:func:`flowpack.cas.budget.base_work`);
 * the writer's frames in flight, queued for compression or compressed and not yet in a pack
   (:attr:`MemoryBudget.in_flight`); packs are assembled in a temporary file;
 * packs held whole while they upload (:attr:`MemoryBudget.packs`), which also sizes packs;
@@ -53,7 +54,7 @@ class MemoryBudget:
 
     @property
     def working_set(self) -> int:
-        """Decoded bytes of old frames one compression may need at once (half the total)."""
+        """Decoded frames the readers' caches may hold (half the total)."""
         return self.total // 2
 
     @property

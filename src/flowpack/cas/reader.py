@@ -51,6 +51,8 @@ class ReadPlan:
 
     reads: Counter[tuple[str, int]]
     spill: FrameSpill | None
+    #: Whether the plan made ``spill`` (and so removes it when it ends).
+    owned: bool = False
 
 
 def pack_key(pack: Digest) -> str:
@@ -72,6 +74,7 @@ class ChunkReader:
         self._cached = 0
         self._planned: Counter[tuple[str, int]] = Counter()  # reads to come, by frame
         self._spill: FrameSpill | None = None
+        self._spill_all = False  # whether evicted frames no plan needs are kept there too
         self._ranged = blobs.capabilities.range_reads
         self._packs: OrderedDict[str, bytes] = OrderedDict()  # whole packs, without ranges
         self._packs_bytes = 0
@@ -85,8 +88,7 @@ class ChunkReader:
         loc = self.index.get(digest)
         if loc is None:
             raise NotFound(f"object {digest} is not in the store")
-        records = self._decoded(loc, 0)
-        data = records.get(digest.raw)
+        data = self._record(loc, digest.raw, 0, None)
         if data is None:
             raise CorruptObject(
                 f"object {digest} is missing from its frame in pack {loc.pack}", digest
@@ -98,23 +100,28 @@ class ChunkReader:
     def plan(
         self,
         digests: Iterable[Digest],
-        spill: Path | None = None,
+        spill: Path | FrameSpill | None = None,
         progress: Progress | None = None,
     ) -> ReadPlan:
         """Note that ``digests`` are about to be read: until each is, the frames they live in
         and the bases those frames are decoded against are the last the cache evicts, and
-        with a ``spill`` directory, such a frame evicted is kept there (see
-        :mod:`flowpack.cas.spill`), so that each is decoded once.  Reads every frame header
+        with a ``spill`` directory (or a :class:`FrameSpill` the caller keeps across plans),
+        such a frame evicted is kept there (see :mod:`flowpack.cas.spill`), so that each is
+        decoded once.  Reads every frame header
         of that base tree once (see :func:`flowpack.cas.readplan.plan_reads`, which reports
         to ``progress``).  Returns the plan, for :meth:`unplan`."""
         from flowpack.cas.readplan import plan_reads
 
-        planned = plan_reads(self, digests, progress, self._plan_limit())
+        planned, wanted = plan_reads(self, digests, progress, self._plan_limit())
         with self._lock:
             self._planned += planned
-            kept = FrameSpill(spill) if spill is not None and self._spill is None else None
-            self._spill = self._spill or kept
-        return ReadPlan(planned, kept)
+            if spill is None or self._spill is not None:  # one spill at a time: the first
+                return ReadPlan(planned, None)
+            owned = not isinstance(spill, FrameSpill)
+            self._spill = FrameSpill(spill) if isinstance(spill, Path) else spill
+            self._spill.wanted |= wanted
+            self._spill_all = not owned  # a spill kept across plans keeps what it is given
+        return ReadPlan(planned, self._spill, owned)
 
     def _plan_limit(self) -> int | None:
         """Bytes of frames a plan may read ahead: any from a local store, half the frame
@@ -122,6 +129,11 @@ class ChunkReader:
         if not self.blobs.capabilities.remote:
             return None
         return self.frame_cache.limit // 2 if self.frame_cache is not None else 0
+
+    def knows(self, key: tuple[str, int]) -> bool:
+        """Whether the header of the frame at ``key`` has been read (its bases are known)."""
+        with self._lock:
+            return key in self._bases and (key in self._sizes or key in self._frames)
 
     def take_raw(self, key: tuple[str, int]) -> bytes | None:
         """Take back the raw frame at ``key`` read ahead and not decoded, if any."""
@@ -134,6 +146,7 @@ class ChunkReader:
         if plan.spill is not None:
             with self._lock:
                 self._spill = None
+            if plan.owned:
                 plan.spill.close()
 
     def _consume(self, reads: dict[tuple[str, int], int]) -> None:
@@ -234,6 +247,22 @@ class ChunkReader:
                 self.budget.release(len(old))
         return data
 
+    def _record(self, loc: Location, raw: bytes, depth: int, memo: _Memo | None) -> bytes | None:
+        """Record ``raw`` of the frame at ``loc``: from a decoded frame at hand, else from the
+        spill of a planned read, else by decoding the frame."""
+        key = (loc.pack.hex, loc.frame_offset)
+        if memo is not None and key in memo:
+            return memo[key].get(raw)
+        with self._lock:
+            hit = self._frames.get(key)
+            if hit is not None:
+                self._frames.move_to_end(key)
+                return hit.get(raw)
+            kept = self._spill.get(raw) if self._spill is not None else None
+        if kept is not None:
+            return kept
+        return self._decoded(loc, depth, memo).get(raw)
+
     def _decoded(self, loc: Location, depth: int, memo: _Memo | None = None) -> dict[bytes, bytes]:
         key = (loc.pack.hex, loc.frame_offset)
         if memo is not None and key in memo:
@@ -243,10 +272,6 @@ class ChunkReader:
             if hit is not None:
                 self._frames.move_to_end(key)
                 return hit
-            kept = self._spill.get(key) if self._spill is not None else None
-            if kept is not None:
-                self._unstash(key)
-                return self._keep(key, kept, memo)
             raw = self._unstash(key)
         if depth > MAX_DEPTH_READ:
             raise CorruptObject(f"delta chain too deep in pack {loc.pack}", loc.pack)
@@ -270,8 +295,8 @@ class ChunkReader:
     def _keep(
         self, key: tuple[str, int], records: dict[bytes, bytes], memo: _Memo | None
     ) -> dict[bytes, bytes]:
-        if memo is not None:
-            memo[key] = records
+        if memo is not None and (self._spill is None or key not in self._planned):
+            memo[key] = records  # a planned frame is held by the cache, else by the spill
         with self._lock:
             hit = self._frames.get(key)
             if hit is not None:  # another thread decoded it meanwhile: count it once
@@ -284,8 +309,8 @@ class ChunkReader:
             while self.budget.caches_over() and len(self._frames) > 1:
                 victim = self._victim(key)
                 old = self._frames.pop(victim)
-                if self._spill is not None and victim in self._planned:
-                    self._spill.put(victim, old)
+                if self._spill is not None and (self._spill_all or victim in self._planned):
+                    self._spill.put(old)
                 size = sum(len(v) for v in old.values())
                 self._cached -= size
                 self.budget.cache(-size)
@@ -339,7 +364,7 @@ class ChunkReader:
         loc = self.index.get(base)
         if loc is None:
             raise CorruptObject(f"base object {base} of a delta is missing", base)
-        rec = self._decoded(loc, depth + 1, memo).get(base.raw)
+        rec = self._record(loc, base.raw, depth + 1, memo)
         if self._planned:
             self._consume({(loc.pack.hex, loc.frame_offset): 1})
         if rec is None:

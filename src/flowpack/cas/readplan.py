@@ -34,41 +34,47 @@ def plan_reads(
     digests: Iterable[Digest],
     progress: Progress | None = None,
     limit: int | None = None,
-) -> Counter[FrameKey]:
-    """How many times reading ``digests`` (each decoded frame once) needs each frame, reading
-    at most ``limit`` bytes of frames for their bases (None: no limit)."""
+) -> tuple[Counter[FrameKey], set[bytes]]:
+    """How many times reading ``digests`` (each decoded frame once) needs each frame, and the
+    records (raw digests) those reads take: ``digests`` and the bases of the frames decoded.
+    Reads at most ``limit`` bytes of frames for their bases (None: no limit)."""
     planned: Counter[FrameKey] = Counter()
+    wanted: set[bytes] = set()
     todo: dict[FrameKey, Location] = {}
     for d in digests:
         loc = reader.index.get(d)
         if loc is not None:
+            wanted.add(d.raw)
             key = (loc.pack.hex, loc.frame_offset)
             planned[key] += 1
             todo.setdefault(key, loc)
     if limit == 0:
-        return planned  # from the index alone
+        return planned, wanted  # from the index alone
     seen = set(todo)
     meter = Meter(progress, "plan", sum(loc.frame_length for loc in todo.values()))
     read = 0
     while todo:
         window = _window(todo, reader.budget.read_ahead)
-        read += sum(loc.frame_length for loc in window.values())
+        unknown = [key for key in window if not reader.knows(key)]  # headers to read
+        read += sum(window[key].frame_length for key in unknown)
         if limit is not None and read > limit:
             break  # the rest is planned from the index alone
-        reader.prefetch_frames(window.values())
+        reader.prefetch_frames(window[key] for key in unknown)
         meter.add(sum(loc.frame_length for loc in window.values()))
+        fetched = set(unknown)
         for key, loc in window.items():
-            for base in _bases(reader, key, loc):
+            for base in _bases(reader, key, loc, fetched=key in fetched):
                 bloc = reader.index.get(base)
                 if bloc is None:
                     continue  # the decode reports it
+                wanted.add(base.raw)
                 bkey = (bloc.pack.hex, bloc.frame_offset)
                 planned[bkey] += 1  # read once per decode of the frame at ``key``
                 if bkey not in seen:
                     seen.add(bkey)
                     todo[bkey] = bloc
                     meter.grow(bloc.frame_length)
-    return planned
+    return planned, wanted
 
 
 def _window(todo: dict[FrameKey, Location], room: int) -> dict[FrameKey, Location]:
@@ -83,11 +89,15 @@ def _window(todo: dict[FrameKey, Location], room: int) -> dict[FrameKey, Locatio
     return window
 
 
-def _bases(reader: ChunkReader, key: FrameKey, loc: Location) -> tuple[Digest, ...]:
+def _bases(
+    reader: ChunkReader, key: FrameKey, loc: Location, *, fetched: bool
+) -> tuple[Digest, ...]:
+    """The bases of the frame at ``key``; one ``fetched`` for the plan is not kept in memory
+    (one read ahead for a decode, by the writer's :class:`BaseBudget`, stays for it)."""
     info = reader.frame_plan(loc)
     if info is None:
         return ()  # damaged: its decode reports it
-    raw = reader.take_raw(key)
+    raw = reader.take_raw(key) if fetched else None
     if raw is not None and reader.frame_cache is not None:
         reader.frame_cache.put(loc.pack.hex, loc.frame_offset, raw)
     return info[1]

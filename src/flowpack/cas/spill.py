@@ -10,6 +10,11 @@ is full and must evict a frame that a planned read still needs
 back when they are needed: every frame of the tree is decoded once, and memory stays within the
 budget.
 
+A writer does the same for the bases of each new frame (:func:`flowpack.cas.budget.base_work`
+bounds their tree, not the cache): its session keeps one spill across frames, which also keeps
+frames no plan needs any more when they are evicted, since the next frame's bases are mostly
+the same old frames; so a push decodes each old frame once.
+
 The file is private to the process (created in a directory the caller owns, such as a restore's
 staging directory, with ``O_EXCL`` and mode 0600, and removed by :meth:`FrameSpill.close`).
 Every record read back is hashed again against its digest; one that does not match is not
@@ -27,68 +32,72 @@ from pathlib import Path
 import blake3
 
 SPILL_PREFIX = "spill-"
-#: A frame's key (pack hex, frame offset), as the reader's caches use it.
-FrameKey = tuple[str, int]
 
 
 class FrameSpill:
-    """An append-only file of decoded frames, by frame key.  Not thread-safe: the reader calls
-    it with its lock held."""
+    """An append-only file of decoded records (chunks) by digest: only those of
+    :attr:`wanted`, the records the plans that use it will read (a frame often holds many
+    that none needs).  Not thread-safe: the reader calls it with its lock held."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, owns_directory: bool = False) -> None:
         import tempfile  # only a restore spills: read-only commands start without it
 
+        self._directory = directory if owns_directory else None
         fd, name = tempfile.mkstemp(prefix=SPILL_PREFIX, dir=directory)
         self.path = Path(name)
         self._fh = os.fdopen(fd, "w+b")
         self._end = 0
-        self._where: dict[FrameKey, tuple[int, tuple[tuple[bytes, int], ...]]] = {}
+        self._where: dict[bytes, tuple[int, int]] = {}
+        #: Digests (raw) of the records worth keeping: what the plans will read.
+        self.wanted: set[bytes] = set()
         self.written = 0
 
-    def __contains__(self, key: FrameKey) -> bool:
-        return key in self._where
+    def __contains__(self, digest: bytes) -> bool:
+        return digest in self._where
 
-    def put(self, key: FrameKey, records: dict[bytes, bytes]) -> None:
-        """Keep the decoded ``records`` of frame ``key`` (once: a frame kept stays kept)."""
-        if key in self._where or self._fh.closed:
+    def put(self, records: dict[bytes, bytes]) -> None:
+        """Keep those of the decoded ``records`` (raw digest -> bytes) that are wanted and not
+        kept yet."""
+        if self._fh.closed:
             return
-        self._fh.seek(self._end)
-        layout = []
         for digest, data in records.items():
-            self._fh.write(data)
-            layout.append((digest, len(data)))
-        self._where[key] = (self._end, tuple(layout))
-        size = sum(n for _, n in layout)
-        self._end += size
-        self.written += size
+            if digest in self.wanted and digest not in self._where:
+                self._fh.seek(self._end)
+                self._fh.write(data)
+                self._where[digest] = (self._end, len(data))
+                self._end += len(data)
+                self.written += len(data)
 
-    def get(self, key: FrameKey) -> dict[bytes, bytes] | None:
-        """The records of frame ``key`` as kept, each verified again; None if the frame was not
-        kept or its copy is damaged (then it is forgotten: decode it from the store)."""
-        entry = self._where.get(key)
+    def get(self, digest: bytes) -> bytes | None:
+        """The record ``digest`` as kept, verified again; None if it was not kept or its copy
+        is damaged (then it is forgotten: decode it from the store)."""
+        entry = self._where.get(digest)
         if entry is None or self._fh.closed:
             return None
-        offset, layout = entry
+        offset, n = entry
         self._fh.seek(offset)
-        data = self._fh.read(sum(n for _, n in layout))
-        out: dict[bytes, bytes] = {}
-        view = memoryview(data)
-        at = 0
-        for digest, n in layout:
-            piece = view[at : at + n]
-            at += n
-            if blake3.blake3(piece).digest() != digest:
-                del self._where[key]
-                return None
-            out[digest] = bytes(piece)
-        return out
+        data = self._fh.read(n)
+        if len(data) != n or blake3.blake3(data).digest() != digest:
+            del self._where[digest]
+            return None
+        return data
+
+    @classmethod
+    def temporary(cls) -> FrameSpill:
+        """A spill in a private folder of its own in the system's temporary directory (for a
+        write session), removed with it by :meth:`close`."""
+        import tempfile
+
+        return cls(Path(tempfile.mkdtemp(prefix=SPILL_PREFIX)), owns_directory=True)
 
     def close(self) -> None:
-        """Remove the file."""
+        """Remove the file (and the folder, if the spill made it)."""
         if not self._fh.closed:
             self._fh.close()
         self.path.unlink(missing_ok=True)
         self._where.clear()
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
 
 
 @contextmanager

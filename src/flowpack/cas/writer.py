@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from flowpack.cas import codec
 from flowpack.cas.bases import MAX_DEPTH
-from flowpack.cas.budget import BaseBudget
+from flowpack.cas.budget import BaseBudget, base_work
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, UsageError
 from flowpack.cas.index import Index, IndexFile, PackEntry
@@ -43,6 +43,7 @@ from flowpack.cas.pack import (
 )
 from flowpack.cas.protocols import BlobStore
 from flowpack.cas.reader import ChunkReader, pack_key
+from flowpack.cas.spill import FrameSpill
 
 #: Environment variable overriding :data:`PACK_TARGET` (bytes, at least 64 KiB), so that tests
 #: can make small trees span several packs.
@@ -120,6 +121,7 @@ class Writer:
         self._frames: deque[tuple[Future[tuple[FrameHeader, bytes]], int]] = deque()
         self._frames_bytes = 0
         self._builder: PackBuilder | None = None
+        self._spill: FrameSpill | None = None  # made by the first frame with bases
         self._uploads: list[Future[PackEntry]] = []
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="flowpack-zstd")
         self._io = ThreadPoolExecutor(
@@ -200,11 +202,11 @@ class Writer:
 
     def _encode(self, pend: _Pending) -> tuple[FrameHeader, bytes]:
         """Compress one frame against the bases that fit its depth, size and decode budgets."""
-        budget = BaseBudget(self.reader)
-        with self._bases_lock:  # one working set in the reader's cache at a time
+        budget = BaseBudget(self.reader, base_work(self.budget))
+        with self._bases_lock:  # one frame's bases read at a time
             try:
                 bases = self._choose(pend.choices, budget)
-                dictionary = b"".join(self.reader.get(b) for b in bases)
+                dictionary = self._dictionary(bases)
             finally:
                 budget.release()
         with self._lock:
@@ -220,6 +222,20 @@ class Writer:
         with self._lock:
             self.stats.bytes_compressed += pend.size
         return frame
+
+    def _dictionary(self, bases: list[Digest]) -> bytes:
+        """The bases' bytes, read as a planned read: frames of their base tree that the
+        reader's cache cannot hold go to the session's spill, so each is decoded once
+        (however far the tree exceeds the cache: :func:`~flowpack.cas.budget.base_work`)."""
+        if not bases:
+            return b""
+        if self._spill is None:
+            self._spill = FrameSpill.temporary()
+        plan = self.reader.plan(bases, self._spill)
+        try:
+            return b"".join(self.reader.get(b) for b in bases)
+        finally:
+            self.reader.unplan(plan)
 
     def _compress(
         self, pend: _Pending, bases: list[Digest], dictionary: bytes, depth: int
@@ -343,7 +359,11 @@ class Writer:
         self._drop()
 
     def _drop(self) -> None:
-        """Give back what frames still in flight held, and the pack being assembled."""
+        """Give back what frames still in flight held, the pack being assembled and the
+        spill."""
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
         self.budget.release(self._frames_bytes)
         self._frames_bytes = 0
         self._frames.clear()
