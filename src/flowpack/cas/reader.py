@@ -255,10 +255,12 @@ class ChunkReader:
             return memo[key].get(raw)
         with self._lock:
             hit = self._frames.get(key)
+            kept = self._spill.get(raw) if hit is None and self._spill is not None else None
+            if hit is not None or kept is not None:
+                self._unstash(key)  # a raw frame read ahead for it is not needed now
             if hit is not None:
                 self._frames.move_to_end(key)
                 return hit.get(raw)
-            kept = self._spill.get(raw) if self._spill is not None else None
         if kept is not None:
             return kept
         return self._decoded(loc, depth, memo).get(raw)
