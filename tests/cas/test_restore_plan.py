@@ -86,6 +86,7 @@ def test_a_restore_decodes_every_frame_once_with_no_room_in_the_cache(
     fresh = open_store(tmp_path)
     budget = fresh.reader.budget
     budget.cache(budget.total)  # other readers' frames fill the budget: one frame fits
+    held = budget.held  # other stores of this process may hold some
     decodes = count_decodes(monkeypatch)
     kept: list[int] = []
     put = FrameSpill.put
@@ -104,7 +105,7 @@ def test_a_restore_decodes_every_frame_once_with_no_room_in_the_cache(
     assert len(decodes) > 8, "the restore went through a tree of delta bases"
     assert max(decodes.values()) == 1, "a frame was decoded twice in one restore"
     assert kept, "frames evicted before their reads were kept on disk"
-    assert budget.held == 0, "raw frames read ahead and served from the spill are let go"
+    assert budget.held == held, "raw frames read ahead and served from the spill are let go"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["models"], "spill left"
 
 
@@ -188,13 +189,14 @@ def test_verify_read_data_decodes_every_base_frame_once_per_phase(
     store = open_store(tmp_path)
     budget = store.reader.budget
     budget.cache(budget.total)
+    held = budget.held  # other stores of this process may hold some
     decodes = count_decodes(monkeypatch)
     try:
         report = verify(store, read_data=True)
     finally:
         budget.cache(-budget.total)
     assert report.ok, report
-    assert budget.held == 0, "raw frames read ahead and served from the spill are let go"
+    assert budget.held == held, "raw frames read ahead and served from the spill are let go"
     assert len(decodes) > 8, "the bases of deltas were read"
     assert max(decodes.values()) <= 2, "a frame was decoded again within one phase"
 

@@ -141,8 +141,12 @@ class ChunkReader:
             return self._unstash(key)
 
     def unplan(self, plan: ReadPlan) -> None:
-        """Forget the reads of ``plan`` not made yet, and the frames it kept on disk."""
+        """Forget the reads of ``plan`` not made yet, the frames it kept on disk, and raw
+        frames read ahead for reads that did not happen (a read that failed half-way)."""
         self._consume(plan.reads)
+        with self._lock:
+            for key in [k for k in self._raw if k in plan.reads]:
+                self._unstash(key)
         if plan.spill is not None:
             with self._lock:
                 self._spill = None

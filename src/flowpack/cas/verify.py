@@ -125,8 +125,11 @@ def verify(
     v.check_layouts(packs, orphans=everything)
     if read_data:
         selected = [p for p in packs if _in_subset(p.pack.hex, subset)]
-        v.read_packs(selected)
-        v.check_files({p.pack.hex for p in selected}, whole=subset is None)
+        try:
+            v.read_packs(selected)
+            v.check_files({p.pack.hex for p in selected}, whole=subset is None)
+        finally:
+            v.reader.clear()  # give the process's budget back what the check held
     return v.report()
 
 
