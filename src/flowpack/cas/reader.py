@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,23 +35,13 @@ from flowpack.cas.spill import FrameSpill
 
 if TYPE_CHECKING:
     from flowpack.cas.content import Progress
+    from flowpack.cas.readplan import ReadPlan
 
 #: Gaps smaller than this between wanted frames are read rather than split into two requests.
 COALESCE_GAP = 256 << 10
 MAX_DEPTH_READ = 64
 #: Frames decoded for one top-level read, by (pack, offset): see ``ChunkReader._decode``.
 _Memo = dict[tuple[str, int], dict[bytes, bytes]]
-
-
-@dataclass(frozen=True)
-class ReadPlan:
-    """Reads announced to a :class:`ChunkReader` (frame key -> reads), and where frames
-    evicted before those reads are kept."""
-
-    reads: Counter[tuple[str, int]]
-    spill: FrameSpill | None
-    #: Whether the plan made ``spill`` (and so removes it when it ends).
-    owned: bool = False
 
 
 #: What a decoded record costs in memory besides its bytes: the bytes object, its 32-byte key
@@ -120,7 +109,7 @@ class ChunkReader:
         decoded once.  Reads every frame header
         of that base tree once (see :func:`flowpack.cas.readplan.plan_reads`, which reports
         to ``progress``).  Returns the plan, for :meth:`unplan`."""
-        from flowpack.cas.readplan import plan_reads
+        from flowpack.cas.readplan import ReadPlan, plan_reads
 
         planned, wanted = plan_reads(self, digests, progress, self._plan_limit())
         with self._lock:

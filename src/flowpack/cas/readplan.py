@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flowpack.cas.digest import Digest
@@ -25,8 +26,20 @@ from flowpack.cas.meter import Meter
 if TYPE_CHECKING:
     from flowpack.cas.content import Progress
     from flowpack.cas.reader import ChunkReader
+    from flowpack.cas.spill import FrameSpill
 
 FrameKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """Reads announced to a :class:`ChunkReader` (frame key -> reads), and where frames
+    evicted before those reads are kept."""
+
+    reads: Counter[tuple[str, int]]
+    spill: FrameSpill | None
+    #: Whether the plan made ``spill`` (and so removes it when it ends).
+    owned: bool = False
 
 
 def plan_reads(

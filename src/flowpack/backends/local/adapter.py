@@ -33,6 +33,7 @@ from flowpack.backends.local.lockparams import (
     DEFAULT_STALE_AFTER,
     DEFAULT_TIMEOUT,
 )
+from flowpack.backends.local.ranges import PREAD, read_range
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     AlreadyExists,
@@ -63,7 +64,6 @@ _CAPABILITIES = Capabilities(
     remote=False,
 )
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_PREAD = hasattr(os, "pread")
 _TRANSIENT = {errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.EINTR}
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", -1)}
 
@@ -109,8 +109,8 @@ class LocalBlobStore:
         check_range(offset, length)
         missing = f"no blob {key!r} under {self.root}"
         with _os_errors(f"cannot read blob {key!r}", missing):
-            if length is not None and _PREAD:  # a frame: open, pread, close, no more
-                return _read_range(path, offset, length)
+            if length is not None and PREAD:  # a frame: open, pread, close, no more
+                return read_range(path, offset, length)
             with open(path, "rb") as f:
                 if offset:
                     f.seek(offset)
@@ -434,23 +434,3 @@ def _listing(directory: Path, failure: str) -> list[os.DirEntry[str]]:
         return []
     except OSError as exc:
         raise _translate(exc, failure) from exc
-
-
-def _read_range(path: Path, offset: int, length: int) -> bytes:
-    """``length`` bytes of the regular file ``path`` from ``offset`` (fewer at its end)."""
-    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
-    try:
-        data = os.pread(fd, length, offset)
-        if len(data) == length or not data:
-            return data
-        parts = [data]
-        got = len(data)
-        while got < length:
-            more = os.pread(fd, length - got, offset + got)
-            if not more:
-                break
-            parts.append(more)
-            got += len(more)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
