@@ -134,6 +134,7 @@ def test_a_damaged_spilled_record_is_never_returned(tmp_path: Path) -> None:
     spill.put({digest: good, blake3.blake3(other).digest(): other})
     assert spill.written == len(good), "only the wanted record is kept"
     assert spill.get(digest) == good
+    assert spill.path is not None
     with open(spill.path, "r+b") as fh:
         fh.write(b"A")
     assert spill.get(digest) is None, "a damaged copy was returned"
@@ -247,11 +248,11 @@ def test_a_push_reads_bases_beyond_the_cache_once_per_frame_and_removes_its_spil
     store = open_store(tmp_path)
     budget = store.reader.budget
     spills: list[FrameSpill] = []
-    temporary = FrameSpill.temporary
 
-    def recording() -> FrameSpill:
-        spills.append(temporary())
-        return spills[-1]
+    class Recording(FrameSpill):
+        def __init__(self, directory: Path | None = None) -> None:
+            super().__init__(directory)
+            spills.append(self)
 
     per_frame: list[Counter[tuple[str, int]]] = []
     dictionary = writer_mod.Writer._dictionary
@@ -267,7 +268,7 @@ def test_a_push_reads_bases_beyond_the_cache_once_per_frame_and_removes_its_spil
             per_frame[-1][(loc.pack.hex, loc.frame_offset)] += 1
         return decode(self, loc, *args)
 
-    monkeypatch.setattr(FrameSpill, "temporary", staticmethod(recording))
+    monkeypatch.setattr(writer_mod, "FrameSpill", Recording)
     monkeypatch.setattr(writer_mod.Writer, "_dictionary", counting)
     monkeypatch.setattr(ChunkReader, "_decode", counting_decode)
     store.workers = 1  # the counts are per new frame: one compression at a time
@@ -282,7 +283,16 @@ def test_a_push_reads_bases_beyond_the_cache_once_per_frame_and_removes_its_spil
     assert res.bytes_uploaded < sum(len(f.read()) for f in edited) // 4, "stored as deltas"
     decodes = [n for frame in per_frame for n in frame.values()]
     assert len(decodes) > 8 and max(decodes) == 1, "an old frame decoded twice for one frame"
-    assert spills and not spills[0].path.parent.exists(), "the spill folder is removed"
+    assert spills and spills[0].path is not None, "the bases overflowed the cache to disk"
+    assert not spills[0].path.parent.exists(), "the spill folder is removed"
     assert [open_store(tmp_path).read_file(res.digest, f.path) for f in edited] == [
         f.read() for f in edited
     ]
+
+
+def test_a_spill_that_keeps_nothing_writes_nothing(tmp_path: Path) -> None:
+    """A read that never overflows the cache makes no file (nor folder) at all."""
+    with FrameSpill(tmp_path) as spill:
+        spill.put({blake3.blake3(b"not wanted").digest(): b"not wanted"})
+        assert spill.path is None
+    assert list(tmp_path.iterdir()) == []

@@ -31,6 +31,7 @@ from flowpack.cas.refs import Refs
 if TYPE_CHECKING:  # the writer is imported by the commands that write
     from pathlib import Path
 
+    from flowpack.cas.spill import FrameSpill
     from flowpack.cas.writer import Writer
 
 __all__ = ["ChunkLocation", "Content", "Progress", "PushResult"]
@@ -145,7 +146,7 @@ class Content(Protocol):
     def planned(
         self,
         digests: Iterable[Digest],
-        spill: Path | None = None,
+        spill: Path | FrameSpill | None = None,
         progress: Progress | None = None,
     ) -> AbstractContextManager[None]:
         """A block within which ``digests`` are about to be read (frames evicted meanwhile

@@ -19,7 +19,7 @@ from flowpack.cas.guards import refuse_write
 from flowpack.cas.memory import process_budget
 from flowpack.cas.meter import Meter
 from flowpack.cas.pack import DATA, OBJECT
-from flowpack.cas.spill import spill_folder
+from flowpack.cas.spill import FrameSpill
 from flowpack.cas.walk import manifest_loader, walk
 
 if TYPE_CHECKING:  # the writer is imported by the commands that write
@@ -56,7 +56,7 @@ def copy_objects(
     manifests = [d for d in reversed(reach.manifests) if d in missing]
     with (
         dst.writing(join_batch=False) as writer,  # visible at once, even in a batch
-        spill_folder() as spill,
+        FrameSpill() as spill,
         src.planned([*objects, *manifests], spill=spill),  # each frame decoded once
     ):
         _send(src, writer, objects, meter)

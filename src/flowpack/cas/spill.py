@@ -11,12 +11,15 @@ back when they are needed: every frame of the tree is decoded once, and memory s
 budget.
 
 A writer does the same for the bases of each new frame (:func:`flowpack.cas.budget.base_work`
-bounds their tree, not the cache): its session keeps one spill across frames, which also keeps
-frames no plan needs any more when they are evicted, since the next frame's bases are mostly
-the same old frames; so a push decodes each old frame once.
+bounds their tree, not the cache): its session keeps one spill across frames, which keeps what
+the plans so far read when a frame is evicted, since the next frame's bases are mostly the
+same old frames; no old frame is decoded twice for one new frame.  Only the records a plan
+reads are kept (a frame of many files holds many that no plan needs).
 
-The file is private to the process (created in a directory the caller owns, such as a restore's
-staging directory, with ``O_EXCL`` and mode 0600, and removed by :meth:`FrameSpill.close`).
+The file is private to the process: created on the first record kept (a read that never
+overflows the cache writes nothing), with ``O_EXCL`` and mode 0600, in a directory the caller
+owns (a restore's staging directory) or in a private folder of its own in the system's
+temporary directory (copy, export, verify, a push), and removed by :meth:`FrameSpill.close`.
 Every record read back is hashed again against its digest; one that does not match is not
 returned, the entry is forgotten and the frame is decoded from the store again.
 """
@@ -25,27 +28,30 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import blake3
 
 SPILL_PREFIX = "spill-"
+#: The private folder a spill without a folder of its own makes in the temporary directory.
+FOLDER_PREFIX = "flowpack-spill-"
 
 
 class FrameSpill:
     """An append-only file of decoded records (chunks) by digest: only those of
     :attr:`wanted`, the records the plans that use it will read (a frame often holds many
-    that none needs).  Not thread-safe: the reader calls it with its lock held."""
+    that none needs).  Nothing is created until a record is kept: a read that never spills
+    writes nothing.  Not thread-safe: the reader calls it with its lock held."""
 
-    def __init__(self, directory: Path, *, owns_directory: bool = False) -> None:
-        import tempfile  # only a restore spills: read-only commands start without it
-
-        self._directory = directory if owns_directory else None
-        fd, name = tempfile.mkstemp(prefix=SPILL_PREFIX, dir=directory)
-        self.path = Path(name)
-        self._fh = os.fdopen(fd, "w+b")
+    def __init__(self, directory: Path | None = None) -> None:
+        """A spill in ``directory``, or (None) in a private folder of its own made in the
+        system's temporary directory and removed by :meth:`close`."""
+        self._parent = directory
+        self._made: Path | None = None  # the private folder, once made
+        self.path: Path | None = None
+        self._fh: IO[bytes] | None = None
+        self._closed = False
         self._end = 0
         self._where: dict[bytes, tuple[int, int]] = {}
         #: Digests (raw) of the records worth keeping: what the plans will read.
@@ -55,15 +61,22 @@ class FrameSpill:
     def __contains__(self, digest: bytes) -> bool:
         return digest in self._where
 
+    def __enter__(self) -> FrameSpill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def put(self, records: dict[bytes, bytes]) -> None:
         """Keep those of the decoded ``records`` (raw digest -> bytes) that are wanted and not
         kept yet."""
-        if self._fh.closed:
-            return
         for digest, data in records.items():
             if digest in self.wanted and digest not in self._where:
-                self._fh.seek(self._end)
-                self._fh.write(data)
+                fh = self._file()
+                if fh is None:
+                    return
+                fh.seek(self._end)
+                fh.write(data)
                 self._where[digest] = (self._end, len(data))
                 self._end += len(data)
                 self.written += len(data)
@@ -72,7 +85,7 @@ class FrameSpill:
         """The record ``digest`` as kept, verified again; None if it was not kept or its copy
         is damaged (then it is forgotten: decode it from the store)."""
         entry = self._where.get(digest)
-        if entry is None or self._fh.closed:
+        if entry is None or self._fh is None:
             return None
         offset, n = entry
         self._fh.seek(offset)
@@ -82,32 +95,29 @@ class FrameSpill:
             return None
         return data
 
-    @classmethod
-    def temporary(cls) -> FrameSpill:
-        """A spill in a private folder of its own in the system's temporary directory (for a
-        write session), removed with it by :meth:`close`."""
-        import tempfile
+    def _file(self) -> IO[bytes] | None:
+        """The spill file, created on first use (None once closed)."""
+        if self._closed:
+            return None
+        if self._fh is None:
+            import tempfile  # only a read that spills needs it
 
-        return cls(Path(tempfile.mkdtemp(prefix=SPILL_PREFIX)), owns_directory=True)
+            folder = self._parent
+            if folder is None:
+                self._made = folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
+            fd, name = tempfile.mkstemp(prefix=SPILL_PREFIX, dir=folder)
+            self.path = Path(name)
+            self._fh = os.fdopen(fd, "w+b")
+        return self._fh
 
     def close(self) -> None:
         """Remove the file (and the folder, if the spill made it)."""
-        if not self._fh.closed:
+        self._closed = True
+        if self._fh is not None:
             self._fh.close()
-        self.path.unlink(missing_ok=True)
+            self._fh = None
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
         self._where.clear()
-        if self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
-
-
-@contextmanager
-def spill_folder() -> Iterator[Path]:
-    """A private folder (mode 0700) in the system's temporary directory for a read that has
-    no folder of its own (copy, export), removed at the end."""
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix="flowpack-spill-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if self._made is not None:
+            shutil.rmtree(self._made, ignore_errors=True)

@@ -49,6 +49,7 @@ from flowpack.cas.streaming import iter_file
 
 if TYPE_CHECKING:  # imported where a write begins: read-only commands start faster
     from flowpack.cas.chunker import ChunkerParams
+    from flowpack.cas.spill import FrameSpill
     from flowpack.cas.tree import SourceFile
     from flowpack.cas.writer import Writer, WriteStats
 
@@ -230,7 +231,7 @@ class Store:
     def planned(
         self,
         digests: Iterable[Digest],
-        spill: Path | None = None,
+        spill: Path | FrameSpill | None = None,
         progress: Progress | None = None,
     ) -> Iterator[None]:
         """Within the block, ``digests`` are about to be read: the cache keeps the frames

@@ -52,7 +52,7 @@ from flowpack.cas.pack import (
     read_trailer,
     split_frame,
 )
-from flowpack.cas.spill import spill_folder
+from flowpack.cas.spill import FrameSpill
 from flowpack.cas.walk import Reach, manifest_loader, walk
 from flowpack.cas.writer import FRAME_TARGET
 
@@ -72,7 +72,7 @@ def export_bundle(store: Content, digest: Digest, out: Path) -> int:
     builder = PackBuilder()
     builder.add(*encode_frame(MANIFEST, [(Digest.of(header), header)], level=store.level))
     manifests = list(reversed(reach.manifests))
-    with spill_folder() as spill, store.planned([*manifests, *reach.objects], spill=spill):
+    with FrameSpill() as spill, store.planned([*manifests, *reach.objects], spill=spill):
         _add_frames(store, builder, MANIFEST, manifests)
         for kind in (DATA, OBJECT):
             _add_frames(store, builder, kind, [d for d in reach.objects if _kind(store, d) == kind])

@@ -56,7 +56,7 @@ from flowpack.cas.pack import MANIFEST
 from flowpack.cas.packcheck import check_bytes, check_layout
 from flowpack.cas.reach import scan_refs
 from flowpack.cas.reader import ChunkReader, pack_key
-from flowpack.cas.spill import spill_folder
+from flowpack.cas.spill import FrameSpill
 from flowpack.cas.streaming import iter_chunks
 
 #: A node of the dependency graph: ("ref", name), ("manifest", hex), ("file", hex, path),
@@ -300,7 +300,7 @@ class _Verifier:
     def read_packs(self, packs: list[PackEntry]) -> None:
         """Read and check every frame of ``packs``; the bases their deltas need are planned
         reads (each base frame decoded once, see :meth:`ChunkReader.plan`)."""
-        with spill_folder() as spill:
+        with FrameSpill() as spill:
             plan = self.reader.plan(self._base_reads(packs), spill, self.progress)
             try:
                 self._read_packs(packs)
@@ -358,7 +358,7 @@ class _Verifier:
             if self._reassembles(f[2], read, whole=whole)
             for c in f[2]
         ]
-        with spill_folder() as spill:
+        with FrameSpill() as spill:
             plan = self.reader.plan(reads, spill, self.progress)  # each frame decoded once
             try:
                 meter = Meter(self.progress, "files", total)  # bytes of the files checked

@@ -230,7 +230,7 @@ class Writer:
         if not bases:
             return b""
         if self._spill is None:
-            self._spill = FrameSpill.temporary()
+            self._spill = FrameSpill()  # a private temporary folder, made if it spills
         plan = self.reader.plan(bases, self._spill)
         try:
             return b"".join(self.reader.get(b) for b in bases)
