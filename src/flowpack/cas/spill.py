@@ -27,7 +27,6 @@ returned, the entry is forgotten and the frame is decoded from the store again.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import IO
 
@@ -120,4 +119,6 @@ class FrameSpill:
             self.path.unlink(missing_ok=True)
         self._where.clear()
         if self._made is not None:
+            import shutil
+
             shutil.rmtree(self._made, ignore_errors=True)

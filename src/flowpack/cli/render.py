@@ -7,8 +7,6 @@ Diagnostics and progress go to stderr.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +21,15 @@ _MODE_TEXT = {0o644: "-rw-r--r--", 0o755: "-rwxr-xr-x", 0o120777: "lrwxrwxrwx"}
 
 def print_json(value: Any) -> None:
     """Write ``value`` as one line of JSON on stdout."""
+    import json  # only --json output needs it
+
     click.echo(json.dumps(value, ensure_ascii=False, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
+        import base64
+
         return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
