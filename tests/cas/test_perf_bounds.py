@@ -6,22 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from wholestore import cached_store as open_store
 
-from flowpack.backends.local import LocalBlobStore, LocalRefStore
 from flowpack.cas import bases as bases_mod
 from flowpack.cas import writer as writer_mod
 from flowpack.cas.budget import BaseBudget, base_work
 from flowpack.cas.digest import Digest
 from flowpack.cas.memory import process_budget
-from flowpack.cas.store import Store
 from flowpack.cas.tree import SourceFile, scan_tree
-
-
-def open_store(tmp_path: Path) -> Store:
-    root = tmp_path / "store"
-    return Store(
-        LocalBlobStore(root), LocalRefStore(root), url=f"file://{root}", cache_dir=tmp_path / "c"
-    )
 
 
 def version(n: int, files: int = 6) -> list[SourceFile]:

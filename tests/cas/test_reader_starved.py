@@ -16,22 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from wholestore import cached_store as open_store
 
-from flowpack.backends.local import LocalBlobStore, LocalRefStore
 from flowpack.cas.digest import Digest
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.restore import restore_tree
-from flowpack.cas.store import Store
 from flowpack.cas.tree import SourceFile
-
-
-def open_store(root: Path) -> Store:
-    return Store(
-        LocalBlobStore(root / "store"),
-        LocalRefStore(root / "store"),
-        url=f"file://{root / 'store'}",
-        cache_dir=root / "c",
-    )
 
 
 def versions(count: int) -> list[list[SourceFile]]:

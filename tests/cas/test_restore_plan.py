@@ -12,29 +12,22 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import blake3
 import pytest
+from wholestore import cached_store as open_store
 
-from flowpack.backends.local import LocalBlobStore, LocalRefStore
 from flowpack.cas.digest import Digest
+from flowpack.cas.memory import MemoryBudget
 from flowpack.cas.reader import ChunkReader
 from flowpack.cas.restore import restore_tree
 from flowpack.cas.spill import FrameSpill
-from flowpack.cas.store import Store
 from flowpack.cas.transfer import export_bundle
 from flowpack.cas.tree import SourceFile
-
-
-def open_store(root: Path) -> Store:
-    return Store(
-        LocalBlobStore(root / "store"),
-        LocalRefStore(root / "store"),
-        url=f"file://{root / 'store'}",
-        cache_dir=root / "c",
-    )
 
 
 def releases(count: int) -> list[list[SourceFile]]:
@@ -67,6 +60,17 @@ def pushed(root: Path, count: int) -> tuple[Digest, list[list[SourceFile]]]:
     return prev, history
 
 
+@contextmanager
+def cache_full(budget: MemoryBudget) -> Iterator[None]:
+    """Within the block the budget's caches are full, as when other readers of the process
+    hold them: a reader keeps one frame at a time."""
+    budget.cache(budget.total)
+    try:
+        yield
+    finally:
+        budget.cache(-budget.total)
+
+
 def count_decodes(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, int]]:
     decodes: Counter[tuple[str, int]] = Counter()
     decode = ChunkReader._decode
@@ -85,7 +89,6 @@ def test_a_restore_decodes_every_frame_once_with_no_room_in_the_cache(
     last, history = pushed(tmp_path, 8)
     fresh = open_store(tmp_path)
     budget = fresh.reader.budget
-    budget.cache(budget.total)  # other readers' frames fill the budget: one frame fits
     held = budget.held  # other stores of this process may hold some
     decodes = count_decodes(monkeypatch)
     kept: list[int] = []
@@ -96,10 +99,8 @@ def test_a_restore_decodes_every_frame_once_with_no_room_in_the_cache(
         put(self, records)
 
     monkeypatch.setattr(FrameSpill, "put", counting_put)
-    try:
+    with cache_full(budget):
         restore_tree(fresh, last, tmp_path / "out")
-    finally:
-        budget.cache(-budget.total)
     for f in history[-1]:
         assert (tmp_path / "out" / f.path).read_bytes() == f.read()
     assert len(decodes) > 8, "the restore went through a tree of delta bases"
@@ -116,13 +117,10 @@ def test_without_a_plan_the_same_restore_decodes_frames_again(
     last, _ = pushed(tmp_path, 8)
     fresh = open_store(tmp_path)
     budget = fresh.reader.budget
-    budget.cache(budget.total)
     decodes = count_decodes(monkeypatch)
-    try:
+    with cache_full(budget):
         for f in fresh.get_manifest(last).files:
             fresh.file_bytes(f)
-    finally:
-        budget.cache(-budget.total)
     assert max(decodes.values()) > 1
 
 
@@ -161,16 +159,13 @@ def test_copy_and_export_decode_every_frame_once(
     src = open_store(tmp_path)
     src_packs = {p.pack.hex for p in (src.sync(), src.indexed_packs())[1]}
     budget = src.reader.budget
-    budget.cache(budget.total)
     decodes = count_decodes(monkeypatch)
-    try:
+    with cache_full(budget):
         if verb == "copy":
             dst = open_store(tmp_path / "dst")
             src.copy_to(dst, [last])
         else:
             export_bundle(src, last, tmp_path / "out.pack")
-    finally:
-        budget.cache(-budget.total)
     read = {k: n for k, n in decodes.items() if k[0] in src_packs}  # not the copy's own
     assert len(read) > 8, "the read went through a tree of delta bases"
     assert max(read.values()) == 1, f"a frame was decoded twice in one {verb}"
@@ -189,13 +184,10 @@ def test_verify_read_data_decodes_every_base_frame_once_per_phase(
     pushed(tmp_path, 8)
     store = open_store(tmp_path)
     budget = store.reader.budget
-    budget.cache(budget.total)
     held = budget.held  # other stores of this process may hold some
     decodes = count_decodes(monkeypatch)
-    try:
+    with cache_full(budget):
         report = verify(store, read_data=True)
-    finally:
-        budget.cache(-budget.total)
     assert report.ok, report
     assert budget.held == held, "raw frames read ahead and served from the spill are let go"
     assert len(decodes) > 8, "the bases of deltas were read"
@@ -272,13 +264,10 @@ def test_a_push_reads_bases_beyond_the_cache_once_per_frame_and_removes_its_spil
     monkeypatch.setattr(writer_mod.Writer, "_dictionary", counting)
     monkeypatch.setattr(ChunkReader, "_decode", counting_decode)
     store.workers = 1  # the counts are per new frame: one compression at a time
-    budget.cache(budget.total)
-    try:
+    with cache_full(budget):
         edited = [SourceFile.from_bytes(f.path, f.read() + b"more\n") for f in history[-1]]
         with store.batch() as stats:
             res = store.put_files(edited, parent=last)
-    finally:
-        budget.cache(-budget.total)
     assert stats.base_bytes_planned > 0 and stats.bases_dropped == 0
     assert res.bytes_uploaded < sum(len(f.read()) for f in edited) // 4, "stored as deltas"
     decodes = [n for frame in per_frame for n in frame.values()]

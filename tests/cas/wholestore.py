@@ -18,6 +18,18 @@ def file_store(root: Path) -> Store:
     return open_store(f"file://{root}", cache_dir=None)
 
 
+def cached_store(root: Path) -> Store:
+    """A Store on ``root/store`` (the local backend) with its local cache in ``root/c``."""
+    from flowpack.backends.local import LocalBlobStore, LocalRefStore
+
+    return Store(
+        LocalBlobStore(root / "store"),
+        LocalRefStore(root / "store"),
+        url=f"file://{root / 'store'}",
+        cache_dir=root / "c",
+    )
+
+
 def push(store: Store, files: Mapping[str, bytes], **kw: Any) -> PushResult:
     """Store ``files`` (path -> bytes) as one bundle."""
     return store.put_files([SourceFile.from_bytes(p, d) for p, d in files.items()], **kw)
