@@ -254,18 +254,12 @@ class ChunkReader:
         """Record ``raw`` of the frame at ``loc``: from a decoded frame at hand, else from the
         spill of a planned read, else by decoding the frame."""
         key = (loc.pack.hex, loc.frame_offset)
-        if memo is not None and key in memo:
-            return memo[key].get(raw)
-        with self._lock:
-            hit = self._frames.get(key)
-            kept = self._spill.get(raw) if hit is None and self._spill is not None else None
-            if hit is not None or kept is not None:
-                self._unstash(key)  # a raw frame read ahead for it is not needed now
-            if hit is not None:
-                self._frames.move_to_end(key)
-                return hit.get(raw)
-        if kept is not None:
-            return kept
+        if self._spill is not None and (memo is None or key not in memo):
+            with self._lock:
+                kept = self._spill.get(raw) if key not in self._frames else None
+                if kept is not None:
+                    self._unstash(key)  # a raw frame read ahead for it is not needed now
+                    return kept
         return self._decoded(loc, depth, memo).get(raw)
 
     def _decoded(self, loc: Location, depth: int, memo: _Memo | None = None) -> dict[bytes, bytes]:
@@ -273,11 +267,11 @@ class ChunkReader:
         if memo is not None and key in memo:
             return memo[key]
         with self._lock:
+            raw = self._unstash(key)  # read ahead for this decode, or not needed if cached
             hit = self._frames.get(key)
             if hit is not None:
                 self._frames.move_to_end(key)
                 return hit
-            raw = self._unstash(key)
         if depth > MAX_DEPTH_READ:
             raise CorruptObject(f"delta chain too deep in pack {loc.pack}", loc.pack)
         cache = self.frame_cache
