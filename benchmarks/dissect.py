@@ -33,7 +33,7 @@ def dissect(store: Path, last: bool) -> Counter[str]:
         out["packs"] += 1
         out["pack magic + trailer"] += len(MAGIC) + TRAILER.size
         (trailer_len, _) = TRAILER.unpack(data[-TRAILER.size :])
-        out["pack trailer index"] += trailer_len
+        out["pack trailer"] += trailer_len
         pos = len(MAGIC)
         end = len(data) - TRAILER.size - trailer_len
         while pos < end:
@@ -62,7 +62,7 @@ def main() -> None:
     args = p.parse_args()
     counts = dissect(args.store, args.last)
     stored = sum(v for k, v in counts.items() if k.startswith(("payload", "frame headers")))
-    stored += counts["pack magic + trailer"] + counts["pack trailer index"] + counts["index files"]
+    stored += counts["pack magic + trailer"] + counts["pack trailer"] + counts["index files"]
     for key in sorted(counts):
         print(f"{key:40} {counts[key]:>12,}")
     print(f"{'stored (packs + index files)':40} {stored:>12,}")

@@ -112,7 +112,7 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     payload = sum(v for k, v in parts.items() if k.startswith("payload"))
     headers = sum(v for k, v in parts.items() if k.startswith("frame headers"))
-    trailers = parts["pack trailer index"] + parts["pack magic + trailer"]
+    trailers = parts["pack trailer"] + parts["pack magic + trailer"]
     meta = headers + trailers + parts["index files"]
     print(
         f"{args.corpus} level={args.level} frame={args.frame or 'default'} "

@@ -19,7 +19,14 @@ import msgpack
 from flowpack.cas.digest import Digest
 from flowpack.cas.index import IndexFile, PackEntry
 from flowpack.cas.manifest import FORMAT
-from flowpack.cas.pack import DATA, MANIFEST, FrameHeader, PackBuilder
+from flowpack.cas.pack import (
+    DATA,
+    MANIFEST,
+    TRAILER,
+    TRAILER_V1,
+    FrameHeader,
+    PackBuilder,
+)
 from flowpack.cas.reader import pack_key
 from flowpack.cas.store import Store
 from flowpack.cas.writer import Writer
@@ -162,11 +169,13 @@ def craft_export(
     chunks: Sequence[bytes] = (),
     *,
     extra_frames: Sequence[tuple[FrameHeader, bytes]] = (),
+    first_version: bool = False,
 ) -> bytes:
     """An export file (see :mod:`flowpack.cas.transfer`) holding ``root`` unchecked.
 
     The header links to ``root``; ``manifests`` (besides the root) and ``chunks`` follow,
-    then ``extra_frames`` exactly as given (to smuggle in a bomb).
+    then ``extra_frames`` exactly as given (to smuggle in a bomb); ``first_version`` writes
+    the first trailer format.
     """
     from flowpack.cas.pack import encode_frame
     from flowpack.cas.transfer import EXPORT_KIND
@@ -180,7 +189,24 @@ def craft_export(
         builder.add(*encode_frame(DATA, [(Digest.of(c), c) for c in chunks]))
     for frame in extra_frames:
         builder.add(*frame)
-    return builder.build().data
+    pack = builder.build()
+    return first_version_pack(pack.data) if first_version else pack.data
+
+
+def first_version_pack(data: bytes) -> bytes:
+    """A pack's (or export's) bytes with the first trailer (``FPIDX001``, which also listed
+    every frame's records), as they were written before the trailer became a layout."""
+    from flowpack.cas import codec
+    from flowpack.cas.pack import decode_trailer, read_trailer, split_frame
+
+    end, body = read_trailer(data, len(data))
+    doc = []
+    for offset, length, kind, depth in decode_trailer(body):
+        header, _ = split_frame(data[offset : offset + length])
+        doc.append([offset, length, kind, depth, [[r.raw, r.size] for r in header.records]])
+    enc = codec.compress(msgpack.packb(doc, use_bin_type=True))
+    trailer = bytes([enc.codec]) + enc.payload
+    return data[:end] + trailer + TRAILER.pack(len(trailer), TRAILER_V1)
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, str]]:

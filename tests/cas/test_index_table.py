@@ -68,7 +68,12 @@ def test_an_index_file_round_trips_and_bad_ones_are_refused() -> None:
     import msgpack
 
     from flowpack.cas import codec
-    from flowpack.cas.frames import frames_doc
+
+    def frames_doc(frames: tuple[FrameEntry, ...]) -> list[object]:
+        return [
+            [f.offset, f.length, f.kind, f.depth, [[r.raw, r.size] for r in f.records]]
+            for f in frames
+        ]
 
     f = IndexFile.of([pack_of(*chunks(50)), pack_of(*chunks(3))], supersedes=["ab" * 32])
     data = f.encode()

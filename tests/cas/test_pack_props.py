@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-from hostile import rle_bomb
+from hostile import first_version_pack, rle_bomb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,11 +20,13 @@ from flowpack.cas.pack import (
     MANIFEST,
     OBJECT,
     TRAILER,
+    TRAILER_MAGIC,
     FrameHeader,
     PackBuilder,
     SealedPack,
     decode_trailer,
     encode_frame,
+    frame_slot,
     read_trailer,
     split_frame,
 )
@@ -68,7 +70,10 @@ def test_round_trip(spec: list[tuple[int, list[bytes]]], tail: int) -> None:
     assert pack.data.startswith(MAGIC)
     assert pack.digest == Digest.of(pack.data)
     offset, body = read_back(pack, tail)
-    assert decode_trailer(body) == pack.frames
+    assert decode_trailer(body) == tuple(map(frame_slot, pack.frames))
+    assert decode_trailer(read_trailer(v1 := first_version_pack(pack.data), len(v1))[1]) == tuple(
+        map(frame_slot, pack.frames)
+    ), "a first-version trailer gives the same layout"
     pos = len(MAGIC)
     for entry, (kind, _), recs in zip(pack.frames, spec, expected, strict=True):
         assert entry.offset == pos, "frames tile the pack in order"
@@ -98,9 +103,9 @@ def test_frames_against_bases(seed: int, n: int, depth: int) -> None:
     builder = PackBuilder()
     builder.add(header, payload)
     pack = builder.build()
-    (entry,) = decode_trailer(read_back(pack, 64)[1])
-    assert entry.depth == depth + 1
-    got, body = split_frame(pack.data[entry.offset : entry.offset + entry.length])
+    ((offset, length, kind, got_depth),) = decode_trailer(read_back(pack, 64)[1])
+    assert got_depth == depth + 1 and kind == DATA
+    got, body = split_frame(pack.data[offset : offset + length])
     assert got == header
     assert codec.decompress(got.codec, body, got.raw_size, dictionary=base) == new
 
@@ -128,8 +133,8 @@ def test_empty_pack_round_trips() -> None:
     [
         lambda d: d[:-1],
         lambda d: d[:-1] + b"X",
-        lambda d: d[: -TRAILER.size] + TRAILER.pack(len(d), b"FPIDX001"),
-        lambda d: d[: -TRAILER.size] + TRAILER.pack(0, b"FPIDX001"),
+        lambda d: d[: -TRAILER.size] + TRAILER.pack(len(d), TRAILER_MAGIC),
+        lambda d: d[: -TRAILER.size] + TRAILER.pack(0, TRAILER_MAGIC),
         lambda d: d[:4],
     ],
     ids=["truncated", "bad-magic", "length-too-long", "empty-trailer", "tiny"],
@@ -146,7 +151,18 @@ def test_trailer_bombs_are_refused() -> None:
     for frame in (rle_bomb(1 << 30), rle_bomb(1 << 30, content_size=1 << 30)):
         with pytest.raises(MalformedData):
             decode_trailer(bytes([codec.ZSTD]) + frame)
-    assert decode_trailer(read_back(pack, 4096)[1]) == pack.frames
+    assert decode_trailer(read_back(pack, 4096)[1]) == tuple(map(frame_slot, pack.frames))
+
+
+@settings(max_examples=30, deadline=None)
+@given(spec=frames)
+def test_each_chunk_digest_is_written_once_per_pack(spec: list[tuple[int, list[bytes]]]) -> None:
+    """The frame header is the pack's one list of its records; the trailer only lays frames
+    out (the index file is the other copy, for clients that never read the pack)."""
+    pack, _ = build(spec)
+    unique = {r.raw for f in pack.frames for r in f.records}
+    listed = sum(len(f.records) for f in pack.frames)
+    assert sum(pack.data.count(raw) for raw in unique) == listed
 
 
 def frame_bytes() -> bytes:

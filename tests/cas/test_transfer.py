@@ -8,6 +8,7 @@ from typing import Any
 import msgpack
 import pytest
 import zstandard
+from hostile import first_version_pack
 from wholestore import blob_keys, file_store, push, random_bytes, read_tree, text_bytes
 
 from flowpack.cas import transfer
@@ -56,6 +57,21 @@ def test_export_then_import_gives_the_same_bundle(
     before = blob_keys(dst)
     assert import_bundle(dst, out) == digest
     assert blob_keys(dst) == before
+
+
+def test_an_export_with_the_first_trailer_still_imports(
+    exported: tuple[Path, Digest], tmp_path: Path
+) -> None:
+    """Exports written before the trailer became a layout list each frame's records in the
+    trailer too; they import as they did."""
+    out, digest = exported
+    old = tmp_path / "old.fpack"
+    old.write_bytes(first_version_pack(out.read_bytes()))
+    assert old.stat().st_size > out.stat().st_size
+    dst = file_store(tmp_path / "dst")
+    assert import_bundle(dst, old) == digest
+    restore_tree(dst, digest, tmp_path / "restored")
+    assert read_tree(tmp_path / "restored") == FILES
 
 
 def test_export_includes_records_bundles_and_parents(tmp_path: Path) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hostile import first_version_pack
 from wholestore import file_store, flipped, push, random_bytes, read_tree, text_bytes
 
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, UsageError
-from flowpack.cas.pack import MAGIC, TRAILER
+from flowpack.cas.index import IndexFile, PackEntry
+from flowpack.cas.pack import MAGIC, TRAILER, TRAILER_V1
 from flowpack.cas.restore import restore_tree
 from flowpack.cas.store import Store
 from flowpack.cas.verify import VerifyReport, verify
@@ -110,6 +112,32 @@ def test_flipped_pack_bytes_are_reported_and_never_read_as_data(
             else:  # what is read is still verified: exactly the original bytes
                 assert read_tree(dest) == files, where
     assert verify(file_store(root), read_data=True).ok
+
+
+def test_a_store_written_with_the_first_trailer_still_verifies_and_restores(
+    small: tuple[Path, dict, Digest], tmp_path: Path
+) -> None:
+    """Packs written before the trailer became a layout (``FPIDX001``, records listed in the
+    trailer too) are read, verified and restored as they are."""
+    root, files, digest = small
+    store = file_store(root)
+    path, pack = the_pack(store)
+    (entry,) = store.index.packs()
+    old = first_version_pack(path.read_bytes())
+    assert old[-8:] == TRAILER_V1 and len(old) > pack.size
+    new = Digest.of(old)
+    (root / "packs" / new.hex).write_bytes(old)
+    path.unlink()
+    for f in (root / "index").iterdir():
+        f.unlink()
+    index = IndexFile.of([PackEntry(new, entry.frames)]).encode()
+    (root / "index" / Digest.of(index).hex).write_bytes(index)
+    report = verify(file_store(root), read_data=True)
+    assert report.ok and report.checked["read_packs"] == 1, report.as_dict()
+    restore_tree(file_store(root), digest, tmp_path / "out")
+    assert read_tree(tmp_path / "out") == files
+    with flipped(root / "packs" / new.hex, len(old) - TRAILER.size - 3):  # in the record list
+        assert not verify(file_store(root), read_data=True).ok
 
 
 def test_every_byte_of_a_tiny_pack_is_covered(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ Layout (all integers little-endian)::
 
     b"FPACK001"                                magic
     frame*                                     see below
-    trailer index                              zstd(msgpack(frames)), as in an index file
-    u32 trailer length, b"FPIDX001"            so one ranged read of the tail lists the pack
+    trailer                                    zstd(msgpack([[offset, length, kind, depth]...]))
+    u32 trailer length, b"FPIDX002"            so one ranged read of the tail lays out the pack
 
     frame  = u32 header length, header, payload
     header = msgpack [kind, codec, raw size, stored size, depth, [base...], [record...]]
@@ -16,6 +16,11 @@ against a raw-content dictionary made of its *base* chunks (typically the previo
 the same files).  ``depth`` is 0 without bases, else one more than the deepest base frame;
 writers bound it so a read never decodes a long chain.  A pack is named by the blake3 of all
 its bytes, so a damaged or truncated pack is detected by name alone.
+
+Each chunk's digest is written once in the pack, in its frame's header: the trailer lays out
+the frames, and the index file (:mod:`flowpack.cas.index`) lists the records again for clients
+that never read the pack.  Packs written before the trailer became a layout (magic
+``FPIDX001``) also list each frame's records in the trailer; they are read as they are.
 """
 
 from __future__ import annotations
@@ -31,14 +36,19 @@ import msgpack
 from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import MalformedData
-from flowpack.cas.frames import FrameEntry, decode_frames, encode_frames
+from flowpack.cas.frames import FrameEntry
 
 MAGIC = b"FPACK001"
-TRAILER_MAGIC = b"FPIDX001"
+TRAILER_MAGIC = b"FPIDX002"
+#: The first trailer, which also listed each frame's records (read, never written).
+TRAILER_V1 = b"FPIDX001"
 TRAILER = struct.Struct("<I8s")
 U32 = struct.Struct("<I")
 MAX_HEADER = 64 << 20
 MAX_FRAME_RAW = 256 << 20
+
+#: Where a frame lies in its pack, as a trailer says: offset, length, kind, depth.
+Slot = tuple[int, int, int, int]
 
 #: Frame kinds.
 DATA = 0
@@ -137,7 +147,7 @@ class PackBuilder:
 
     def build(self) -> SealedPack:
         """The sealed pack (its bytes read back whole); the builder is spent."""
-        trailer = codec.compress(encode_frames(self._frames))
+        trailer = codec.compress(encode_layout(self._frames))
         body = bytes([trailer.codec]) + trailer.payload
         with self._spool as spool:
             spool.write(body)
@@ -202,18 +212,39 @@ def read_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes]:
     if len(tail) < TRAILER.size:
         raise MalformedData("pack too short")
     length, magic = TRAILER.unpack(tail[-TRAILER.size :])
-    if magic != TRAILER_MAGIC or length + TRAILER.size + len(MAGIC) > pack_size:
+    if magic not in (TRAILER_MAGIC, TRAILER_V1) or length + TRAILER.size + len(MAGIC) > pack_size:
         raise MalformedData("pack trailer is damaged")
     offset = pack_size - TRAILER.size - length
     start = len(tail) - TRAILER.size - length
     return offset, tail[max(start, 0) : -TRAILER.size]
 
 
-def decode_trailer(body: bytes) -> tuple[FrameEntry, ...]:
-    """Decode the trailer index of a pack."""
+def encode_layout(frames: Sequence[FrameEntry]) -> bytes:
+    """The msgpack encoding of a trailer: each frame's offset, length, kind and depth."""
+    out: bytes = msgpack.packb([[f.offset, f.length, f.kind, f.depth] for f in frames])
+    return out
+
+
+def decode_trailer(body: bytes) -> tuple[Slot, ...]:
+    """The frame layout a pack's trailer gives (either trailer version), in its order."""
     if not body:
         raise MalformedData("empty pack trailer")
-    return decode_frames(codec.decompress(body[0], body[1:], _trailer_bound(body)))
+    data = codec.decompress(body[0], body[1:], _trailer_bound(body))
+    try:
+        doc = msgpack.unpackb(data, raw=False)
+        # a first-version entry also lists the frame's records, which its header repeats
+        slots = tuple((int(e[0]), int(e[1]), int(e[2]), int(e[3])) for e in doc)
+        shapes = {len(e) for e in doc}
+    except (ValueError, TypeError, IndexError, msgpack.ExtraData) as exc:
+        raise MalformedData(f"pack trailer does not decode: {exc}") from exc
+    if not shapes <= {4, 5}:
+        raise MalformedData("pack trailer entries have the wrong shape")
+    return slots
+
+
+def frame_slot(frame: FrameEntry) -> Slot:
+    """A frame's entry as the trailer lays it out."""
+    return frame.offset, frame.length, frame.kind, frame.depth
 
 
 def _trailer_bound(body: bytes) -> int:

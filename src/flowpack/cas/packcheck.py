@@ -1,9 +1,10 @@
 """Checking one pack: its layout against the index (no data read) and, fully, its bytes.
 
 The full check re-does what a reader does, but for every frame of the pack rather than for
-the chunks someone asked for: the pack hashes to its name, its trailer index agrees with the
-index files, and every frame splits, decodes against its bases (bounded by its recorded size)
-and yields records that re-hash to their digests.  Damage is described, never raised.
+the chunks someone asked for: the pack hashes to its name, its trailer's layout agrees with
+the index files, every frame header lists the records the index does, and every frame splits,
+decodes against its bases (bounded by its recorded size) and yields records that re-hash to
+their digests.  Damage is described, never raised.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, MalformedData, NotFound
 from flowpack.cas.frames import FrameEntry
 from flowpack.cas.index import PackEntry
-from flowpack.cas.pack import MAGIC, TRAILER, decode_trailer, read_trailer, split_frame
+from flowpack.cas.pack import (
+    MAGIC,
+    TRAILER,
+    decode_trailer,
+    frame_slot,
+    read_trailer,
+    split_frame,
+)
 
 
 def check_layout(entry: PackEntry, size: int | None) -> list[str]:
@@ -62,11 +70,10 @@ def check_bytes(data: bytes, entry: PackEntry, base: Callable[[Digest], bytes]) 
         out.problems.append("it does not start with the pack magic")
     try:
         _, body = read_trailer(data, len(data))
-        trailer = sorted(decode_trailer(body), key=lambda f: f.offset)
-        if trailer != sorted(entry.frames, key=lambda f: f.offset):
-            out.problems.append("its trailer index disagrees with the index files")
+        if sorted(decode_trailer(body)) != sorted(map(frame_slot, entry.frames)):
+            out.problems.append("its trailer disagrees with the index files")
     except MalformedData as exc:
-        out.problems.append(f"its trailer index is damaged: {exc}")
+        out.problems.append(f"its trailer is damaged: {exc}")
     for fr in entry.frames:
         try:
             bases = _check_frame(data, fr, base)

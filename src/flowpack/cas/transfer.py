@@ -10,7 +10,7 @@ self-contained (no frame has bases, so it decodes without any store):
   record);
 * then every manifest the root reaches (records reach their bundle and parent records), then
   every chunk those manifests list, grouped into frames of about 256 KiB;
-* then the usual trailer index.
+* then the usual trailer (the frames' layout).
 
 An import reads the file frame by frame and checks it before storing anything: the magic and the
 trailer, frames that tile the file exactly and agree with the trailer, no bases, every frame
@@ -46,6 +46,8 @@ from flowpack.cas.pack import (
     MANIFEST,
     OBJECT,
     TRAILER,
+    U32,
+    FrameHeader,
     PackBuilder,
     decode_trailer,
     encode_frame,
@@ -207,19 +209,30 @@ class ExportFile:
         end, body = read_trailer(tail, self.size)
         if len(body) < self.size - end - TRAILER.size:
             body = self._read(end, self.size - end - TRAILER.size)
-        frames = sorted(decode_trailer(body), key=lambda f: f.offset)
+        slots = sorted(decode_trailer(body))
         pos = len(MAGIC)
-        for fr in frames:
-            if fr.offset != pos or fr.length <= 0:
+        for offset, length, _, _ in slots:
+            if offset != pos or length <= 0:
                 raise MalformedData("its frames do not tile the file")
-            if fr.length > codec.MAX_FRAME_SIZE + 4096:
-                raise MalformedData(f"frame at {fr.offset} is larger than any frame may be")
-            pos += fr.length
-        if pos != end or not frames:
+            if length > codec.MAX_FRAME_SIZE + 4096:
+                raise MalformedData(f"frame at {offset} is larger than any frame may be")
+            pos += length
+        if pos != end or not slots:
             raise MalformedData("its frames do not tile the file")
+        frames = [self._entry(*slot) for slot in slots]
         if sum(r.size for fr in frames for r in fr.records) > MAX_IMPORT:
             raise MalformedData(f"it claims more than {MAX_IMPORT} bytes of content")
         return frames
+
+    def _entry(self, offset: int, length: int, kind: int, depth: int) -> FrameEntry:
+        """A frame of the trailer's layout with the records its header lists."""
+        (hlen,) = U32.unpack(self._read(offset, U32.size))
+        if U32.size + hlen > length:
+            raise MalformedData(f"frame at {offset}: its header is longer than the frame")
+        header = FrameHeader.decode(self._read(offset + U32.size, hlen))
+        if header.kind != kind or header.depth != depth:
+            raise MalformedData(f"frame at {offset} disagrees with the trailer")
+        return FrameEntry(offset, length, kind, depth, header.records)
 
     def frames(self, skip: int | None = None) -> Iterator[tuple[int, list[tuple[Digest, bytes]]]]:
         """Each frame's kind and verified records, one frame in memory at a time."""
