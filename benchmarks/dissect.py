@@ -45,7 +45,7 @@ def dissect(store: Path, last: bool) -> Counter[str]:
             out[f"frame headers ({kind})"] += U32.size + hlen
             out[f"payload {kind} {codec_name(header.codec)}{dict_note}"] += header.stored_size
             out[f"raw {kind}"] += header.raw_size
-            out[f"records {kind}"] += len(header.records)
+            out[f"records {kind}"] += len(header.sizes)
             out[f"depth {header.depth} frames"] += 1
             pos += U32.size + hlen + header.stored_size
     return out

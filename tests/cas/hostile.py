@@ -16,14 +16,15 @@ from typing import Any
 import blake3
 import msgpack
 
+from flowpack.cas import codec
 from flowpack.cas.digest import Digest
+from flowpack.cas.frames import FrameEntry
 from flowpack.cas.index import IndexFile, PackEntry
 from flowpack.cas.manifest import FORMAT
 from flowpack.cas.pack import (
     DATA,
     MANIFEST,
-    TRAILER,
-    TRAILER_V1,
+    Frame,
     FrameHeader,
     PackBuilder,
 )
@@ -150,11 +151,20 @@ def store_bundle(store: Store, manifest: bytes, contents: Sequence[bytes] = ()) 
     return digests[-1]
 
 
-def plant_frame(store: Store, header: FrameHeader, payload: bytes) -> Digest:
-    """Upload a pack holding one hand-made frame, and an index file listing it."""
+def lying_frame(kind: int, content: bytes, payload: bytes) -> Frame:
+    """A frame that says it holds ``content`` (its size, and its digest to the index) but
+    whose payload is ``payload`` (a zstd bomb, say)."""
+    header = FrameHeader(kind, codec.ZSTD, len(content), len(payload), 0, (), (len(content),))
+    return header, payload, (Digest.of(content),)
+
+
+def plant_frame(
+    store: Store, header: FrameHeader, payload: bytes, records: Sequence[Digest]
+) -> Digest:
+    """Upload a pack holding one hand-made frame of ``records``, and an index file listing it."""
     store.config  # noqa: B018
     builder = PackBuilder()
-    builder.add(header, payload)
+    builder.add(header, payload, records)
     pack = builder.build()
     store.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
     index = IndexFile.of([PackEntry(pack.digest, pack.frames)]).encode()
@@ -168,45 +178,40 @@ def craft_export(
     manifests: Sequence[bytes] = (),
     chunks: Sequence[bytes] = (),
     *,
-    extra_frames: Sequence[tuple[FrameHeader, bytes]] = (),
-    first_version: bool = False,
+    extra_frames: Sequence[Frame] = (),
+    first_format: bool = True,
 ) -> bytes:
     """An export file (see :mod:`flowpack.cas.transfer`) holding ``root`` unchecked.
 
     The header links to ``root``; ``manifests`` (besides the root) and ``chunks`` follow,
-    then ``extra_frames`` exactly as given (to smuggle in a bomb); ``first_version`` writes
-    the first trailer format.
+    then ``extra_frames`` exactly as given (to smuggle in a bomb), in the first format (as
+    exports are written) or the later one.
     """
     from flowpack.cas.pack import encode_frame
     from flowpack.cas.transfer import EXPORT_KIND
 
     root_d = Digest.of(root)
     header = raw_manifest([], kind=EXPORT_KIND, links=[[root_d.raw, root_d.size]])
-    builder = PackBuilder()
+    builder = PackBuilder(first_format=first_format)
     builder.add(*encode_frame(MANIFEST, [(Digest.of(header), header)]))
     builder.add(*encode_frame(MANIFEST, [(Digest.of(m), m) for m in [root, *manifests]]))
     if chunks:
         builder.add(*encode_frame(DATA, [(Digest.of(c), c) for c in chunks]))
     for frame in extra_frames:
         builder.add(*frame)
-    pack = builder.build()
-    return first_version_pack(pack.data) if first_version else pack.data
+    return builder.build().data
 
 
-def first_version_pack(data: bytes) -> bytes:
-    """A pack's (or export's) bytes with the first trailer (``FPIDX001``, which also listed
-    every frame's records), as they were written before the trailer became a layout."""
-    from flowpack.cas import codec
-    from flowpack.cas.pack import decode_trailer, read_trailer, split_frame
+def repack(data: bytes, frames: Sequence[FrameEntry], *, first_format: bool) -> bytes:
+    """A pack's (or export's) bytes ``data``, holding ``frames``, written again in the given
+    format (:mod:`flowpack.cas.pack`): the first lists every record's digest in its frame
+    header and again in a trailer of magic ``FPIDX001``; the later lists sizes only."""
+    from flowpack.cas.pack import split_frame
 
-    end, body = read_trailer(data, len(data))
-    doc = []
-    for offset, length, kind, depth in decode_trailer(body):
-        header, _ = split_frame(data[offset : offset + length])
-        doc.append([offset, length, kind, depth, [[r.raw, r.size] for r in header.records]])
-    enc = codec.compress(msgpack.packb(doc, use_bin_type=True))
-    trailer = bytes([enc.codec]) + enc.payload
-    return data[:end] + trailer + TRAILER.pack(len(trailer), TRAILER_V1)
+    builder = PackBuilder(first_format=first_format)
+    for f in sorted(frames, key=lambda f: f.offset):
+        builder.add(*split_frame(data[f.offset : f.offset + f.length]), f.records)
+    return builder.build().data
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, str]]:

@@ -10,8 +10,9 @@ import msgpack
 import pytest
 from wholestore import file_store, push, random_bytes
 
-from flowpack.cas.config import StoreConfig
-from flowpack.cas.errors import IntegrityError
+from flowpack.cas.chunker import ChunkerParams
+from flowpack.cas.config import FORMAT, StoreConfig
+from flowpack.cas.errors import IncompatibleStore, IntegrityError
 from flowpack.cas.verify import verify
 
 
@@ -52,3 +53,20 @@ def test_a_config_written_before_the_checksum_still_loads(tmp_path: Path) -> Non
     cfg = file_store(root).config
     assert cfg == StoreConfig.decode(original)
     assert verify(file_store(root), read_data=True).ok
+
+
+def test_a_store_of_a_format_this_version_does_not_know_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    """What a version that knows only ``flowpack.store.v1`` does with a v2 store, this one does
+    with a later format: a clear refusal naming the format, never a report of damage."""
+    root = tmp_path / "store"
+    make_store(root)
+    assert file_store(root).config.format == FORMAT
+    later = StoreConfig("0" * 32, ChunkerParams(), format="flowpack.store.v3")
+    (root / "config").chmod(0o644)
+    (root / "config").write_bytes(later.encode())
+    with pytest.raises(
+        IncompatibleStore, match=r"store format flowpack\.store\.v3 .*not supported"
+    ):
+        file_store(root).config  # noqa: B018

@@ -19,6 +19,7 @@ import pytest
 from hostile import (
     craft_export,
     file_row,
+    lying_frame,
     plant_frame,
     raw_manifest,
     rle_bomb,
@@ -26,7 +27,6 @@ from hostile import (
     store_bundle,
 )
 
-from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import (
     CorruptObject,
@@ -38,7 +38,7 @@ from flowpack.cas.errors import (
 )
 from flowpack.cas.manifest import FORMAT, MODE_FILE, MODE_SYMLINK
 from flowpack.cas.opening import open_store
-from flowpack.cas.pack import DATA, MANIFEST, FrameHeader
+from flowpack.cas.pack import DATA, MANIFEST
 from flowpack.cas.restore import restore_tree
 from flowpack.cas.store import Store
 from flowpack.cas.transfer import import_bundle
@@ -153,12 +153,6 @@ def test_a_file_whose_chunks_are_missing(store: Store, arena: Path) -> None:
     assert not (arena / "dest").exists()
 
 
-def bomb_header(kind: int, content: bytes, bomb: bytes) -> FrameHeader:
-    """A frame that says it holds ``content`` but whose payload is ``bomb``."""
-    d = Digest.of(content)
-    return FrameHeader(kind, codec.ZSTD, len(content), len(bomb), 0, (), (d,))
-
-
 BOMBS = {
     "lies about its size": rle_bomb(4 << 30, content_size=len(OTHER)),
     "no size": rle_bomb(4 << 30),
@@ -168,7 +162,7 @@ BOMBS = {
 
 @pytest.mark.parametrize("bomb", BOMBS.values(), ids=BOMBS.keys())
 def test_a_zstd_bomb_in_a_data_frame(store: Store, arena: Path, bomb: bytes) -> None:
-    pack = plant_frame(store, bomb_header(DATA, OTHER, bomb), bomb)
+    pack = plant_frame(store, *lying_frame(DATA, OTHER, bomb))
     # A bundle whose file dedups against the bomb: the writer trusts the index.
     digest = store_bundle(store, raw_manifest([file_row("a.txt", GOOD), file_row("b.txt", OTHER)]))
     store_bundle(store, raw_manifest([]), [GOOD])
@@ -191,7 +185,7 @@ def test_a_zstd_bomb_in_a_data_frame(store: Store, arena: Path, bomb: bytes) -> 
 def test_a_zstd_bomb_as_a_manifest(store: Store, arena: Path) -> None:
     manifest = raw_manifest([file_row("a.txt", GOOD)])
     bomb = rle_bomb(4 << 30)
-    plant_frame(store, bomb_header(MANIFEST, manifest, bomb), bomb)
+    plant_frame(store, *lying_frame(MANIFEST, manifest, bomb))
     with pytest.raises(CorruptObject):
         restore_tree(store, Digest.of(manifest), arena / "dest")
     assert not (arena / "dest").exists()
@@ -242,7 +236,7 @@ def test_hostile_export_is_refused(
 def test_export_with_a_bomb_frame_is_refused(store: Store, tmp_path: Path) -> None:
     bomb = rle_bomb(4 << 30)
     manifest = raw_manifest([file_row("b.txt", OTHER)])
-    data = craft_export(manifest, extra_frames=[(bomb_header(DATA, OTHER, bomb), bomb)])
+    data = craft_export(manifest, extra_frames=[lying_frame(DATA, OTHER, bomb)])
     tracemalloc.start()
     try:
         import_refused(store, tmp_path, data)

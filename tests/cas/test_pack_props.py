@@ -7,8 +7,8 @@ import random
 from collections.abc import Callable
 
 import pytest
-from hostile import first_version_pack, rle_bomb
-from hypothesis import given, settings
+from hostile import rle_bomb
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from flowpack.cas import codec
@@ -21,6 +21,7 @@ from flowpack.cas.pack import (
     OBJECT,
     TRAILER,
     TRAILER_MAGIC,
+    TRAILER_V1,
     FrameHeader,
     PackBuilder,
     SealedPack,
@@ -45,8 +46,10 @@ records = st.lists(
 frames = st.lists(st.tuples(st.sampled_from([DATA, MANIFEST, OBJECT]), records), max_size=8)
 
 
-def build(spec: list[tuple[int, list[bytes]]]) -> tuple[SealedPack, list[list[bytes]]]:
-    builder = PackBuilder()
+def build(
+    spec: list[tuple[int, list[bytes]]], *, first_format: bool = False
+) -> tuple[SealedPack, list[list[bytes]]]:
+    builder = PackBuilder(first_format=first_format)
     for kind, recs in spec:
         builder.add(*encode_frame(kind, [(Digest.of(r), r) for r in recs]))
     assert len(builder) == len(spec)
@@ -64,23 +67,24 @@ def read_back(pack: SealedPack, tail_len: int) -> tuple[int, bytes]:
 
 
 @settings(max_examples=100, deadline=None)
-@given(spec=frames, tail=st.integers(TRAILER.size, 1 << 16))
-def test_round_trip(spec: list[tuple[int, list[bytes]]], tail: int) -> None:
-    pack, expected = build(spec)
+@given(spec=frames, tail=st.integers(TRAILER.size, 1 << 16), first_format=st.booleans())
+def test_round_trip(spec: list[tuple[int, list[bytes]]], tail: int, first_format: bool) -> None:
+    pack, expected = build(spec, first_format=first_format)
     assert pack.data.startswith(MAGIC)
+    assert pack.data.endswith(TRAILER_V1 if first_format else TRAILER_MAGIC)
     assert pack.digest == Digest.of(pack.data)
     offset, body = read_back(pack, tail)
-    assert decode_trailer(body) == tuple(map(frame_slot, pack.frames))
-    assert decode_trailer(read_trailer(v1 := first_version_pack(pack.data), len(v1))[1]) == tuple(
-        map(frame_slot, pack.frames)
-    ), "a first-version trailer gives the same layout"
+    listed = tuple(f.records for f in pack.frames) if first_format and spec else None
+    assert decode_trailer(body) == (tuple(map(frame_slot, pack.frames)), listed)
     pos = len(MAGIC)
     for entry, (kind, _), recs in zip(pack.frames, spec, expected, strict=True):
         assert entry.offset == pos, "frames tile the pack in order"
         pos += entry.length
         header, payload = split_frame(pack.data[entry.offset : entry.offset + entry.length])
         assert header.kind == entry.kind == kind
-        assert header.records == entry.records == tuple(Digest.of(r) for r in recs)
+        assert entry.records == tuple(Digest.of(r) for r in recs)
+        assert header.sizes == tuple(map(len, recs))
+        assert header.listed == (entry.records if first_format else ())
         assert header.raw_size == sum(map(len, recs))
         assert header.bases == () and header.depth == 0
         raw = codec.decompress(header.codec, payload, header.raw_size)
@@ -95,15 +99,15 @@ def test_frames_against_bases(seed: int, n: int, depth: int) -> None:
     base = rng.randbytes(n)
     new = base[: n // 2] + rng.randbytes(16) + base[n // 2 :]
     base_d, new_d = Digest.of(base), Digest.of(new)
-    header, payload = encode_frame(
+    header, payload, digests = encode_frame(
         DATA, [(new_d, new)], bases=[base_d], dictionary=base, depth=depth + 1
     )
-    assert header.codec == codec.ZSTD_DICT
+    assert header.codec == codec.ZSTD_DICT and digests == (new_d,)
     assert header.bases == (base_d,) and header.depth == depth + 1
     builder = PackBuilder()
-    builder.add(header, payload)
+    builder.add(header, payload, digests)
     pack = builder.build()
-    ((offset, length, kind, got_depth),) = decode_trailer(read_back(pack, 64)[1])
+    ((offset, length, kind, got_depth),), _ = decode_trailer(read_back(pack, 64)[1])
     assert got_depth == depth + 1 and kind == DATA
     got, body = split_frame(pack.data[offset : offset + length])
     assert got == header
@@ -112,7 +116,7 @@ def test_frames_against_bases(seed: int, n: int, depth: int) -> None:
 
 def test_incompressible_frames_drop_their_bases() -> None:
     data = random.Random(1).randbytes(5000)
-    header, payload = encode_frame(
+    header, payload, _ = encode_frame(
         DATA, [(Digest.of(data), data)], bases=[Digest.of(b"x")], dictionary=b"x", depth=3
     )
     assert header.codec == codec.RAW and payload == data
@@ -125,7 +129,7 @@ def sample_pack() -> SealedPack:
 
 def test_empty_pack_round_trips() -> None:
     pack = PackBuilder().build()
-    assert decode_trailer(read_back(pack, 100)[1]) == ()
+    assert decode_trailer(read_back(pack, 100)[1]) == ((), None)
 
 
 @pytest.mark.parametrize(
@@ -151,18 +155,24 @@ def test_trailer_bombs_are_refused() -> None:
     for frame in (rle_bomb(1 << 30), rle_bomb(1 << 30, content_size=1 << 30)):
         with pytest.raises(MalformedData):
             decode_trailer(bytes([codec.ZSTD]) + frame)
-    assert decode_trailer(read_back(pack, 4096)[1]) == tuple(map(frame_slot, pack.frames))
+    assert decode_trailer(read_back(pack, 4096)[1])[0] == tuple(map(frame_slot, pack.frames))
 
 
 @settings(max_examples=30, deadline=None)
 @given(spec=frames)
-def test_each_chunk_digest_is_written_once_per_pack(spec: list[tuple[int, list[bytes]]]) -> None:
-    """The frame header is the pack's one list of its records; the trailer only lays frames
-    out (the index file is the other copy, for clients that never read the pack)."""
+def test_a_pack_names_no_record_and_the_first_format_names_each_twice(
+    spec: list[tuple[int, list[bytes]]],
+) -> None:
+    """A record's digest is the hash of its bytes, so a pack lists sizes only (the index file
+    lists the digests); the first format listed each in its frame header and its trailer."""
+    every = [r for _, recs in spec for r in recs]
+    assume(len(set(every)) == len(every))  # a writer stores each record once
     pack, _ = build(spec)
-    unique = {r.raw for f in pack.frames for r in f.records}
-    listed = sum(len(f.records) for f in pack.frames)
-    assert sum(pack.data.count(raw) for raw in unique) == listed
+    first, _ = build(spec, first_format=True)
+    listed = [r.raw for f in pack.frames for r in f.records]
+    assert sum(pack.data.count(raw) for raw in set(listed)) == 0
+    assert sum(first.data.count(raw) for raw in set(listed)) == 2 * len(listed)
+    assert len(pack.data) <= len(first.data) - 70 * len(listed)
 
 
 def frame_bytes() -> bytes:
@@ -179,9 +189,10 @@ def frame_bytes() -> bytes:
         b"\xff\xff\xff\xff" + b"x" * 10,
         frame_bytes()[:-1],
         frame_bytes() + b"x",
-        FrameHeader(DATA, codec.RAW, 5, 5, 0, (), (Digest.of(b"abcd"),)).encode() + b"abcde",
-        FrameHeader(DATA, codec.RAW, 1 << 30, 1, 0, (), (Digest(64 * "0", 1 << 30),)).encode()
-        + b"x",
+        FrameHeader(DATA, codec.RAW, 5, 5, 0, (), (4,)).encode() + b"abcde",
+        FrameHeader(DATA, codec.RAW, 1 << 30, 1, 0, (), (1 << 30,)).encode() + b"x",
+        FrameHeader(DATA, codec.RAW, 5, 5, 0, (), (5,)).encode([Digest.of(b"abcd")]) + b"abcde",
+        FrameHeader(DATA, codec.RAW, 0, 0, 0, (), (-1, 1)).encode(),
         (4).to_bytes(4, "little") + b"\x93\x01\x02\x03",
     ],
     ids=[
@@ -192,6 +203,8 @@ def frame_bytes() -> bytes:
         "long-payload",
         "sizes-disagree",
         "raw-size-over-limit",
+        "first-format-sizes-disagree",
+        "negative-size",
         "header-too-short",
     ],
 )

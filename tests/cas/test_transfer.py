@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
 import zstandard
-from hostile import first_version_pack
+from hostile import repack
 from wholestore import blob_keys, file_store, push, random_bytes, read_tree, text_bytes
 
 from flowpack.cas import transfer
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, NotFound
+from flowpack.cas.frames import FrameEntry
 from flowpack.cas.manifest import FORMAT, Manifest
 from flowpack.cas.opening import open_store
-from flowpack.cas.pack import DATA, MANIFEST, FrameHeader, PackBuilder, encode_frame
+from flowpack.cas.pack import (
+    DATA,
+    MANIFEST,
+    TRAILER_MAGIC,
+    TRAILER_V1,
+    Frame,
+    FrameHeader,
+    PackBuilder,
+    encode_frame,
+    split_frame,
+)
 from flowpack.cas.restore import restore_tree
 from flowpack.cas.stats import store_stats
 from flowpack.cas.store import Store
-from flowpack.cas.transfer import EXPORT_KIND, export_bundle, import_bundle
+from flowpack.cas.transfer import EXPORT_KIND, ExportFile, export_bundle, import_bundle
 from flowpack.cas.verify import verify
 
 FILES = {
@@ -59,17 +71,30 @@ def test_export_then_import_gives_the_same_bundle(
     assert blob_keys(dst) == before
 
 
-def test_an_export_with_the_first_trailer_still_imports(
+def test_exports_are_written_in_the_first_format_and_both_formats_import(
     exported: tuple[Path, Digest], tmp_path: Path
 ) -> None:
-    """Exports written before the trailer became a layout list each frame's records in the
-    trailer too; they import as they did."""
+    """An export lists every record's digest (in its frame headers and trailer), so every
+    version of flowpack imports it; one in the later format (sizes only) imports too."""
     out, digest = exported
-    old = tmp_path / "old.fpack"
-    old.write_bytes(first_version_pack(out.read_bytes()))
-    assert old.stat().st_size > out.stat().st_size
+    data = out.read_bytes()
+    assert data.endswith(TRAILER_V1)
+    entries = ExportFile(io.BytesIO(data), len(data))
+    entries.check()
+    for (o, n, _, _), _ in entries.entries:
+        assert split_frame(data[o : o + n])[0].listed, "each frame header lists its digests"
+    frames = [
+        FrameEntry(o, n, k, depth, tuple(Digest.of(b) for _, b in recs))
+        for ((o, n, k, depth), _), (_, recs) in zip(entries.entries, entries.frames(), strict=True)
+    ]
+    later = tmp_path / "later.fpack"
+    later.write_bytes(repack(data, frames, first_format=False))
+    again = later.read_bytes()
+    assert again.endswith(TRAILER_MAGIC) and len(again) < len(data)
+    slots = ExportFile(io.BytesIO(again), len(again))._layout()
+    assert not any(split_frame(again[o : o + n])[0].listed for (o, n, _, _), _ in slots)
     dst = file_store(tmp_path / "dst")
-    assert import_bundle(dst, old) == digest
+    assert import_bundle(dst, later) == digest
     restore_tree(dst, digest, tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == FILES
 
@@ -116,13 +141,13 @@ def test_a_damaged_export_is_refused_with_nothing_stored(
     _refused(memory(), bad)
 
 
-def _export_of(frames: list[tuple[FrameHeader, bytes]], root: Digest) -> bytes:
+def _export_of(frames: list[Frame], root: Digest) -> bytes:
     """Hand-build an export: header frame linking ``root``, then ``frames`` as given."""
     head = Manifest(EXPORT_KIND, links=(root,)).encode()
     builder = PackBuilder()
     builder.add(*encode_frame(MANIFEST, [(Digest.of(head), head)]))
-    for header, payload in frames:
-        builder.add(header, payload)
+    for frame in frames:
+        builder.add(*frame)
     return builder.build().data
 
 
@@ -160,8 +185,11 @@ def test_crafted_exports_are_refused(tmp_path: Path) -> None:
     zeros = bytes(64 << 20)
     bomb = zstandard.ZstdCompressor(write_content_size=False).compress(zeros)
     small = zeros[:1000]
-    header = FrameHeader(DATA, 1, len(small), len(bomb), 0, (), (Digest.of(small),))
-    frames = [(header, bomb), encode_frame(MANIFEST, [(Digest.of(good), good)])]
+    header = FrameHeader(DATA, 1, len(small), len(bomb), 0, (), (len(small),))
+    frames = [
+        (header, bomb, (Digest.of(small),)),
+        encode_frame(MANIFEST, [(Digest.of(good), good)]),
+    ]
     bad.write_bytes(_export_of(frames, Digest.of(good)))
     _refused(memory(), bad)
 

@@ -7,16 +7,17 @@ refuse (IntegrityError, nothing written) or return exactly the original bytes, n
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from hostile import first_version_pack
 from wholestore import file_store, flipped, push, random_bytes, read_tree, text_bytes
 
+from flowpack.cas.chunker import ChunkerParams
+from flowpack.cas.config import FIRST_FORMAT, FORMAT, StoreConfig
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, UsageError
-from flowpack.cas.index import IndexFile, PackEntry
-from flowpack.cas.pack import MAGIC, TRAILER, TRAILER_V1
+from flowpack.cas.pack import MAGIC, TRAILER, TRAILER_MAGIC, TRAILER_V1, U32
 from flowpack.cas.restore import restore_tree
 from flowpack.cas.store import Store
 from flowpack.cas.verify import VerifyReport, verify
@@ -114,29 +115,34 @@ def test_flipped_pack_bytes_are_reported_and_never_read_as_data(
     assert verify(file_store(root), read_data=True).ok
 
 
-def test_a_store_written_with_the_first_trailer_still_verifies_and_restores(
-    small: tuple[Path, dict, Digest], tmp_path: Path
+@pytest.mark.parametrize("first_format", [True, False], ids=["store.v1", "store.v2"])
+def test_each_store_format_is_written_as_it_is_and_read_whole(
+    tmp_path: Path, first_format: bool
 ) -> None:
-    """Packs written before the trailer became a layout (``FPIDX001``, records listed in the
-    trailer too) are read, verified and restored as they are."""
-    root, files, digest = small
+    """A store of the first format (``flowpack.store.v1``) keeps getting first-format packs, so
+    the versions that know only it can go on sharing it; a new store gets the later format.
+    Both verify, restore, and report a flipped byte in a frame header's record list."""
+    root = tmp_path / "store"
     store = file_store(root)
-    path, pack = the_pack(store)
+    if first_format:
+        cfg = StoreConfig(os.urandom(16).hex(), ChunkerParams(), format=FIRST_FORMAT)
+        store.blobs.put("config", cfg.encode(), create_only=True)
+    files = {"flow.py": text_bytes(3000, 1), "data/blob.bin": random_bytes(70_000, 2)}
+    digest = push(store, files).digest
+    store.set_ref(REF, digest)
+    assert file_store(root).config.format == (FIRST_FORMAT if first_format else FORMAT)
+    path, _ = the_pack(store)
+    data = path.read_bytes()
     (entry,) = store.index.packs()
-    old = first_version_pack(path.read_bytes())
-    assert old[-8:] == TRAILER_V1 and len(old) > pack.size
-    new = Digest.of(old)
-    (root / "packs" / new.hex).write_bytes(old)
-    path.unlink()
-    for f in (root / "index").iterdir():
-        f.unlink()
-    index = IndexFile.of([PackEntry(new, entry.frames)]).encode()
-    (root / "index" / Digest.of(index).hex).write_bytes(index)
-    report = verify(file_store(root), read_data=True)
-    assert report.ok and report.checked["read_packs"] == 1, report.as_dict()
+    assert data.endswith(TRAILER_V1 if first_format else TRAILER_MAGIC)
+    # the manifest's digest is nowhere else in the pack (a manifest lists its files' chunks)
+    assert data.count(digest.raw) == (2 if first_format else 0)
+    assert verify(file_store(root), read_data=True).ok
     restore_tree(file_store(root), digest, tmp_path / "out")
     assert read_tree(tmp_path / "out") == files
-    with flipped(root / "packs" / new.hex, len(old) - TRAILER.size - 3):  # in the record list
+    first = min(entry.frames, key=lambda f: f.offset)
+    (hlen,) = U32.unpack_from(data, first.offset)
+    with flipped(path, first.offset + U32.size + hlen - 1):  # the header's last record
         assert not verify(file_store(root), read_data=True).ok
 
 

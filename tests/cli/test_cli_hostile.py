@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cas"))
 from hostile import (  # the hostile-input helpers shared with the core tests
     craft_export,
     file_row,
+    lying_frame,
     plant_frame,
     raw_manifest,
     rle_bomb,
@@ -26,11 +27,10 @@ from hostile import (  # the hostile-input helpers shared with the core tests
     store_bundle,
 )
 
-from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.manifest import MODE_SYMLINK
 from flowpack.cas.opening import open_store
-from flowpack.cas.pack import DATA, FrameHeader
+from flowpack.cas.pack import DATA, Frame
 from flowpack.cas.store import Store
 
 FLOWPACK = shutil.which("flowpack")
@@ -122,8 +122,7 @@ def test_pull_refuses_a_zstd_bomb(
     store: Store, env: dict[str, str], arena: Path, tmp_path: Path
 ) -> None:
     bomb = rle_bomb(8 << 30)
-    header = FrameHeader(DATA, codec.ZSTD, len(OTHER), len(bomb), 0, (), (Digest.of(OTHER),))
-    pack = plant_frame(store, header, bomb)
+    pack = plant_frame(store, *lying_frame(DATA, OTHER, bomb))
     digest = store_bundle(store, raw_manifest([file_row("a.txt", GOOD), file_row("b", OTHER)]))
     store_bundle(store, raw_manifest([]), [GOOD])
     before = snapshot(arena)
@@ -133,9 +132,8 @@ def test_pull_refuses_a_zstd_bomb(
     assert verify.returncode == 1 and pack.hex in verify.stdout
 
 
-def bomb_frame() -> tuple[FrameHeader, bytes]:
-    bomb = rle_bomb(4 << 30)
-    return FrameHeader(DATA, codec.ZSTD, len(OTHER), len(bomb), 0, (), (Digest.of(OTHER),)), bomb
+def bomb_frame() -> Frame:
+    return lying_frame(DATA, OTHER, rle_bomb(4 << 30))
 
 
 def store_files(tmp_path: Path) -> dict[str, tuple[str, str]]:

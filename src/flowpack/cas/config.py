@@ -22,7 +22,12 @@ from flowpack.cas.chunker import ChunkerParams
 from flowpack.cas.errors import AlreadyExists, IncompatibleStore, MalformedData, NotFound
 from flowpack.cas.protocols import BlobStore
 
-FORMAT = "flowpack.store.v1"
+#: The format of a store created now: frame headers list record sizes, pack trailers lay
+#: frames out (:mod:`flowpack.cas.pack`).
+FORMAT = "flowpack.store.v2"
+#: The first format, still read and written as it is, so versions that know only it can keep
+#: using a store they share (they refuse a store of the later format with a clear error).
+FIRST_FORMAT = "flowpack.store.v1"
 KEY = "config"
 _FIELDS = ("chunker", "codec", "format", "hash", "id")
 
@@ -36,6 +41,11 @@ class StoreConfig:
     hash: str = "blake3"
     codec: str = "zstd"
     format: str = FORMAT
+
+    @property
+    def first_format(self) -> bool:
+        """Whether packs are written in the first format (:mod:`flowpack.cas.pack`)."""
+        return self.format == FIRST_FORMAT
 
     def encode(self) -> bytes:
         body = {
@@ -68,7 +78,7 @@ class StoreConfig:
             raise
         except (ValueError, TypeError, KeyError, msgpack.ExtraData) as exc:
             raise MalformedData(f"store config does not decode: {exc}") from exc
-        if cfg.format != FORMAT or cfg.hash != "blake3" or cfg.codec != "zstd":
+        if cfg.format not in (FORMAT, FIRST_FORMAT) or cfg.hash != "blake3" or cfg.codec != "zstd":
             raise IncompatibleStore(
                 f"store format {cfg.format} ({cfg.hash}, {cfg.codec}) is not supported by this "
                 "version of flowpack"

@@ -8,8 +8,8 @@ Layout (all integers little-endian)::
     u32 trailer length, b"FPIDX002"            so one ranged read of the tail lays out the pack
 
     frame  = u32 header length, header, payload
-    header = msgpack [kind, codec, raw size, stored size, depth, [base...], [record...]]
-             base, record = [32-byte blake3, size]
+    header = msgpack [kind, codec, raw size, stored size, depth, [base...], [record size...]]
+             base = [32-byte blake3, size]
 
 A frame is one zstd stream over the concatenated records it holds, optionally compressed
 against a raw-content dictionary made of its *base* chunks (typically the previous version of
@@ -17,10 +17,16 @@ the same files).  ``depth`` is 0 without bases, else one more than the deepest b
 writers bound it so a read never decodes a long chain.  A pack is named by the blake3 of all
 its bytes, so a damaged or truncated pack is detected by name alone.
 
-Each chunk's digest is written once in the pack, in its frame's header: the trailer lays out
-the frames, and the index file (:mod:`flowpack.cas.index`) lists the records again for clients
-that never read the pack.  Packs written before the trailer became a layout (magic
-``FPIDX001``) also list each frame's records in the trailer; they are read as they are.
+A record's digest is the blake3 of its bytes, so the header lists each record's size only: a
+reader hashes every record it decodes (it must, to verify it) and so learns its digest.  The
+index file (:mod:`flowpack.cas.index`) lists the digests, for clients that never read the pack;
+``verify`` checks that each frame's records hash to what the index says.  A pack thus writes
+no chunk digest at all, the frame headers' bases aside.
+
+The *first format* (stores of format ``flowpack.store.v1``, and every export, which any
+version imports) lists each record as ``[32-byte blake3, size]`` in its header and again in a
+trailer of magic ``FPIDX001`` (``[[offset, length, kind, depth, [record...]], ...]``).  Readers
+read both formats, and check a first-format header's digests against its records' hashes.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 import msgpack
 
@@ -66,9 +72,17 @@ class FrameHeader:
     stored_size: int
     depth: int
     bases: tuple[Digest, ...]
-    records: tuple[Digest, ...]
+    #: The size of each record, in order (their digests are the blake3 of their bytes).
+    sizes: tuple[int, ...]
+    #: The records' digests, when the header lists them (first format); else empty.
+    listed: tuple[Digest, ...] = ()
 
-    def encode(self) -> bytes:
+    def encode(self, records: Sequence[Digest] | None = None) -> bytes:
+        """The header's bytes; with ``records``, in the first format (each record's digest
+        listed beside its size)."""
+        recs: list[Any] = list(self.sizes)
+        if records is not None:
+            recs = [[r.raw, r.size] for r in records]
         body: bytes = msgpack.packb(
             [
                 self.kind,
@@ -77,7 +91,7 @@ class FrameHeader:
                 self.stored_size,
                 self.depth,
                 [[b.raw, b.size] for b in self.bases],
-                [[r.raw, r.size] for r in self.records],
+                recs,
             ],
             use_bin_type=True,
         )
@@ -87,6 +101,7 @@ class FrameHeader:
     def decode(cls, body: bytes) -> FrameHeader:
         try:
             kind, cod, raw, stored, depth, bases, recs = msgpack.unpackb(body, raw=False)
+            sizes, listed = _records(recs)
             h = cls(
                 int(kind),
                 int(cod),
@@ -94,13 +109,24 @@ class FrameHeader:
                 int(stored),
                 int(depth),
                 tuple(Digest.from_raw(b, s) for b, s in bases),
-                tuple(Digest.from_raw(r, s) for r, s in recs),
+                sizes,
+                listed,
             )
         except (ValueError, TypeError, msgpack.ExtraData) as exc:
             raise MalformedData(f"frame header does not decode: {exc}") from exc
-        if sum(r.size for r in h.records) != h.raw_size or h.raw_size > MAX_FRAME_RAW:
+        if sum(h.sizes) != h.raw_size or h.raw_size > MAX_FRAME_RAW:
             raise MalformedData("frame header sizes are inconsistent")
         return h
+
+
+def _records(recs: list[Any]) -> tuple[tuple[int, ...], tuple[Digest, ...]]:
+    """A header's records: sizes, or (first format) ``[digest, size]`` pairs, never a mix."""
+    if all(type(r) is int for r in recs):
+        if min(recs, default=0) < 0:
+            raise ValueError("a negative record size")
+        return tuple(recs), ()
+    listed = tuple(Digest.from_raw(r, s) for r, s in recs)
+    return tuple(d.size for d in listed), listed
 
 
 @dataclass(frozen=True)
@@ -117,11 +143,13 @@ class PackBuilder:
 
     Frames go to an anonymous temporary file as they come, so a pack being assembled costs no
     memory; :meth:`build` reads it back once, as the one ``bytes`` an upload needs.
+    ``first_format`` writes the first format (see the module docstring).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, first_format: bool = False) -> None:
         import tempfile  # only a writer assembles packs
 
+        self.first_format = first_format
         self._spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by build
         self._spool.write(MAGIC)
         self._size = len(MAGIC)
@@ -134,24 +162,26 @@ class PackBuilder:
     def __len__(self) -> int:
         return len(self._frames)
 
-    def add(self, header: FrameHeader, payload: bytes) -> None:
-        head = header.encode()
-        self._frames.append(
-            FrameEntry(
-                self._size, len(head) + len(payload), header.kind, header.depth, header.records
-            )
-        )
+    def add(self, header: FrameHeader, payload: bytes, records: Sequence[Digest]) -> None:
+        """Append a frame; ``records`` are the digests of the records it holds, in order."""
+        if tuple(r.size for r in records) != header.sizes:
+            raise ValueError("a frame's records disagree with its header's sizes")
+        head = header.encode(records if self.first_format else None)
+        length = len(head) + len(payload)
+        self._frames.append(FrameEntry(self._size, length, header.kind, header.depth, (*records,)))
         self._spool.write(head)
         self._spool.write(payload)
         self._size += len(head) + len(payload)
 
     def build(self) -> SealedPack:
         """The sealed pack (its bytes read back whole); the builder is spent."""
-        trailer = codec.compress(encode_layout(self._frames))
+        doc = encode_layout(self._frames, records=self.first_format)
+        trailer = codec.compress(doc)
         body = bytes([trailer.codec]) + trailer.payload
+        magic = TRAILER_V1 if self.first_format else TRAILER_MAGIC
         with self._spool as spool:
             spool.write(body)
-            spool.write(TRAILER.pack(len(body), TRAILER_MAGIC))
+            spool.write(TRAILER.pack(len(body), magic))
             spool.flush()
             size = self._size + len(body) + TRAILER.size
             data = os.pread(spool.fileno(), size, 0)  # one allocation of the exact size
@@ -164,6 +194,10 @@ class PackBuilder:
         self._spool.close()
 
 
+#: A compressed frame: its header, its payload and the digests of its records.
+Frame = tuple[FrameHeader, bytes, tuple[Digest, ...]]
+
+
 def encode_frame(
     kind: int,
     records: Sequence[tuple[Digest, bytes]],
@@ -172,7 +206,7 @@ def encode_frame(
     dictionary: bytes = b"",
     depth: int = 0,
     level: int = codec.DEFAULT_LEVEL,
-) -> tuple[FrameHeader, bytes]:
+) -> Frame:
     """Compress ``records`` as one frame; safe to call from many threads at once."""
     raw = b"".join(data for _, data in records)
     enc = codec.compress(raw, level=level, dictionary=dictionary if bases else b"")
@@ -184,9 +218,9 @@ def encode_frame(
         len(enc.payload),
         depth if used else 0,
         used,
-        tuple(d for d, _ in records),
+        tuple(d.size for d, _ in records),
     )
-    return header, enc.payload
+    return header, enc.payload, tuple(d for d, _ in records)
 
 
 def split_frame(frame: bytes) -> tuple[FrameHeader, bytes]:
@@ -219,27 +253,35 @@ def read_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes]:
     return offset, tail[max(start, 0) : -TRAILER.size]
 
 
-def encode_layout(frames: Sequence[FrameEntry]) -> bytes:
-    """The msgpack encoding of a trailer: each frame's offset, length, kind and depth."""
-    out: bytes = msgpack.packb([[f.offset, f.length, f.kind, f.depth] for f in frames])
+def encode_layout(frames: Sequence[FrameEntry], *, records: bool = False) -> bytes:
+    """The msgpack encoding of a trailer: each frame's offset, length, kind and depth (and,
+    in the first format, its records)."""
+    doc: list[list[Any]] = [[f.offset, f.length, f.kind, f.depth] for f in frames]
+    if records:
+        for entry, f in zip(doc, frames, strict=True):
+            entry.append([[r.raw, r.size] for r in f.records])
+    out: bytes = msgpack.packb(doc, use_bin_type=True)
     return out
 
 
-def decode_trailer(body: bytes) -> tuple[Slot, ...]:
-    """The frame layout a pack's trailer gives (either trailer version), in its order."""
+def decode_trailer(body: bytes) -> tuple[tuple[Slot, ...], tuple[tuple[Digest, ...], ...] | None]:
+    """A pack's trailer: the frame layout, in its order, and (first format) each frame's
+    records as the trailer lists them, else None."""
     if not body:
         raise MalformedData("empty pack trailer")
     data = codec.decompress(body[0], body[1:], _trailer_bound(body))
     try:
         doc = msgpack.unpackb(data, raw=False)
-        # a first-version entry also lists the frame's records, which its header repeats
         slots = tuple((int(e[0]), int(e[1]), int(e[2]), int(e[3])) for e in doc)
         shapes = {len(e) for e in doc}
+        if shapes == {5}:
+            listed = tuple(tuple(Digest.from_raw(r, n) for r, n in e[4]) for e in doc)
+            return slots, listed
     except (ValueError, TypeError, IndexError, msgpack.ExtraData) as exc:
         raise MalformedData(f"pack trailer does not decode: {exc}") from exc
-    if not shapes <= {4, 5}:
+    if not shapes <= {4}:
         raise MalformedData("pack trailer entries have the wrong shape")
-    return slots
+    return slots, None
 
 
 def frame_slot(frame: FrameEntry) -> Slot:

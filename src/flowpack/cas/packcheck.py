@@ -70,7 +70,12 @@ def check_bytes(data: bytes, entry: PackEntry, base: Callable[[Digest], bytes]) 
         out.problems.append("it does not start with the pack magic")
     try:
         _, body = read_trailer(data, len(data))
-        if sorted(decode_trailer(body)) != sorted(map(frame_slot, entry.frames)):
+        slots, listed = decode_trailer(body)
+        if sorted(slots) != sorted(map(frame_slot, entry.frames)) or (
+            listed is not None  # first format: the trailer lists each frame's records too
+            and sorted(zip(slots, listed, strict=True))
+            != sorted((frame_slot(f), f.records) for f in entry.frames)
+        ):
             out.problems.append("its trailer disagrees with the index files")
     except MalformedData as exc:
         out.problems.append(f"its trailer is damaged: {exc}")
@@ -95,7 +100,10 @@ def _check_frame(
     if len(raw) != fr.length:
         raise MalformedData("is cut short")
     header, payload = split_frame(raw)
-    if header.records != fr.records or header.kind != fr.kind or header.depth != fr.depth:
+    sizes = tuple(r.size for r in fr.records)
+    if header.sizes != sizes or header.kind != fr.kind or header.depth != fr.depth:
+        raise MalformedData("its header disagrees with the index")
+    if header.listed and header.listed != fr.records:  # a first-format header lists digests
         raise MalformedData("its header disagrees with the index")
     parts: list[bytes] = []
     for b in header.bases:
@@ -106,7 +114,7 @@ def _check_frame(
     decoded = codec.decompress(header.codec, payload, header.raw_size, dictionary=b"".join(parts))
     view = memoryview(decoded)
     off = 0
-    for rec in header.records:
+    for rec in fr.records:  # the index's digests: what the store promises this frame holds
         if blake3.blake3(view[off : off + rec.size]).digest() != rec.raw:
             raise MalformedData(f"object {rec} does not match its digest")
         off += rec.size

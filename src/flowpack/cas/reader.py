@@ -90,7 +90,9 @@ class ChunkReader:
         data = self._record(loc, digest.raw, 0, None)
         if data is None:
             raise CorruptObject(
-                f"object {digest} is missing from its frame in pack {loc.pack}", digest
+                f"pack {loc.pack} is damaged: its frame at {loc.frame_offset} does not hold "
+                f"object {digest}",
+                digest,
             )
         if self._planned:
             self._consume({(loc.pack.hex, loc.frame_offset): 1})
@@ -260,9 +262,13 @@ class ChunkReader:
                 if kept is not None:
                     self._unstash(key)  # a raw frame read ahead for it is not needed now
                     return kept
-        return self._decoded(loc, depth, memo).get(raw)
+        return self._decoded(loc, depth, memo, raw).get(raw)
 
-    def _decoded(self, loc: Location, depth: int, memo: _Memo | None = None) -> dict[bytes, bytes]:
+    def _decoded(
+        self, loc: Location, depth: int, memo: _Memo | None = None, want: bytes | None = None
+    ) -> dict[bytes, bytes]:
+        """The records of the frame at ``loc``, keyed by their hashes; a local copy that does
+        not hold ``want`` is dropped and the store read instead."""
         key = (loc.pack.hex, loc.frame_offset)
         if memo is not None and key in memo:
             return memo[key]
@@ -279,15 +285,16 @@ class ChunkReader:
             cached = cache.get(loc.pack.hex, loc.frame_offset, loc.frame_length)
             if cached is not None:
                 try:
-                    records = self._decode(loc, cached, depth, memo)
-                except CorruptObject:  # a damaged cache entry: drop it, read the store
-                    cache.drop(loc.pack.hex, loc.frame_offset)
-                else:
-                    return self._keep(key, records, memo)
+                    held: dict[bytes, bytes] | None = self._decode(loc, cached, depth, memo)
+                except CorruptObject:
+                    held = None
+                if held is not None and (want is None or want in held):
+                    return self._keep(key, held, memo)
+                cache.drop(loc.pack.hex, loc.frame_offset)  # damaged: drop it, read the store
         if raw is None:
             raw = self._read(loc.pack.hex, loc.frame_offset, loc.frame_length)
         records = self._decode(loc, raw, depth, memo)
-        if cache is not None:
+        if cache is not None and (want is None or want in records):
             cache.put(loc.pack.hex, loc.frame_offset, raw)
         return self._keep(key, records, memo)
 
@@ -351,12 +358,14 @@ class ChunkReader:
         out: dict[bytes, bytes] = {}
         off = 0
         view = memoryview(data)
-        for rec in header.records:
-            piece = view[off : off + rec.size]
-            off += rec.size
-            if blake3.blake3(piece).digest() != rec.raw:
+        for i, size in enumerate(header.sizes):  # keyed by its hash: what it is, not a claim
+            piece = view[off : off + size]
+            off += size
+            digest = blake3.blake3(piece).digest()
+            if header.listed and header.listed[i].raw != digest:  # a first-format header
+                rec = header.listed[i]
                 raise CorruptObject(f"object {rec} in {where} does not match its digest", rec)
-            out[rec.raw] = bytes(piece)
+            out[digest] = bytes(piece)
         return out
 
     def _base(self, base: Digest, depth: int, memo: _Memo | None) -> bytes:
@@ -367,7 +376,11 @@ class ChunkReader:
         if self._planned:
             self._consume({(loc.pack.hex, loc.frame_offset): 1})
         if rec is None:
-            raise CorruptObject(f"base object {base} is missing from its frame", base)
+            raise CorruptObject(
+                f"pack {loc.pack} is damaged: its frame at {loc.frame_offset} does not hold "
+                f"base object {base}",
+                base,
+            )
         return rec
 
     def bases_of(self, digest: Digest) -> tuple[Digest, ...]:
@@ -416,7 +429,7 @@ class ChunkReader:
             if stash:
                 self._stash(key, raw)
             self._bases[key] = header.bases
-            self._sizes[key] = size = header.raw_size + len(header.records) * RECORD_OVERHEAD
+            self._sizes[key] = size = header.raw_size + len(header.sizes) * RECORD_OVERHEAD
         return size, header.bases, stash
 
     def unstash(self, keys: Iterable[tuple[str, int]]) -> None:

@@ -319,10 +319,17 @@ class Store:
         if join_batch and batch is not None:
             yield batch
             return
-        self.config  # noqa: B018 - creates the store on first write
+        first = self.config.first_format  # creates the store on first write
         from flowpack.cas.writer import Writer
 
-        writer = Writer(self.blobs, self.index, self.reader, level=self.level, workers=self.workers)
+        writer = Writer(
+            self.blobs,
+            self.index,
+            self.reader,
+            level=self.level,
+            workers=self.workers,
+            first_format=first,
+        )
         try:
             yield writer
             self._remember_index(writer, writer.finish())

@@ -2,21 +2,23 @@
 
 Store-to-store copy is :mod:`flowpack.cas.copying`.
 
-Export format: one pack file in exactly the ``packs/`` format (:mod:`flowpack.cas.pack`),
-self-contained (no frame has bases, so it decodes without any store):
+Export format: one pack file in the ``packs/`` first format (:mod:`flowpack.cas.pack`: each
+record's digest listed in its frame header and in the trailer, which every version of flowpack
+imports), self-contained (no frame has bases, so it decodes without any store):
 
 * frame 0, kind MANIFEST, holds a single record: a tiny manifest of kind
   ``flowpack.export.v1`` with no files and exactly one link, the exported root (a bundle or a
   record);
 * then every manifest the root reaches (records reach their bundle and parent records), then
   every chunk those manifests list, grouped into frames of about 256 KiB;
-* then the usual trailer (the frames' layout).
+* then the trailer.
 
 An import reads the file frame by frame and checks it before storing anything: the magic and the
 trailer, frames that tile the file exactly and agree with the trailer, no bases, every frame
 decoded within the size its header records (a zstd bomb fails before it grows), every record
-re-hashed, every manifest decoded (unsafe paths refused), and everything the root reaches
-present.  Only then are the objects written, through a :class:`Writer`, so what the store
+hashed (and equal to the digest its header lists, in the first format), every
+manifest decoded (unsafe paths refused), and everything the root reaches present.  Only then
+are the objects written, through a :class:`Writer`, so what the store
 already holds is not stored twice.  A file that fails any check is refused with one
 :class:`IntegrityError` and nothing is stored.  An import holds one decoded frame (at most
 :data:`flowpack.cas.codec.MAX_FRAME_SIZE`) and the manifests at a time, never the whole file;
@@ -31,13 +33,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import blake3
-
 from flowpack.cas import codec
 from flowpack.cas.content import Content
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, MalformedData, NotFound, UnsafePath, UsageError
-from flowpack.cas.frames import FrameEntry
 from flowpack.cas.guards import refuse_write
 from flowpack.cas.manifest import Manifest, decode_manifest
 from flowpack.cas.pack import (
@@ -49,6 +48,7 @@ from flowpack.cas.pack import (
     U32,
     FrameHeader,
     PackBuilder,
+    Slot,
     decode_trailer,
     encode_frame,
     read_trailer,
@@ -71,7 +71,7 @@ def export_bundle(store: Content, digest: Digest, out: Path) -> int:
     store.sync()
     reach = walk([digest], manifest_loader(store))
     header = Manifest(EXPORT_KIND, links=(digest,)).encode()
-    builder = PackBuilder()
+    builder = PackBuilder(first_format=True)  # which every version imports
     builder.add(*encode_frame(MANIFEST, [(Digest.of(header), header)], level=store.level))
     manifests = list(reversed(reach.manifests))
     with FrameSpill() as spill, store.planned([*manifests, *reach.objects], spill=spill):
@@ -160,22 +160,24 @@ class ExportFile:
         self.size = size
         self.manifests: dict[Digest, bytes] = {}
         self.kinds: dict[Digest, int] = {}
-        self.entries: list[FrameEntry] = []
+        self.entries: list[tuple[Slot, tuple[int, ...]]] = []
 
     def check(self) -> tuple[Digest, Reach]:
         """Check everything; the root and what it reaches.  :class:`IntegrityError` if bad."""
         if self.size > MAX_IMPORT:
             raise MalformedData(f"is larger than the {MAX_IMPORT} byte limit")
         self.entries = self._layout()
+        first: list[Digest] | None = None
         for kind, records in self.frames():
+            if first is None:
+                first = [d for d, _ in records] if kind == MANIFEST else []
             for d, body in records:
                 self.kinds[d] = kind
                 if kind == MANIFEST:
                     self.manifests[d] = body
-        first = self.entries[0]
-        if first.kind != MANIFEST or len(first.records) != 1:
+        if first is None or len(first) != 1:
             raise MalformedData("it does not start with an export header")
-        head = _decode(self.manifests[first.records[0]], first.records[0])
+        head = _decode(self.manifests[first[0]], first[0])
         if head.kind != EXPORT_KIND or head.files or len(head.links) != 1:
             raise MalformedData("it does not start with an export header")
         root = head.links[0]
@@ -202,14 +204,17 @@ class ExportFile:
             raise MalformedData("it is truncated")
         return data
 
-    def _layout(self) -> list[FrameEntry]:
+    def _layout(self) -> list[tuple[Slot, tuple[int, ...]]]:
+        """Each frame's place (from the trailer) and record sizes (from its header)."""
         if self.size < len(MAGIC) or self._read(0, len(MAGIC)) != MAGIC:
             raise MalformedData("not a flowpack export (bad magic)")
         tail = self._read(max(0, self.size - (64 << 10)), min(self.size, 64 << 10))
         end, body = read_trailer(tail, self.size)
         if len(body) < self.size - end - TRAILER.size:
             body = self._read(end, self.size - end - TRAILER.size)
-        slots = sorted(decode_trailer(body))
+        layout, listed = decode_trailer(body)
+        order = sorted(range(len(layout)), key=lambda i: layout[i])
+        slots = [layout[i] for i in order]
         pos = len(MAGIC)
         for offset, length, _, _ in slots:
             if offset != pos or length <= 0:
@@ -219,43 +224,48 @@ class ExportFile:
             pos += length
         if pos != end or not slots:
             raise MalformedData("its frames do not tile the file")
-        frames = [self._entry(*slot) for slot in slots]
-        if sum(r.size for fr in frames for r in fr.records) > MAX_IMPORT:
+        frames = []
+        for i, slot in zip(order, slots, strict=True):
+            header = self._header(*slot)
+            if listed is not None and listed[i] != header.listed:
+                raise MalformedData(f"frame at {slot[0]} disagrees with the trailer")
+            frames.append((slot, header.sizes))
+        if sum(sum(sizes) for _, sizes in frames) > MAX_IMPORT:
             raise MalformedData(f"it claims more than {MAX_IMPORT} bytes of content")
         return frames
 
-    def _entry(self, offset: int, length: int, kind: int, depth: int) -> FrameEntry:
-        """A frame of the trailer's layout with the records its header lists."""
+    def _header(self, offset: int, length: int, kind: int, depth: int) -> FrameHeader:
+        """The header of the frame at ``offset``, which must agree with the trailer."""
         (hlen,) = U32.unpack(self._read(offset, U32.size))
         if U32.size + hlen > length:
             raise MalformedData(f"frame at {offset}: its header is longer than the frame")
         header = FrameHeader.decode(self._read(offset + U32.size, hlen))
         if header.kind != kind or header.depth != depth:
             raise MalformedData(f"frame at {offset} disagrees with the trailer")
-        return FrameEntry(offset, length, kind, depth, header.records)
+        return header
 
     def frames(self, skip: int | None = None) -> Iterator[tuple[int, list[tuple[Digest, bytes]]]]:
-        """Each frame's kind and verified records, one frame in memory at a time."""
-        for fr in self.entries:
-            if fr.kind == skip:
+        """Each frame's kind and records (keyed by their hashes), one frame in memory at a time."""
+        for (offset, length, kind, _), sizes in self.entries:
+            if kind == skip:
                 continue
-            header, payload = split_frame(self._read(fr.offset, fr.length))
-            if header.records != fr.records or header.kind != fr.kind:
-                raise MalformedData(f"frame at {fr.offset} disagrees with the trailer")
+            header, payload = split_frame(self._read(offset, length))
+            if header.sizes != sizes or header.kind != kind:
+                raise MalformedData(f"frame at {offset} changed while being read")
             if header.bases:
-                raise MalformedData(f"frame at {fr.offset} needs bases; an export must not")
+                raise MalformedData(f"frame at {offset} needs bases; an export must not")
             decoded = codec.decompress(header.codec, payload, header.raw_size)
             del payload
             view = memoryview(decoded)
             records, off = [], 0
-            for rec in header.records:
-                piece = view[off : off + rec.size]
-                off += rec.size
-                if blake3.blake3(piece).digest() != rec.raw:
-                    raise MalformedData(f"object {rec} does not match its digest")
-                records.append((rec, bytes(piece)))
+            for i, size in enumerate(sizes):
+                piece = bytes(view[off : off + size])
+                off += size
+                records.append((d := Digest.of(piece), piece))
+                if header.listed and header.listed[i] != d:
+                    raise MalformedData(f"object {header.listed[i]} does not match its digest")
             del view, decoded
-            yield header.kind, records
+            yield kind, records
 
 
 def _decode(body: bytes, d: Digest) -> Manifest:

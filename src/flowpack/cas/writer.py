@@ -35,7 +35,7 @@ from flowpack.cas.memory import MemoryBudget
 from flowpack.cas.pack import (
     DATA,
     OBJECT,
-    FrameHeader,
+    Frame,
     PackBuilder,
     SealedPack,
     encode_frame,
@@ -107,8 +107,10 @@ class Writer:
         workers: int = 2,
         pack_target: int = PACK_TARGET,
         frame_target: int = FRAME_TARGET,
+        first_format: bool = False,
     ) -> None:
         self.blobs = blobs
+        self.first_format = first_format  # a store of the first format keeps being written so
         self.index = index
         self.reader = reader
         self.level = level
@@ -118,7 +120,7 @@ class Writer:
         self.pack_target = min(pack_target, self.budget.packs)
         self._seen: set[bytes] = set()
         self._pending: dict[int, _Pending] = {}
-        self._frames: deque[tuple[Future[tuple[FrameHeader, bytes]], int]] = deque()
+        self._frames: deque[tuple[Future[Frame], int]] = deque()
         self._frames_bytes = 0
         self._builder: PackBuilder | None = None
         self._spill: FrameSpill | None = None  # made by the first frame with bases
@@ -190,17 +192,17 @@ class Writer:
         ):
             fut, size = self._frames.popleft()
             try:
-                header, payload = fut.result()
+                header, payload, records = fut.result()
             finally:
                 self._frames_bytes -= size
                 self.budget.release(size)
             if self._builder is None:
-                self._builder = PackBuilder()
-            self._builder.add(header, payload)
+                self._builder = PackBuilder(first_format=self.first_format)
+            self._builder.add(header, payload, records)
             if self._builder.size >= self.pack_target:
                 self._upload()
 
-    def _encode(self, pend: _Pending) -> tuple[FrameHeader, bytes]:
+    def _encode(self, pend: _Pending) -> Frame:
         """Compress one frame against the bases that fit its depth, size and decode budgets."""
         budget = BaseBudget(self.reader, base_work(self.budget))
         with self._bases_lock:  # one frame's bases read at a time
@@ -239,7 +241,7 @@ class Writer:
 
     def _compress(
         self, pend: _Pending, bases: list[Digest], dictionary: bytes, depth: int
-    ) -> tuple[FrameHeader, bytes]:
+    ) -> Frame:
         return encode_frame(
             pend.kind,
             pend.records,
@@ -311,9 +313,9 @@ class Writer:
             # An identical pack exists: one a crashed push left unindexed, or one gc has
             # condemned.  gc may be deleting it right now, so never rely on it: make this
             # pack distinct with a nonce frame and store that instead.
-            again = PackBuilder()
+            again = PackBuilder(first_format=self.first_format)
             for fr in pack.frames:
-                again.add(*split_frame(pack.data[fr.offset : fr.offset + fr.length]))
+                again.add(*split_frame(pack.data[fr.offset : fr.offset + fr.length]), fr.records)
             again.add(*encode_frame(OBJECT, [_nonce()]))
             pack = again.build()
             self.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
