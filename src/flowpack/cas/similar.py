@@ -32,9 +32,23 @@ MIN_SHARE = 0.2
 
 
 def sketch(paths: Iterable[str]) -> list[int]:
-    """The ``SKETCH`` smallest 64-bit hashes of ``paths`` (sorted)."""
-    hashes = {int.from_bytes(blake3.blake3(p.encode()).digest(8), "little") for p in paths}
-    return sorted(hashes)[:SKETCH]
+    """The ``SKETCH`` smallest distinct 64-bit hashes of ``paths`` (sorted), in memory bounded
+    by ``SKETCH`` whatever the number of paths (a heap of the smallest seen so far)."""
+    import heapq
+
+    kept: list[int] = []  # the negated hashes kept: a max-heap of the smallest
+    held: set[int] = set()
+    for p in paths:
+        h = int.from_bytes(blake3.blake3(p.encode()).digest(8), "little")
+        if h in held:
+            continue
+        if len(kept) < SKETCH:
+            heapq.heappush(kept, -h)
+            held.add(h)
+        elif h < -kept[0]:
+            held.discard(-heapq.heapreplace(kept, -h))
+            held.add(h)
+    return sorted(-x for x in kept)
 
 
 def share(a: list[int], b: list[int]) -> float:
