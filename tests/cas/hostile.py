@@ -19,7 +19,7 @@ import msgpack
 from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.frames import FrameEntry
-from flowpack.cas.index import IndexFile, PackEntry
+from flowpack.cas.index import IndexFile
 from flowpack.cas.manifest import FORMAT
 from flowpack.cas.pack import (
     DATA,
@@ -167,7 +167,7 @@ def plant_frame(
     builder.add(header, payload, records)
     pack = builder.build()
     store.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
-    index = IndexFile.of([PackEntry(pack.digest, pack.frames)]).encode()
+    index = IndexFile(((pack.digest, pack.frames),)).encode()
     store.blobs.put(f"index/{Digest.of(index).hex}", index, create_only=True)
     store.sync()
     return pack.digest

@@ -297,6 +297,7 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
     guarantee holds only for pushes that finish within it, which is what the test shows."""
     import random
     import threading
+    import traceback
 
     contents = [{f"f{i}.bin": random_bytes(30_000, 100 + i), "x.py": b"%d" % i} for i in range(10)]
     file_store(root).config  # noqa: B018 - create the store before the threads race
@@ -337,7 +338,7 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
     stop.set()
     for t in threads:
         t.join()
-    assert errors == []
+    assert errors == [], "".join(traceback.format_exception(errors[0]))  # where it was raised
     assert sum(deleted) > 0  # gc did delete while the writers ran
     fresh = file_store(root)
     refs = dict(fresh.refs.iter_refs())

@@ -74,10 +74,11 @@ def test_round_trip(spec: list[tuple[int, list[bytes]]], tail: int, first_format
     assert pack.data.endswith(TRAILER_V1 if first_format else TRAILER_MAGIC)
     assert pack.digest == Digest.of(pack.data)
     offset, body = read_back(pack, tail)
-    listed = tuple(f.records for f in pack.frames) if first_format and spec else None
+    listed = tuple(f.digests() for f in pack.frames) if first_format and spec else None
     assert decode_trailer(body) == (tuple(map(frame_slot, pack.frames)), listed)
     pos = len(MAGIC)
-    for entry, (kind, _), recs in zip(pack.frames, spec, expected, strict=True):
+    for span, (kind, _), recs in zip(pack.frames, spec, expected, strict=True):
+        entry = span.entry()
         assert entry.offset == pos, "frames tile the pack in order"
         pos += entry.length
         header, payload = split_frame(pack.data[entry.offset : entry.offset + entry.length])
@@ -169,7 +170,7 @@ def test_a_pack_names_no_record_and_the_first_format_names_each_twice(
     assume(len(set(every)) == len(every))  # a writer stores each record once
     pack, _ = build(spec)
     first, _ = build(spec, first_format=True)
-    listed = [r.raw for f in pack.frames for r in f.records]
+    listed = [r.raw for f in pack.frames for r in f.digests()]
     assert sum(pack.data.count(raw) for raw in set(listed)) == 0
     assert sum(first.data.count(raw) for raw in set(listed)) == 2 * len(listed)
     assert len(pack.data) <= len(first.data) - 70 * len(listed)

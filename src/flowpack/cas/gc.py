@@ -58,8 +58,9 @@ from flowpack.cas.errors import (
     UsageError,
 )
 from flowpack.cas.frameheads import delta_bases
+from flowpack.cas.frames import FrameSpan
 from flowpack.cas.guards import refuse_write, require_listing
-from flowpack.cas.index import FrameSpan, IndexFile, PackEntry
+from flowpack.cas.index import IndexFile, PackEntry
 from flowpack.cas.manifest import Manifest
 from flowpack.cas.meter import Meter
 from flowpack.cas.pack import MANIFEST

@@ -30,11 +30,9 @@ from flowpack.cas import codec
 from flowpack.cas.chunktable import ChunkTable
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import MalformedData
-from flowpack.cas.frames import FrameEntry
+from flowpack.cas.frames import SPAN_RECORD, FrameEntry, FrameSpan
 
 MAX_INDEX = 256 << 20
-#: One record of a :class:`FrameSpan`: chunk hash and size.
-SPAN_RECORD = struct.Struct("<32sQ")
 #: Tables added by write sessions before they are merged into one.
 MAX_TABLES = 8
 
@@ -58,26 +56,6 @@ class PackEntry:
 
     pack: Digest
     frames: tuple[FrameEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FrameSpan:
-    """A frame as an index file lists it, its records packed as :data:`SPAN_RECORD`s."""
-
-    offset: int
-    length: int
-    kind: int
-    depth: int
-    records: bytes
-
-    @classmethod
-    def of(cls, frame: FrameEntry) -> FrameSpan:
-        recs = b"".join(SPAN_RECORD.pack(r.raw, r.size) for r in frame.records)
-        return cls(frame.offset, frame.length, frame.kind, frame.depth, recs)
-
-    def entry(self) -> FrameEntry:
-        recs = tuple(Digest.from_raw(h, s) for h, s in SPAN_RECORD.iter_unpack(self.records))
-        return FrameEntry(self.offset, self.length, self.kind, self.depth, recs)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ import msgpack
 from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import MalformedData
-from flowpack.cas.frames import FrameEntry
+from flowpack.cas.frames import SPAN_RECORD, FrameEntry, FrameSpan
 
 MAGIC = b"FPACK001"
 TRAILER_MAGIC = b"FPIDX002"
@@ -131,11 +131,12 @@ def _records(recs: list[Any]) -> tuple[tuple[int, ...], tuple[Digest, ...]]:
 
 @dataclass(frozen=True)
 class SealedPack:
-    """A finished pack: its bytes, name and frame list."""
+    """A finished pack: its bytes, name and frame list (records packed, as index files keep
+    them: a pack of 100,000 tiny chunks holds no object per chunk)."""
 
     data: bytes
     digest: Digest
-    frames: tuple[FrameEntry, ...]
+    frames: tuple[FrameSpan, ...]
 
 
 class PackBuilder:
@@ -153,7 +154,7 @@ class PackBuilder:
         self._spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by build
         self._spool.write(MAGIC)
         self._size = len(MAGIC)
-        self._frames: list[FrameEntry] = []
+        self._frames: list[FrameSpan] = []
 
     @property
     def size(self) -> int:
@@ -168,7 +169,9 @@ class PackBuilder:
             raise ValueError("a frame's records disagree with its header's sizes")
         head = header.encode(records if self.first_format else None)
         length = len(head) + len(payload)
-        self._frames.append(FrameEntry(self._size, length, header.kind, header.depth, (*records,)))
+        self._frames.append(
+            FrameSpan.packing(self._size, length, header.kind, header.depth, records)
+        )
         self._spool.write(head)
         self._spool.write(payload)
         self._size += len(head) + len(payload)
@@ -253,13 +256,13 @@ def read_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes]:
     return offset, tail[max(start, 0) : -TRAILER.size]
 
 
-def encode_layout(frames: Sequence[FrameEntry], *, records: bool = False) -> bytes:
+def encode_layout(frames: Sequence[FrameSpan], *, records: bool = False) -> bytes:
     """The msgpack encoding of a trailer: each frame's offset, length, kind and depth (and,
     in the first format, its records)."""
     doc: list[list[Any]] = [[f.offset, f.length, f.kind, f.depth] for f in frames]
     if records:
         for entry, f in zip(doc, frames, strict=True):
-            entry.append([[r.raw, r.size] for r in f.records])
+            entry.append([list(r) for r in SPAN_RECORD.iter_unpack(f.records)])
     out: bytes = msgpack.packb(doc, use_bin_type=True)
     return out
 
@@ -284,7 +287,7 @@ def decode_trailer(body: bytes) -> tuple[tuple[Slot, ...], tuple[tuple[Digest, .
     return slots, None
 
 
-def frame_slot(frame: FrameEntry) -> Slot:
+def frame_slot(frame: FrameEntry | FrameSpan) -> Slot:
     """A frame's entry as the trailer lays it out."""
     return frame.offset, frame.length, frame.kind, frame.depth
 

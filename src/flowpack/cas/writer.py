@@ -30,7 +30,8 @@ from flowpack.cas.bases import MAX_DEPTH
 from flowpack.cas.budget import BaseBudget, base_work
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import AlreadyExists, UsageError
-from flowpack.cas.index import Index, IndexFile, PackEntry
+from flowpack.cas.frames import FrameSpan
+from flowpack.cas.index import Index, IndexFile
 from flowpack.cas.memory import MemoryBudget
 from flowpack.cas.pack import (
     DATA,
@@ -62,6 +63,8 @@ def _pack_target(default: int = 16 << 20) -> int:
 
 PACK_TARGET = _pack_target()
 MAX_DICT = 4 << 20
+#: An uploaded pack as its index file lists it: its name and frames (records packed).
+Packed = tuple[Digest, tuple[FrameSpan, ...]]
 
 
 @dataclass
@@ -124,7 +127,7 @@ class Writer:
         self._frames_bytes = 0
         self._builder: PackBuilder | None = None
         self._spill: FrameSpill | None = None  # made by the first frame with bases
-        self._uploads: list[Future[PackEntry]] = []
+        self._uploads: list[Future[Packed]] = []
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="flowpack-zstd")
         self._io = ThreadPoolExecutor(
             max(1, min(8, blobs.capabilities.max_connections)), thread_name_prefix="flowpack-io"
@@ -298,7 +301,7 @@ class Writer:
             next(f for f in self._uploads if not f.done()).result()
         self._uploads.append(self._io.submit(self._put_pack, builder))
 
-    def _put_pack(self, builder: PackBuilder) -> PackEntry:
+    def _put_pack(self, builder: PackBuilder) -> Packed:
         pack = builder.build()
         self.budget.hold(len(pack.data))
         try:
@@ -306,7 +309,7 @@ class Writer:
         finally:
             self.budget.release(len(pack.data))
 
-    def _store_pack(self, pack: SealedPack) -> PackEntry:
+    def _store_pack(self, pack: SealedPack) -> Packed:
         try:
             self.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
         except AlreadyExists:
@@ -315,7 +318,7 @@ class Writer:
             # pack distinct with a nonce frame and store that instead.
             again = PackBuilder(first_format=self.first_format)
             for fr in pack.frames:
-                again.add(*split_frame(pack.data[fr.offset : fr.offset + fr.length]), fr.records)
+                again.add(*split_frame(pack.data[fr.offset : fr.offset + fr.length]), fr.digests())
             again.add(*encode_frame(OBJECT, [_nonce()]))
             pack = again.build()
             self.blobs.put(pack_key(pack.digest), pack.data, create_only=True)
@@ -326,7 +329,7 @@ class Writer:
         if cache is not None:  # the next push compresses against these: no need to read back
             for fr in pack.frames:
                 cache.put(pack.digest.hex, fr.offset, pack.data[fr.offset : fr.offset + fr.length])
-        return PackEntry(pack.digest, pack.frames)
+        return pack.digest, pack.frames
 
     def finish(self) -> IndexFile | None:
         """Upload everything queued, then the index file.  Returns the index written, if any."""
@@ -342,7 +345,7 @@ class Writer:
             self._drop()
         if not entries:
             return None
-        idx = IndexFile.of(entries)
+        idx = IndexFile(tuple(entries))
         data = idx.encode()
         name = Digest.of(data).hex
         try:
