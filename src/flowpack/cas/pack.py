@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+import blake3
 import msgpack
 
 from flowpack.cas import codec
@@ -224,6 +225,23 @@ def encode_frame(
         tuple(d.size for d, _ in records),
     )
     return header, enc.payload, tuple(d for d, _ in records)
+
+
+def split_records(header: FrameHeader, data: bytes) -> list[tuple[bytes, bytes]]:
+    """The records of a frame decoded to ``data``, in order, each with its blake3 (its raw
+    digest: what it is, not what a header claims); :class:`MalformedData` if a first-format
+    header lists another digest."""
+    out: list[tuple[bytes, bytes]] = []
+    off = 0
+    view = memoryview(data)
+    for i, size in enumerate(header.sizes):
+        piece = view[off : off + size]
+        off += size
+        digest = blake3.blake3(piece).digest()
+        if header.listed and header.listed[i].raw != digest:
+            raise MalformedData(f"object {header.listed[i]} does not match its digest")
+        out.append((digest, bytes(piece)))
+    return out
 
 
 def split_frame(frame: bytes) -> tuple[FrameHeader, bytes]:

@@ -21,15 +21,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import blake3
-
 from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import CorruptObject, IntegrityError, NotFound
 from flowpack.cas.index import Index, Location
 from flowpack.cas.localcache import FrameCache
 from flowpack.cas.memory import MemoryBudget, process_budget
-from flowpack.cas.pack import split_frame
+from flowpack.cas.pack import split_frame, split_records
 from flowpack.cas.protocols import BlobStore
 from flowpack.cas.spill import FrameSpill
 
@@ -351,22 +349,11 @@ class ChunkReader:
                 memo = {}
             dictionary = b"".join(self._base(b, depth, memo) for b in header.bases)
             data = codec.decompress(header.codec, payload, header.raw_size, dictionary=dictionary)
+            return dict(split_records(header, data))  # keyed by hash: what each record is
         except IntegrityError as exc:
             if isinstance(exc, CorruptObject):
                 raise
             raise CorruptObject(f"{where} is damaged: {exc}", loc.pack) from exc
-        out: dict[bytes, bytes] = {}
-        off = 0
-        view = memoryview(data)
-        for i, size in enumerate(header.sizes):  # keyed by its hash: what it is, not a claim
-            piece = view[off : off + size]
-            off += size
-            digest = blake3.blake3(piece).digest()
-            if header.listed and header.listed[i].raw != digest:  # a first-format header
-                rec = header.listed[i]
-                raise CorruptObject(f"object {rec} in {where} does not match its digest", rec)
-            out[digest] = bytes(piece)
-        return out
 
     def _base(self, base: Digest, depth: int, memo: _Memo | None) -> bytes:
         loc = self.index.get(base)

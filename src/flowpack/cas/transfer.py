@@ -53,6 +53,7 @@ from flowpack.cas.pack import (
     encode_frame,
     read_trailer,
     split_frame,
+    split_records,
 )
 from flowpack.cas.spill import FrameSpill
 from flowpack.cas.walk import Reach, manifest_loader, walk
@@ -256,15 +257,8 @@ class ExportFile:
                 raise MalformedData(f"frame at {offset} needs bases; an export must not")
             decoded = codec.decompress(header.codec, payload, header.raw_size)
             del payload
-            view = memoryview(decoded)
-            records, off = [], 0
-            for i, size in enumerate(sizes):
-                piece = bytes(view[off : off + size])
-                off += size
-                records.append((d := Digest.of(piece), piece))
-                if header.listed and header.listed[i] != d:
-                    raise MalformedData(f"object {header.listed[i]} does not match its digest")
-            del view, decoded
+            records = [(Digest.from_raw(h, len(b)), b) for h, b in split_records(header, decoded)]
+            del decoded
             yield kind, records
 
 
