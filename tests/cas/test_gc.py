@@ -304,6 +304,7 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
     stop = threading.Event()
     errors: list[BaseException] = []
     deleted: list[int] = []
+    slowest = [0.0]  # seconds from a push's start to its ref update: the grace must cover it
 
     def writer(seed: int) -> None:
         rng = random.Random(seed)
@@ -311,11 +312,13 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
         try:
             while not stop.is_set():
                 i = rng.randrange(len(contents))
+                began = time.monotonic()
                 digest = push(store, contents[i]).digest
                 name = f"flows/w{seed}/c{i}"
                 if rng.random() < 0.6:
                     time.sleep(0.15)  # a slow push: its ref moves well after its index sync
                     store.set_ref(name, digest)
+                    slowest[0] = max(slowest[0], time.monotonic() - began)
                 elif store.refs.get(name) is not None:
                     store.refs.delete(name)
         except BaseException as exc:  # surfaced in the main thread
@@ -338,7 +341,10 @@ def test_pushes_racing_gc_never_lose_referenced_data(root: Path) -> None:
     stop.set()
     for t in threads:
         t.join()
-    assert errors == [], "".join(traceback.format_exception(errors[0]))  # where it was raised
+    assert errors == [], (  # where it was raised, and whether a push outlasted the grace
+        f"slowest push to its ref: {slowest[0]:.2f} s (grace 1 s)\n"
+        + "".join(traceback.format_exception(errors[0]))
+    )
     assert sum(deleted) > 0  # gc did delete while the writers ran
     fresh = file_store(root)
     refs = dict(fresh.refs.iter_refs())
