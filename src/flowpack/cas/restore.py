@@ -61,14 +61,14 @@ def restore(
 ) -> Manifest:
     """Restore the files ``manifest`` lists into ``dest`` (see the module docstring)."""
     dest = Path(os.path.abspath(dest))
-    plan_restore(manifest, dest, force=force)
+    folders = plan_restore(manifest, dest, force=force)
     if (dest.exists() or dest.is_symlink()) and not dest.is_dir():
         raise AlreadyExists(f"{dest} exists and is not a directory")
     created = [p for p in [dest, *dest.parents] if not p.exists() and not p.is_symlink()]
     dest.mkdir(parents=True, exist_ok=True)
     stage = _stage_dir(manifest, dest)
     staged: list[tuple[Path, Path]] = []
-    made_dirs = Folders(dest)
+    made_dirs = Folders(dest, folders)
     writer = StageWriter(made_dirs, process_budget())
     try:
         try:

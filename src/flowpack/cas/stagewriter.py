@@ -24,12 +24,13 @@ OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, 
 
 
 class Folders:
-    """The directories files are restored into: made when missing, each looked at once.
-    Thread-safe."""
+    """The directories files are restored into: made when missing, each looked at once (not
+    at all when ``known``, the restore's plan, says whether it exists).  Thread-safe."""
 
-    def __init__(self, dest: Path) -> None:
+    def __init__(self, dest: Path, known: dict[Path, bool] | None = None) -> None:
         self.made: list[Path] = []
         self._there = {dest}
+        self._known = known or {}
         self._lock = threading.Lock()
 
     def ensure(self, parent: Path) -> None:
@@ -38,7 +39,10 @@ class Folders:
                 return
             missing = []
             for p in [parent, *parent.parents]:
-                if p in self._there or p.exists():
+                if p in self._there:
+                    break
+                there = self._known.get(p)
+                if there if there is not None else p.exists():
                     break
                 missing.append(p)
             for p in reversed(missing):

@@ -80,22 +80,41 @@ def source_file(path: Path, rel: str, st: os.stat_result | None = None) -> Sourc
     return SourceFile(check_path(rel), mode, path.read_bytes, path, st)
 
 
-def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> None:
-    """Check, before writing anything, that restoring ``manifest`` into ``dest`` is safe."""
+def plan_restore(manifest: Manifest, dest: Path, *, force: bool) -> dict[Path, bool]:
+    """Check, before writing anything, that restoring ``manifest`` into ``dest`` is safe.
+    Returns every folder of the restore with whether it exists now (looked at or inferred)."""
     dest_abs = Path(os.path.abspath(dest))
-    checked: set[Path] = set()
+    there: dict[Path, bool] = {dest_abs: True}  # directory -> whether it exists (checked)
     for f in manifest.files:
         target = safe_join(dest_abs, f.path)
-        if os.path.lexists(target) and not force:
-            raise AlreadyExists(f"{target} exists (use --force to overwrite)")
         # A symlink's text is checked once its bytes are known, in check_link; where the
         # link itself is created is checked here, like any file.
-        parent = target.parent
-        while parent != dest_abs and parent not in checked:
-            if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
-                raise UnsafePath(f"{f.path}: a parent directory is a symlink or a file")
-            checked.add(parent)
-            parent = parent.parent
+        folder = _folder_exists(target.parent, there, f.path)  # checked even with force
+        if folder and not force and os.path.lexists(target):  # under a missing folder: nothing
+            raise AlreadyExists(f"{target} exists (use --force to overwrite)")
+    return there
+
+
+def _folder_exists(folder: Path, there: dict[Path, bool], path: str) -> bool:
+    """Whether ``folder`` exists as a real directory; :class:`UnsafePath` if it is a symlink
+    or a file.  A folder under a missing one is missing without a look (a fresh restore stats
+    only the top of each new folder tree)."""
+    unknown = []
+    while folder not in there:  # ``dest`` is always known, and every folder lies under it
+        unknown.append(folder)
+        folder = folder.parent
+    exists = there[folder]
+    for f in reversed(unknown):  # top-down
+        if exists:
+            try:
+                mode = os.lstat(f).st_mode
+            except FileNotFoundError:
+                exists = False
+            else:
+                if not stat.S_ISDIR(mode):
+                    raise UnsafePath(f"{path}: a parent directory is a symlink or a file")
+        there[f] = exists
+    return exists
 
 
 def check_link(dest: Path, path: str, link_target: str) -> None:
