@@ -6,6 +6,8 @@ PY ?= python3
 LOCK := requirements/lock.txt
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 STEP := bash scripts/step.sh
+# The CLI of the Python installed into, whether or not its scripts folder is on PATH.
+FLOWPACK := $(PY) -m flowpack
 
 .PHONY: install demo test deps lint typecheck pytest bench lock
 
@@ -13,10 +15,10 @@ install:
 	@$(STEP) "install flowpack (pinned by $(LOCK))" $(PIP) -c $(LOCK) -e .
 
 demo: install
-	@$(STEP) "create project demo" flowpack project create demo --skip-if-exists
+	@$(STEP) "create project demo" $(FLOWPACK) project create demo --skip-if-exists
 	@$(STEP) "register examples/flows/my_flow.py in project demo" \
-		flowpack register -p examples/flows/my_flow.py --project demo
-	@$(STEP) "run demo/example" flowpack run demo/example
+		$(FLOWPACK) register -p examples/flows/my_flow.py --project demo
+	@$(STEP) "run demo/example" $(FLOWPACK) run demo/example
 
 test: deps lint typecheck pytest
 
