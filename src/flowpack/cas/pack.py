@@ -227,11 +227,11 @@ def encode_frame(
     return header, enc.payload, tuple(d for d, _ in records)
 
 
-def split_records(header: FrameHeader, data: bytes) -> list[tuple[bytes, bytes]]:
+def split_records(header: FrameHeader, data: bytes) -> list[tuple[bytes, memoryview]]:
     """The records of a frame decoded to ``data``, in order, each with its blake3 (its raw
-    digest: what it is, not what a header claims); :class:`MalformedData` if a first-format
-    header lists another digest."""
-    out: list[tuple[bytes, bytes]] = []
+    digest: what it is, not what a header claims), as views of ``data`` (a caller that keeps
+    one copies it); :class:`MalformedData` if a first-format header lists another digest."""
+    out: list[tuple[bytes, memoryview]] = []
     off = 0
     view = memoryview(data)
     for i, size in enumerate(header.sizes):
@@ -240,7 +240,7 @@ def split_records(header: FrameHeader, data: bytes) -> list[tuple[bytes, bytes]]
         digest = blake3.blake3(piece).digest()
         if header.listed and header.listed[i].raw != digest:
             raise MalformedData(f"object {header.listed[i]} does not match its digest")
-        out.append((digest, bytes(piece)))
+        out.append((digest, piece))
     return out
 
 

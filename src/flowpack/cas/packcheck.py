@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import blake3
-
 from flowpack.cas import codec
 from flowpack.cas.digest import Digest
 from flowpack.cas.errors import IntegrityError, MalformedData, NotFound
@@ -26,6 +24,7 @@ from flowpack.cas.pack import (
     frame_slot,
     read_trailer,
     split_frame,
+    split_records,
 )
 
 
@@ -112,10 +111,8 @@ def _check_frame(
         except (IntegrityError, NotFound) as exc:
             raise MalformedData(f"its base {b} cannot be read: {exc}") from exc
     decoded = codec.decompress(header.codec, payload, header.raw_size, dictionary=b"".join(parts))
-    view = memoryview(decoded)
-    off = 0
-    for rec in fr.records:  # the index's digests: what the store promises this frame holds
-        if blake3.blake3(view[off : off + rec.size]).digest() != rec.raw:
+    # the index's digests: what the store promises this frame holds
+    for rec, (digest, _) in zip(fr.records, split_records(header, decoded), strict=True):
+        if digest != rec.raw:
             raise MalformedData(f"object {rec} does not match its digest")
-        off += rec.size
     return header.bases

@@ -349,7 +349,8 @@ class ChunkReader:
                 memo = {}
             dictionary = b"".join(self._base(b, depth, memo) for b in header.bases)
             data = codec.decompress(header.codec, payload, header.raw_size, dictionary=dictionary)
-            return dict(split_records(header, data))  # keyed by hash: what each record is
+            # keyed by hash: what each record is
+            return {h: bytes(piece) for h, piece in split_records(header, data)}
         except IntegrityError as exc:
             if isinstance(exc, CorruptObject):
                 raise

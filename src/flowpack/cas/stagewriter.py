@@ -41,8 +41,8 @@ class Folders:
             for p in [parent, *parent.parents]:
                 if p in self._there:
                     break
-                there = self._known.get(p)
-                if there if there is not None else p.exists():
+                known = self._known.get(p)
+                if p.exists() if known is None else known:
                     break
                 missing.append(p)
             for p in reversed(missing):

@@ -257,7 +257,9 @@ class ExportFile:
                 raise MalformedData(f"frame at {offset} needs bases; an export must not")
             decoded = codec.decompress(header.codec, payload, header.raw_size)
             del payload
-            records = [(Digest.from_raw(h, len(b)), b) for h, b in split_records(header, decoded)]
+            records = [
+                (Digest.from_raw(h, len(v)), bytes(v)) for h, v in split_records(header, decoded)
+            ]
             del decoded
             yield kind, records
 

@@ -113,7 +113,7 @@ class Writer:
         first_format: bool = False,
     ) -> None:
         self.blobs = blobs
-        self.first_format = first_format  # a store of the first format keeps being written so
+        self.first_format = first_format  # packs for a flowpack.store.v1 store
         self.index = index
         self.reader = reader
         self.level = level
